@@ -1,0 +1,139 @@
+"""Command line: parse arguments, call the core, turn a LabError into one line and its exit code. No logic."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lab import __version__, lifecycle
+from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, LabError
+from lab.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    all checks passed (or the command did what it says)
+  1    a check failed: the documented recovery did not work
+  2    invalid input: bad scenario file or arguments, nothing started
+  3    environment problem: no Docker daemon, no Compose v2, port taken, build failed
+  4    nothing to act on (e.g. `lab down` with no stack up)
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
+"""
+
+
+def one_line_errors(command: F) -> F:
+    """Every LabError ends as one line on stderr and its exit code; no traceback for things users cause."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LabError as exc:
+            click.echo(f"lab: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("lab: interrupted", err=True)
+            sys.exit(EXIT_SIGINT)
+
+    return wrapper  # type: ignore[return-value]  # functools.wraps loses the precise type
+
+
+def progress(message: str) -> None:
+    click.echo(f"lab: {message}", err=True)
+
+
+def engine() -> lifecycle.Engine:
+    return lifecycle.Engine.connect(Settings.from_env())
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="outage-lab")
+def main() -> None:
+    """outage-lab: re-live a real outage on a local Docker Compose stack."""
+
+
+@main.group()
+def images() -> None:
+    """The lab's container images (built locally, never pulled in offline mode)."""
+
+
+@images.command("build")
+@one_line_errors
+def images_build() -> None:
+    """Build the base, db, app, lb and tools images (only those whose inputs changed)."""
+    built = lifecycle.ensure_images(engine(), progress)
+    for name in ("base", "db", "app", "lb", "tools"):
+        click.echo(f"{name:6} {getattr(built, name)}")
+
+
+@main.command()
+@click.option("--lb-port", type=click.IntRange(1, 65535), help="Host port for the load balancer (default: a free one).")
+@click.option("--db-port", type=click.IntRange(1, 65535), help="Host port for PostgreSQL (default: a free one).")
+@one_line_errors
+def up(lb_port: int | None, db_port: int | None) -> None:
+    """Start a stack and wait until every service is healthy."""
+    stack = lifecycle.bring_up(engine(), progress, lb_port=lb_port, db_port=db_port)
+    endpoints = stack.endpoints()
+    click.echo(f"run      {stack.run_id}")
+    click.echo(f"lb       {endpoints.lb_url}")
+    click.echo(f"db       postgresql://lab@127.0.0.1:{endpoints.db_host_port}/orders")
+    for name, url in endpoints.app_urls.items():
+        click.echo(f"{name:8} {url}")
+
+
+@main.command()
+@one_line_errors
+def status() -> None:
+    """Show every lab stack on this engine and the health of its services."""
+    current = engine()
+    runs = lifecycle.running_run_ids(current.client)
+    if not runs:
+        click.echo("no lab stack is running")
+        return
+    console = Console()
+    for run_id in runs:
+        table = Table(title=f"stack {run_id}")
+        for column in ("service", "state", "health", "ports"):
+            table.add_column(column)
+        for row in lifecycle.stack_status(current, run_id):
+            table.add_row(row.service, row.state, row.health, row.ports)
+        console.print(table)
+
+
+@main.command()
+@click.option("--run", "run_id", help="Run id of the stack (needed when several are up).")
+@one_line_errors
+def down(run_id: str | None) -> None:
+    """Remove a stack: its containers, networks and volumes."""
+    removed = lifecycle.tear_down(engine(), run_id)
+    click.echo(f"removed stack {removed}")
+
+
+@main.command()
+@one_line_errors
+def clean() -> None:
+    """Remove every lab stack and fault helper on this engine (found by label, nothing else)."""
+    runs = lifecycle.clean_all(engine())
+    click.echo(f"removed {len(runs)} lab run(s)" + (f": {', '.join(runs)}" if runs else ""))
+
+
+@main.command()
+def doctor() -> None:
+    """Check this machine: Docker daemon, Compose v2, base image, lab images. Each failure comes with its fix."""
+    checks = lifecycle.doctor(Settings.from_env())
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        click.echo(f"{mark} {check.name:14} {check.detail}" + (f"  -> fix: {check.fix}" if check.fix else ""))
+    if not all(check.ok for check in checks):
+        sys.exit(EXIT_ENVIRONMENT)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

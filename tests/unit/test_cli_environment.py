@@ -1,0 +1,37 @@
+"""Environment failures a user can cause end in one line and exit 3, with no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run_lab(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+
+
+def test_no_docker_daemon_is_one_line_exit_3() -> None:
+    """With DOCKER_HOST pointing at no daemon, `lab up` says so in one line and exits 3."""
+    result = run_lab("up", env_extra={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lab: error: cannot reach the Docker daemon")
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_reports_the_missing_daemon_with_its_fix() -> None:
+    """`lab doctor` names each failing check with a one-line fix and exits 3."""
+    result = run_lab("doctor", env_extra={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 3
+    assert "FAIL Docker daemon" in result.stdout and "fix:" in result.stdout
+
+
+def test_help_documents_exit_codes() -> None:
+    """`lab --help` lists every exit code."""
+    result = run_lab("--help", env_extra={})
+    for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "130"):
+        assert code in result.stdout

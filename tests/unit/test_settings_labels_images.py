@@ -1,0 +1,80 @@
+"""Settings, labels, image input hashing and the stack's small helpers: no Docker needed."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from lab import labels
+from lab.errors import PortInUse, SafetyError
+from lab.images import context_digest
+from lab.settings import DEFAULT_BASE_IMAGE, Settings
+from lab.stack import compose_error_line, ensure_port_free, new_run_id, project_name
+
+
+def test_settings_default_to_a_registry_base_image_and_online() -> None:
+    """Without environment, users with a registry get debian:bookworm-slim and may pull it."""
+    settings = Settings.from_env({})
+    assert settings.base_image == DEFAULT_BASE_IMAGE == "debian:bookworm-slim"
+    assert settings.offline is False
+
+
+@pytest.mark.parametrize(("value", "offline"), [("1", True), ("yes", True), ("0", False), ("", False), ("no", False)])
+def test_lab_offline_is_read_as_a_flag(value: str, offline: bool) -> None:
+    """LAB_OFFLINE=1 (what CI sets) means never pull."""
+    assert Settings.from_env({"LAB_OFFLINE": value}).offline is offline
+
+
+def test_base_image_is_a_setting() -> None:
+    """LAB_BASE_IMAGE picks the base image the lab's images build on."""
+    assert Settings.from_env({"LAB_BASE_IMAGE": "local/debian:12"}).base_image == "local/debian:12"
+
+
+def test_ensure_owned_accepts_this_runs_resources_only() -> None:
+    """A container of another run, or an unlabelled one, is refused."""
+    mine = labels.run_labels("run-a", labels.ROLE_STACK)
+    labels.ensure_owned(mine, "run-a", "container x")
+    with pytest.raises(SafetyError, match="does not carry the label outage-lab.run=run-b"):
+        labels.ensure_owned(mine, "run-b", "container x")
+    with pytest.raises(SafetyError):
+        labels.ensure_owned({}, "run-a", "container y")
+    with pytest.raises(SafetyError):
+        labels.ensure_owned({labels.RUN: "run-a"}, "run-a", "container z")  # missing the managed label
+
+
+def test_context_digest_changes_with_any_input(tmp_path: Path) -> None:
+    """Images are rebuilt only when their inputs change: a file edit or a new base image changes the tag."""
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    first = context_digest(tmp_path, "sha256:base1")
+    assert context_digest(tmp_path, "sha256:base1") == first
+    assert context_digest(tmp_path, "sha256:base2") != first
+    (tmp_path / "Dockerfile").write_text("FROM y\n")
+    assert context_digest(tmp_path, "sha256:base1") != first
+
+
+def test_run_ids_are_valid_compose_project_names_and_unique() -> None:
+    """Compose wants lowercase letters, digits, dashes; two ids made in the same second differ."""
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50
+    for run_id in ids:
+        assert re.fullmatch(r"[a-z0-9][a-z0-9_-]*", project_name(run_id))
+
+
+def test_compose_error_line_picks_the_error_not_the_progress() -> None:
+    """Compose prints progress then the error; the user sees the error line."""
+    stderr = " Container x  Creating\n Container x  Created\nError response from daemon: port is already allocated\n"
+    assert compose_error_line(stderr) == "Error response from daemon: port is already allocated"
+    assert compose_error_line("") == "no output"
+
+
+def test_ensure_port_free_names_the_taken_port() -> None:
+    """A port someone listens on is reported as in use, with what to do."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is in use"):
+            ensure_port_free(port)
