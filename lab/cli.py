@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -11,7 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lab import __version__, lifecycle
+from lab import __version__, lifecycle, scenario
+from lab.run import RunOptions, run_scenario
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, LabError
 from lab.settings import Settings
 
@@ -122,6 +124,37 @@ def clean() -> None:
     """Remove every lab stack and fault helper on this engine (found by label, nothing else)."""
     runs = lifecycle.clean_all(engine())
     click.echo(f"removed {len(runs)} lab run(s)" + (f": {', '.join(runs)}" if runs else ""))
+
+
+@main.command()
+@click.argument("scenario_ref", metavar="SCENARIO")
+@one_line_errors
+def validate(scenario_ref: str) -> None:
+    """Check a scenario file (a name from scenarios/ or a path) without starting anything."""
+    settings = Settings.from_env()
+    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
+    click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
+               f"{loaded.duration_s:.0f} s at speed 1")
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("scenario_ref", metavar="SCENARIO")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Play the incident N times faster than the scenario's own time scale.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory (default: runs/<utc>-<name>).")
+@click.option("--rate", type=float, help="Synthetic requests per second (default: the scenario's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic mix.")
+@one_line_errors
+def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int) -> None:
+    """Replay SCENARIO on a fresh stack, record it, and judge it by the scenario's checks.
+
+    Writes scenario.yaml, events.jsonl, summary.json and junit.xml to the run directory.
+    """
+    settings = Settings.from_env()
+    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir)).with_speed(speed)
+    result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed),
+                          Console(stderr=False))
+    sys.exit(result.exit_code)
 
 
 @main.command()

@@ -1,0 +1,108 @@
+"""What each timeline step does to the stack: faults, responder actions (restart, exec) and notes.
+
+Steps come from the scenario; they only ever act on containers of this run (the stack checks the label).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from docker.errors import APIError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab.errors import FaultError, StackError
+from lab.events import EventLog
+from lab.faults import Fault
+from lab.scenario import Step
+from lab.stack import NotHealthyYet, Stack
+
+EXEC_OUTPUT_LIMIT = 500
+
+
+@dataclass
+class StepPerformer:
+    stack: Stack
+    faults: dict[str, Fault]
+    log: EventLog
+    applied: set[str] = field(default_factory=set)
+
+    def __call__(self, step: Step) -> str:
+        """Do the step; returns what happened. Raises FaultError when a fault cannot be put in place."""
+        match step.action:
+            case "apply":
+                return self.apply(self._fault_id(step))
+            case "revert":
+                return self.revert(self._fault_id(step))
+            case "restart":
+                return self.restart(self._service(step))
+            case "exec":
+                return self.exec(self._service(step), list(step.command))
+            case _:
+                return step.text
+
+    def apply(self, fault_id: str) -> str:
+        fault = self.faults[fault_id]
+        self.applied.add(fault_id)  # before apply: a half-applied fault is reverted too
+        fault.apply()
+        self.log.emit("fault.applied", fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind)
+        state = fault.verify()
+        self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
+        if not state.applied:
+            raise FaultError(f"fault {fault_id} was applied but is not in effect: {state.detail}")
+        return state.detail
+
+    def revert(self, fault_id: str) -> str:
+        fault = self.faults[fault_id]
+        outcome = fault.revert()
+        self.applied.discard(fault_id)
+        self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome)
+        state = fault.verify()
+        self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
+        if state.applied:
+            raise FaultError(f"fault {fault_id} is still in effect after its revert: {state.detail}")
+        return f"{outcome}; {state.detail}"
+
+    def revert_all(self) -> list[str]:
+        """Revert every fault still applied; each failure is recorded, none stops the others."""
+        problems = []
+        for fault_id in sorted(self.applied):
+            try:
+                self.revert(fault_id)
+            except Exception as exc:  # noqa: BLE001 - keep reverting the others
+                problems.append(f"{fault_id}: {exc}")
+                self.log.emit("fault.revert_failed", fault=fault_id, error=str(exc))
+        return problems
+
+    def restart(self, service: str) -> str:
+        container = self.stack.container(service)
+        try:
+            container.restart(timeout=5)
+        except APIError as exc:
+            raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
+        self.log.emit("action.restarted", service=service)
+        Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.1), retry=retry_if_exception_type(NotHealthyYet),
+                 reraise=True)(self._healthy, service)
+        return f"{service} restarted and healthy again"
+
+    def _healthy(self, service: str) -> None:
+        container = self.stack.container(service)
+        health = container.attrs["State"].get("Health", {}).get("Status")
+        if health != "healthy":
+            raise NotHealthyYet(f"{service} is {health}")
+
+    def exec(self, service: str, argv: list[str]) -> str:
+        container = self.stack.container(service)
+        result = container.exec_run(argv)  # argv list: never through a shell string
+        output = result.output.decode(errors="replace").strip()[-EXEC_OUTPUT_LIMIT:]
+        self.log.emit("action.exec", service=service, command=argv, exit_code=result.exit_code, output=output)
+        return f"`{' '.join(argv)}` in {service} exited {result.exit_code}"
+
+    @staticmethod
+    def _fault_id(step: Step) -> str:
+        assert step.fault is not None  # guaranteed by scenario validation
+        return step.fault
+
+    @staticmethod
+    def _service(step: Step) -> str:
+        assert step.service is not None  # guaranteed by scenario validation
+        return step.service

@@ -1,0 +1,149 @@
+"""packet-drop: the target silently drops its TCP packets to one service (a firewall rule gone wrong).
+
+The rule is put in place by a helper container that joins the target's network namespace with NET_ADMIN only.
+The helper is the fault's time-to-live on the Docker side: it removes its rule when it is stopped (SIGTERM) and
+by itself when its TTL runs out, so a runner killed with SIGKILL cannot leave the rule behind. The rule carries a
+comment naming the run and fault, and only a rule with that comment is ever deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from docker.errors import APIError, NotFound
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab import labels
+from lab.errors import FaultError
+from lab.faults.base import FaultContext, FaultState
+from lab.scenario import FaultSpec
+
+# POSIX sh as PID 1 of the helper. `wait` on a background sleep lets the TERM trap run at once.
+HELPER_SCRIPT = r"""
+rule="OUTPUT -p tcp -d $DEST_IP --dport $DEST_PORT -m comment --comment $MARK -j DROP"
+revert() { if iptables -D $rule 2>/dev/null; then echo reverted; else echo absent; fi; exit 0; }
+trap revert TERM INT
+iptables -A $rule || exit 1
+echo applied
+sleep "$TTL" & wait $!
+echo ttl-expired
+revert
+"""
+PROBE_TIMEOUT_S = 0.5
+
+
+class HelperNotReady(Exception):
+    """The helper has not reported yet; retried until its deadline."""
+
+
+class PacketDrop:
+    def __init__(self, spec: FaultSpec, context: FaultContext, ttl_s: float) -> None:
+        self.spec = spec
+        self.context = context
+        self.ttl_s = ttl_s
+        self.mark = f"outage-lab:{context.run_id}:{spec.id}"
+        self.helper_name = f"{context.project}-fault-{spec.id}"
+        self._destination_ip: str | None = None
+        self._target_id: str | None = None
+
+    def _rule(self) -> list[str]:
+        return ["OUTPUT", "-p", "tcp", "-d", self.destination_ip(), "--dport", str(self.spec.port),
+                "-m", "comment", "--comment", self.mark, "-j", "DROP"]
+
+    def destination_ip(self) -> str:
+        """The destination's address on a network it shares with the target (resolved once, at apply)."""
+        if self._destination_ip is None:
+            target = self.context.containers(self.spec.target)
+            destination = self.context.containers(self.spec.destination)
+            self._target_id = target.id
+            target_networks = target.attrs["NetworkSettings"]["Networks"]
+            for name, settings in destination.attrs["NetworkSettings"]["Networks"].items():
+                if name in target_networks and settings.get("IPAddress"):
+                    self._destination_ip = str(settings["IPAddress"])
+                    break
+            else:
+                raise FaultError(f"{self.spec.target} and {self.spec.destination} share no network")
+        return self._destination_ip
+
+    def apply(self) -> None:
+        destination_ip = self.destination_ip()
+        client = self.context.client
+        helper_labels = {**labels.run_labels(self.context.run_id, labels.ROLE_FAULT),
+                         labels.EXPIRES: str(int(time.time() + self.ttl_s)), "outage-lab.fault": self.spec.id}
+        try:
+            helper = client.containers.run(
+                self.context.tools_image, ["sh", "-c", HELPER_SCRIPT], name=self.helper_name, detach=True,
+                network_mode=f"container:{self._target_id}", cap_drop=["ALL"], cap_add=["NET_ADMIN"],
+                security_opt=["no-new-privileges"], labels=helper_labels,
+                environment={"DEST_IP": destination_ip, "DEST_PORT": str(self.spec.port), "MARK": self.mark,
+                             "TTL": str(int(self.ttl_s))},
+            )
+        except APIError as exc:
+            raise FaultError(f"cannot start the {self.spec.id} helper: {exc.explanation or exc}") from exc
+        retrying = Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.01),
+                            retry=retry_if_exception_type(HelperNotReady), reraise=True)
+        try:
+            retrying(self._check_helper_applied, helper)
+        except HelperNotReady as exc:
+            raise FaultError(f"fault {self.spec.id} not in place after 15 s: {exc}") from exc
+
+    def _check_helper_applied(self, helper: Any) -> None:
+        output = helper.logs().decode(errors="replace")
+        if "applied" in output:
+            return
+        helper.reload()
+        if helper.status == "exited":
+            raise FaultError(f"fault {self.spec.id}: the helper exited: {output.strip() or 'no output'}")
+        raise HelperNotReady(f"helper is {helper.status}")
+
+    def _helper(self) -> Any | None:
+        try:
+            helper = self.context.client.containers.get(self.helper_name)
+        except NotFound:
+            return None
+        labels.ensure_owned(helper.labels, self.context.run_id, f"container {helper.name}")
+        return helper
+
+    def _in_target_netns(self, argv: list[str]) -> tuple[int, str]:
+        """Run a tools command in the target's network namespace: in the live helper, or a one-off one."""
+        helper = self._helper()
+        if helper is not None and helper.status == "running":
+            result = helper.exec_run(argv)
+            return result.exit_code, result.output.decode(errors="replace").strip()
+        target = self.context.containers(self.spec.target)
+        client = self.context.client
+        one_off = client.containers.run(
+            self.context.tools_image, argv, detach=True, network_mode=f"container:{target.id}", cap_drop=["ALL"],
+            cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
+            labels=labels.run_labels(self.context.run_id, labels.ROLE_FAULT),
+        )
+        try:
+            exit_code = int(one_off.wait(timeout=30)["StatusCode"])
+            return exit_code, one_off.logs().decode(errors="replace").strip()
+        finally:
+            one_off.remove(force=True)
+
+    def verify(self) -> FaultState:
+        rule_code, _ = self._in_target_netns(["iptables", "-C", *self._rule()])
+        probe_code, _ = self._in_target_netns(
+            ["bash", "-c", f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"]
+        )
+        path = {0: "open", 124: "silent (packets dropped)"}.get(probe_code, f"refused or failing (exit {probe_code})")
+        rule = "present" if rule_code == 0 else "absent"
+        return FaultState(applied=rule_code == 0,
+                          detail=f"rule {rule}; {self.spec.target} -> {self.spec.destination}:{self.spec.port} {path}")
+
+    def revert(self) -> str:
+        helper = self._helper()
+        if helper is None and self._target_id is None:
+            return "never applied"
+        code, _ = self._in_target_netns(["iptables", "-D", *self._rule()])
+        outcome = "rule removed" if code == 0 else "rule already absent"
+        if helper is not None:
+            if helper.status == "running":
+                helper.stop(timeout=3)
+            elif "ttl-expired" in helper.logs().decode(errors="replace"):
+                outcome = "rule already removed by its time-to-live"
+            helper.remove(force=True)
+        return outcome

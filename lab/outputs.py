@@ -1,0 +1,72 @@
+"""The run directory's files: the scenario as run, summary.json and junit.xml."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.checks import CheckResult
+from lab.errors import InvalidInput
+from lab.scenario import Scenario
+from lab.timeline import Analysis
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Create the run directory, or say in one line why it cannot be written (before anything starts)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
+    document = dict(scenario.raw)
+    document.setdefault("time", {})
+    document["time"] = {**document["time"], "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
+    header = f"# scenario {scenario.name} as run (speed {speed:g}x)\n"
+    (run_dir / "scenario.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
+
+
+def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: Analysis,
+                     checks: list[CheckResult]) -> dict[str, Any]:
+    verdict = "partial" if analysis.partial else ("pass" if all(c.passed for c in checks) else "fail")
+    return {
+        "run_id": run_id,
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "speed": speed,
+        "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute,
+        "verdict": verdict,
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
+        **analysis.to_dict(),
+    }
+
+
+def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:
+    path = run_dir / "summary.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], partial: bool) -> Path:
+    suite = ET.Element("testsuite", name=f"outage-lab.{scenario_name}", tests=str(len(checks)),
+                       failures=str(sum(not c.passed for c in checks)))
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname=f"outage-lab.{scenario_name}", name=check.name)
+        if not check.passed:
+            ET.SubElement(case, "failure", message=check.detail).text = check.detail
+        else:
+            ET.SubElement(case, "system-out").text = check.detail
+    if partial:
+        ET.SubElement(suite, "system-err").text = "recording partial: the run was interrupted"
+    path = run_dir / "junit.xml"
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return path

@@ -1,0 +1,168 @@
+"""`lab run`: one scenario, end to end. Validate, build, bring the stack up, record traffic and engine events
+while the runner plays the timeline, revert every fault, verify the writes, tear down, analyse, judge."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lab import checks as checks_module
+from lab import outputs
+from lab.alerts import AlertEvaluator
+from lab.actions import StepPerformer
+from lab.clock import MonotonicClock
+from lab.console import ConsoleProgress, summary_table
+from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, Interrupted, InvalidInput, LabError
+from lab.events import EventLog, read_events
+from lab.faults import FaultContext, build_fault
+from lab.interrupts import RunInterrupted, SignalGuard
+from lab.lifecycle import Engine, ensure_images
+from lab.runner import Runner
+from lab.scenario import MAX_RATE, Scenario
+from lab.settings import Settings
+from lab.stack import APP_SERVICES, Stack
+from lab.timeline import analyse
+from lab.traffic import SyntheticUsers
+from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
+from lab.writes import verify_acknowledged_writes
+
+FAULT_TTL_MARGIN_S = 60.0
+"""A fault outlives its planned revert by at most this much if the runner dies (its helper reverts it)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    speed: float = 1.0
+    out_dir: Path | None = None
+    rate: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+
+
+def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
+    return settings.runs_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}"
+
+
+def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
+    spec = scenario.fault(fault_id)
+    if spec.ttl_s is not None:
+        return spec.ttl_s
+    offsets = {step.action: scenario.offset_s(step.at_minutes) for step in scenario.timeline
+               if step.fault == fault_id and step.action in ("apply", "revert")}
+    return offsets["revert"] - offsets["apply"] + FAULT_TTL_MARGIN_S
+
+
+def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:
+    """Everything after validation. Raises Interrupted after cleanup on SIGINT/SIGTERM."""
+    if options.rate is not None:
+        scenario = replace(scenario, traffic=replace(scenario.traffic, rate=_checked_rate(options.rate)))
+    run_dir = outputs.prepare_run_dir(options.out_dir or default_run_dir(settings, scenario))
+    outputs.write_scenario(run_dir, scenario, options.speed)
+    with SignalGuard() as guard:
+        try:
+            engine = Engine.connect(settings)
+            lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+            stack = engine.stack(images=lab_images)
+            console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
+            with stack:
+                record(scenario, stack, lab_images.tools, run_dir, options, console)
+        except RunInterrupted:
+            pass  # cleanup already ran in the `finally` blocks and the stack's __exit__
+        received = guard.received
+    summary = judge(run_dir, scenario, options, stack_run_id(run_dir))
+    console.print(summary_table(summary))
+    console.print(f"lab: recording in {run_dir}", highlight=False)
+    if received is not None:
+        raise Interrupted(received.signal_name, received.exit_code)
+    code = EXIT_OK if summary["verdict"] == "pass" else EXIT_CHECK_FAILED
+    return RunResult(run_dir=run_dir, summary=summary, exit_code=code)
+
+
+def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,
+           console: Console) -> None:
+    clock = MonotonicClock()
+    log = EventLog(run_dir / "events.jsonl", clock)
+    endpoints = stack.endpoints()
+    traffic = scenario.traffic
+    log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, speed=options.speed, rate=traffic.rate,
+             planned_duration_s=scenario.duration_s, lb_url=endpoints.lb_url, seed=options.seed)
+    context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project, tools_image=tools_image,
+                           containers=stack.container)
+    faults = {spec.id: build_fault(spec, context, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
+    performer = StepPerformer(stack, faults, log)
+    users = SyntheticUsers(endpoints.lb_url, traffic, log, clock, seed=options.seed)
+    watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, log)]
+    watchers += [AppLogWatcher(stack.container(name), name, log) for name in APP_SERVICES]
+    log.subscribe(AlertEvaluator(scenario.alerts, log))
+    progress = ConsoleProgress(console, clock)
+    log.subscribe(progress)
+    stop = threading.Event()
+    partial, reason = True, "interrupted"
+    try:
+        for watcher in watchers:
+            watcher.start()
+        users.start()
+        progress.start()
+        Runner(scenario, clock, log, performer, stop).run()
+        partial, reason = False, "completed"
+    except LabError as exc:
+        reason = f"aborted: {exc}"
+        raise
+    finally:
+        stop.set()
+        revert_problems = performer.revert_all()
+        users.stop()
+        for watcher in watchers:
+            watcher.stop()
+        progress.stop()
+        _verify_writes(stack, users.acknowledged, log)
+        log.emit("run.ended", partial=partial, reason=reason, requests_sent=users.sent,
+                 requests_recorded=users.recorded, revert_problems=revert_problems)
+        log.close()
+
+
+def _verify_writes(stack: Stack, acknowledged: list[int], log: EventLog) -> None:
+    try:
+        check = verify_acknowledged_writes(stack.db_conninfo(), stack.db_password, acknowledged)
+    except Exception as exc:  # noqa: BLE001 - recorded; the no_write_lost check then fails with the reason
+        log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
+        return
+    log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)
+
+
+def judge(run_dir: Path, scenario: Scenario, options: RunOptions, run_id: str) -> dict[str, Any]:
+    """Analyse the recording on disk (not in-memory state), so a report can be re-made from any run dir."""
+    events_path = run_dir / "events.jsonl"
+    events = read_events(events_path) if events_path.exists() else []
+    analysis = analyse(events, scenario.checks.recovery_window_s, scenario.checks.recovery_max_error_rate)
+    results = checks_module.evaluate(analysis, scenario.checks)
+    summary = outputs.summary_document(run_id, scenario, options.speed, analysis, results)
+    outputs.write_summary(run_dir, summary)
+    outputs.write_junit(run_dir, scenario.name, results, analysis.partial)
+    return summary
+
+
+def stack_run_id(run_dir: Path) -> str:
+    events_path = run_dir / "events.jsonl"
+    if events_path.exists():
+        for event in read_events(events_path):
+            if event.get("kind") == "run.started":
+                return str(event.get("run_id", ""))
+    return ""
+
+
+def _checked_rate(rate: float) -> float:
+    if not 0 < rate <= MAX_RATE:
+        raise InvalidInput(f"--rate must be between 0 and {MAX_RATE:g} requests per second, got {rate:g}")
+    return rate

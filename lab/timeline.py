@@ -1,0 +1,272 @@
+"""Pure functions over a recording: requests, windows, milestones, intervals and impact.
+
+No Docker, no clock: everything here is computed from the list of events, so it is tested on synthetic
+streams and re-run on any recording (including one cut short by a crash).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lab.events import Event
+
+STEADY_WARMUP_S = 2.0
+"""The first seconds of traffic are left out of the steady state (connections and pools warming up)."""
+RESTART_SETTLE_S = 2.0
+"""After a restart is healthy, its own brief disruption is over; what follows shows whether it helped."""
+RECOVERY_MIN_REQUESTS = 5
+
+
+@dataclass(frozen=True)
+class Request:
+    t: float
+    latency_s: float
+    ok: bool
+    replica: str | None
+    status: int | None
+    error: str | None
+    endpoint: str
+
+    @property
+    def done_t(self) -> float:
+        return self.t + self.latency_s
+
+
+@dataclass(frozen=True)
+class Stats:
+    requests: int
+    errors: int
+    error_rate: float
+    p50_s: float | None
+    p95_s: float | None
+    failure_p50_s: float | None = None
+
+
+@dataclass(frozen=True)
+class WindowImpact:
+    start: float
+    end: float
+    overall: Stats
+    per_replica: dict[str, Stats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    name: str
+    t: float
+    wall: str
+    clock: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Interval:
+    name: str
+    start: str
+    end: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SkewStats:
+    steps: int
+    median_s: float | None
+    p99_s: float | None
+    max_s: float | None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    partial: bool
+    milestones: list[Milestone]
+    intervals: list[Interval]
+    steady: WindowImpact | None
+    fault: WindowImpact | None
+    after_restart: WindowImpact | None
+    after_recovery: WindowImpact | None
+    steps: list[dict[str, Any]]
+    skew: SkewStats
+    traffic: dict[str, Any]
+    writes: dict[str, Any] | None
+    first_db_errors: list[dict[str, Any]]
+
+    def milestone(self, name: str) -> Milestone | None:
+        return next((m for m in self.milestones if m.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def requests_from(events: list[Event]) -> list[Request]:
+    found = [
+        Request(t=e["t"], latency_s=e["latency_s"], ok=bool(e["ok"]), replica=e.get("replica"),
+                status=e.get("status"), error=e.get("error"), endpoint=e.get("endpoint", ""))
+        for e in events if e.get("kind") == "request"
+    ]
+    return sorted(found, key=lambda r: r.t)
+
+
+def stats(requests: list[Request]) -> Stats:
+    errors = [r for r in requests if not r.ok]
+    return Stats(
+        requests=len(requests),
+        errors=len(errors),
+        error_rate=round(len(errors) / len(requests), 4) if requests else 0.0,
+        p50_s=_round(percentile((r.latency_s for r in requests), 50)),
+        p95_s=_round(percentile((r.latency_s for r in requests), 95)),
+        failure_p50_s=_round(percentile((r.latency_s for r in errors), 50)),
+    )
+
+
+def window_impact(requests: list[Request], start: float, end: float) -> WindowImpact:
+    """Requests started in [start, end): overall and per serving replica (None: the LB itself answered)."""
+    inside = [r for r in requests if start <= r.t < end]
+    replicas = sorted({r.replica or "(lb)" for r in inside})
+    per_replica = {name: stats([r for r in inside if (r.replica or "(lb)") == name]) for name in replicas}
+    return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside), per_replica=per_replica)
+
+
+def find_recovery(requests: list[Request], after: float, window_s: float, max_error_rate: float) -> float | None:
+    """Start of the first full window after `after` in which the error rate is back within steady state."""
+    candidates = [r for r in requests if r.t >= after]
+    if not candidates:
+        return None
+    last_start = candidates[-1].t
+    end_index = 0
+    errors_in_window = 0
+    for begin_index, first in enumerate(candidates):
+        window_end = first.t + window_s
+        if window_end > last_start:
+            return None  # no complete window left in the recording
+        while end_index < len(candidates) and candidates[end_index].t < window_end:
+            errors_in_window += 0 if candidates[end_index].ok else 1
+            end_index += 1
+        count = end_index - begin_index
+        if count >= RECOVERY_MIN_REQUESTS and errors_in_window / count <= max_error_rate:
+            return first.t
+        errors_in_window -= 0 if first.ok else 1
+    return None
+
+
+def analyse(events: list[Event], recovery_window_s: float = 3.0, recovery_max_error_rate: float = 0.01) -> Analysis:
+    requests = requests_from(events)
+    steps = sorted((e for e in events if e.get("kind") == "step"), key=lambda e: e["t"])
+    ended = next((e for e in events if e.get("kind") == "run.ended"), None)
+    partial = ended is None or bool(ended.get("partial"))
+    end_t = max((e["t"] for e in events), default=0.0)
+    milestones: list[Milestone] = []
+
+    def add(name: str, event_or_t: Event | float, clock: str = "", detail: str = "") -> Milestone:
+        if isinstance(event_or_t, dict):
+            milestone = Milestone(name, round(event_or_t["t"], 3), event_or_t["wall"], clock, detail)
+        else:
+            milestone = Milestone(name, round(event_or_t, 3), _wall_at(events, event_or_t), clock, detail)
+        milestones.append(milestone)
+        return milestone
+
+    traffic_start = requests[0].t if requests else 0.0
+    add("traffic started", traffic_start)
+    fault_step = next((s for s in steps if s["action"] == "apply" and s.get("ok")), None)
+    fault_t = fault_step["t"] if fault_step else None
+    if fault_step:
+        add("fault injected", fault_step, fault_step.get("clock", ""), fault_step.get("text", ""))
+    impact_start = next((r for r in requests if fault_t is not None and r.t >= fault_t and not r.ok), None)
+    if impact_start:
+        add("impact started", impact_start.t, detail=f"first failed request: {impact_start.error or impact_start.status}")
+    alert = next((e for e in events if e.get("kind") == "alert.fired" and fault_t is not None and e["t"] >= fault_t),
+                 None)
+    if alert:
+        add("alert fired", alert, detail=f"{alert.get('alert')}: error rate {alert.get('error_rate')}")
+    for step in steps:
+        if step is fault_step:
+            continue
+        name = step.get("milestone") or f"{step['action']}{' ' + step['service'] if step.get('service') else ''}"
+        add(name, step, step.get("clock", ""), step.get("text", ""))
+    mitigation = next((s for s in steps if s.get("milestone") == "mitigation"), None)
+    recovery_t = (find_recovery(requests, mitigation["t"], recovery_window_s, recovery_max_error_rate)
+                  if mitigation else None)
+    if recovery_t is not None:
+        add("recovered", recovery_t, detail=f"error rate <= {recovery_max_error_rate:g} over {recovery_window_s:g} s")
+    add("end", end_t, detail="recording partial" if partial else "")
+    milestones.sort(key=lambda m: m.t)
+
+    by_name = {m.name: m for m in milestones}
+    intervals = [
+        Interval(name, start, end, round(by_name[end].t - by_name[start].t, 3))
+        for name, start, end in (
+            ("detect", "fault injected", "alert fired"),
+            ("identify", "fault injected", "identified"),
+            ("mitigate", "alert fired", "mitigation"),
+            ("recover", "mitigation", "recovered"),
+            ("user impact", "impact started", "recovered"),
+        )
+        if start in by_name and end in by_name
+    ]
+
+    restart = next((s for s in steps if s["action"] == "restart" and fault_t is not None and s["t"] > fault_t), None)
+    fault_end = mitigation["t"] if mitigation else _revert_t(steps, end_t)
+    return Analysis(
+        partial=partial,
+        milestones=milestones,
+        intervals=intervals,
+        steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
+        fault=window_impact(requests, fault_t, fault_end) if fault_t is not None else None,
+        after_restart=(window_impact(requests, restart["t"] + restart["took_s"] + RESTART_SETTLE_S, fault_end)
+                       if restart else None),
+        after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
+        steps=[_step_summary(s) for s in steps],
+        skew=skew_stats(steps),
+        traffic=_traffic(events, requests),
+        writes=next(({k: v for k, v in e.items() if k not in ("kind", "wall")}
+                     for e in events if e.get("kind") == "writes.verified"), None),
+        first_db_errors=[{"t": e["t"], "replica": e.get("replica"), "error_class": e.get("error_class"),
+                          "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
+    )
+
+
+def skew_stats(steps: list[Event]) -> SkewStats:
+    skews = [abs(s["skew_s"]) for s in steps]
+    return SkewStats(steps=len(skews), median_s=_round(percentile(skews, 50)), p99_s=_round(percentile(skews, 99)),
+                     max_s=_round(max(skews, default=None)))
+
+
+def _revert_t(steps: list[Event], default: float) -> float:
+    return next((s["t"] for s in steps if s["action"] == "revert"), default)
+
+
+def _step_summary(step: Event) -> dict[str, Any]:
+    keys = ("index", "action", "clock", "planned_t", "t", "skew_s", "took_s", "ok", "detail", "milestone")
+    return {key: step.get(key) for key in keys}
+
+
+def _traffic(events: list[Event], requests: list[Request]) -> dict[str, Any]:
+    started = next((e for e in events if e.get("kind") == "run.started"), {})
+    ended = next((e for e in events if e.get("kind") == "run.ended"), {})
+    return {"rate": started.get("rate"), "sent": ended.get("requests_sent"), "recorded": len(requests)}
+
+
+def _wall_at(events: list[Event], t: float) -> str:
+    """Wall time of offset t, from the nearest recorded event (all share one clock)."""
+    from datetime import datetime, timedelta
+
+    nearest = min(events, key=lambda e: abs(e["t"] - t), default=None)
+    if nearest is None:
+        return ""
+    return (datetime.fromisoformat(nearest["wall"]) + timedelta(seconds=t - nearest["t"])).isoformat(
+        timespec="milliseconds")
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

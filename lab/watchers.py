@@ -1,0 +1,105 @@
+"""Streams from the engine onto the run's timeline: container events (restarts, health) and the app replicas'
+database-error log lines. Watchers are observers: a failure is recorded as a warning, never raised."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import docker
+
+from lab import labels
+from lab.events import EventLog
+
+CONTAINER_ACTIONS = {"create", "start", "restart", "stop", "kill", "die", "oom", "destroy"}
+
+
+class Watcher:
+    """A daemon thread reading one blocking stream from the engine until it is closed."""
+
+    def __init__(self, name: str, log: EventLog, open_stream: Callable[[], Any]) -> None:
+        self.name = name
+        self.log = log
+        self._open_stream = open_stream
+        self._stream: Any = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._stream = self._open_stream()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001, S110 - closing a stream the engine already ended
+            pass
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            for item in self._stream:
+                self.handle(item)
+        except Exception as exc:  # noqa: BLE001 - a watcher never stops the run
+            if not self._stopping.is_set():
+                self.log.emit("recorder.warning", source=self.name, message=f"{type(exc).__name__}: {exc}")
+
+    def handle(self, item: Any) -> None:
+        raise NotImplementedError
+
+
+class DockerEventWatcher(Watcher):
+    def __init__(self, client: docker.DockerClient, run_id: str, log: EventLog) -> None:
+        since = datetime.now(timezone.utc)
+        super().__init__("docker-events", log,
+                         lambda: client.events(decode=True, since=since, filters=labels.run_filter(run_id)))
+
+    def handle(self, item: Any) -> None:
+        if item.get("Type") != "container":
+            return
+        action = str(item.get("Action") or item.get("status") or "")
+        attributes = item.get("Actor", {}).get("Attributes", {})
+        if action.startswith("health_status"):
+            kind, health = "docker.health", action.split(":", 1)[-1].strip()
+        elif action in CONTAINER_ACTIONS:
+            kind, health = "docker.container", None
+        else:
+            return  # exec_* and attach events are the lab's own probes
+        service = attributes.get("com.docker.compose.service") or attributes.get("outage-lab.fault", "")
+        role = attributes.get(labels.ROLE, "")
+        self.log.emit(kind, action=action.split(":")[0], service=service, role=role, health=health,
+                      exit_code=attributes.get("exitCode"))
+
+
+class AppLogWatcher(Watcher):
+    """Follows one app replica's JSON log lines and records its database errors."""
+
+    def __init__(self, container: Any, service: str, log: EventLog) -> None:
+        since = datetime.now(timezone.utc)
+        super().__init__(f"logs-{service}", log,
+                         lambda: container.logs(stream=True, follow=True, since=since, stdout=True, stderr=True))
+        self.service = service
+        self._partial = b""
+
+    def handle(self, item: Any) -> None:
+        self._partial += item
+        *lines, self._partial = self._partial.split(b"\n")
+        for line in lines:
+            self._record(line.decode(errors="replace").strip())
+
+    def _record(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if entry.get("event") == "db_error":
+            self.log.emit("app.db_error", replica=self.service, error_class=entry.get("error_class"),
+                          message=entry.get("message"), during=entry.get("during"), app_ts=entry.get("ts"))
+        elif entry.get("event") == "pool_warning":
+            self.log.emit("app.pool_warning", replica=self.service, message=entry.get("message"))

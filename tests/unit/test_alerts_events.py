@@ -1,0 +1,66 @@
+"""Alert evaluation on the request stream, and the event log's durability and observer isolation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.alerts import AlertEvaluator, AlertState
+from lab.clock import FakeClock
+from lab.events import EventLog, read_events
+from lab.scenario import AlertRule
+
+RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
+
+
+def test_alert_fires_once_over_threshold_and_resolves_when_back_under() -> None:
+    """Firing needs min_requests in the window and a rate above the threshold; it resolves at or below it."""
+    state = AlertState(RULE)
+    transitions = [state.observe(t * 0.1, ok=True) for t in range(50)]
+    transitions += [state.observe(5 + t * 0.1, ok=t % 3 != 0) for t in range(50)]
+    transitions += [state.observe(10 + t * 0.1, ok=True) for t in range(100)]
+    assert [t for t in transitions if t] == ["fired", "resolved"]
+
+
+def test_alert_needs_enough_requests() -> None:
+    """Two failures out of two requests are not yet an alert with min_requests=10."""
+    state = AlertState(RULE)
+    assert [state.observe(0.1, ok=False), state.observe(0.2, ok=False)] == [None, None]
+
+
+def test_evaluator_records_alert_events(tmp_path: Path) -> None:
+    """Fed from the log, the evaluator writes alert.fired with the rule and the rate it saw."""
+    log = EventLog(tmp_path / "events.jsonl", FakeClock())
+    log.subscribe(AlertEvaluator((RULE,), log))
+    for seq in range(20):
+        log.emit("request", t=seq * 0.1, ok=seq % 2 == 0, latency_s=0.01)
+    fired = [e for e in read_events(log.path) if e["kind"] == "alert.fired"]
+    assert len(fired) == 1 and fired[0]["alert"] == "error-rate-high" and fired[0]["error_rate"] > 0.05
+
+
+def test_every_event_is_on_disk_as_soon_as_it_is_emitted(tmp_path: Path) -> None:
+    """Flushed per line: a reader sees the event before the log is closed (a crash loses nothing)."""
+    log = EventLog(tmp_path / "events.jsonl", FakeClock())
+    log.emit("fault.applied", fault="x")
+    assert json.loads((tmp_path / "events.jsonl").read_text())["kind"] == "fault.applied"
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    """The complete lines of a recording are read even if the last one was cut mid-write."""
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"t": 1, "wall": "w", "kind": "a"}\n{"t": 2, "wall": "w", "ki')
+    assert [e["kind"] for e in read_events(path)] == ["a"]
+
+
+def test_a_failing_observer_does_not_stop_the_recording(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Observers watch; one that raises is reported once and every event is still written."""
+    log = EventLog(tmp_path / "events.jsonl", FakeClock())
+
+    def broken(event: dict) -> None:
+        raise RuntimeError("boom")
+
+    log.subscribe(broken)
+    for _ in range(3):
+        log.emit("note")
+    assert len(read_events(log.path)) == 3
+    assert capsys.readouterr().err.count("boom") == 1

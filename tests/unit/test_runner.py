@@ -1,0 +1,107 @@
+"""Scheduling on an injected clock: steps run at their offsets, in order, with skew and failures recorded."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from lab.clock import FakeClock
+from lab.errors import FaultError
+from lab.events import EventLog, read_events
+from lab.runner import Runner, RunStopped
+from lab.scenario import Step, load
+from lab.settings import PROJECT_ROOT
+
+SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def log(tmp_path: Path, clock: FakeClock) -> EventLog:
+    return EventLog(tmp_path / "events.jsonl", clock)
+
+
+def test_steps_run_at_their_planned_offsets_in_order(clock: FakeClock, log: EventLog) -> None:
+    """Each step starts at steady state + minutes x scale; the run lasts until the tail has been observed."""
+    scenario = load(SEED).with_speed(2)
+    seen: list[tuple[float, str]] = []
+    records = Runner(scenario, clock, log, lambda step: seen.append((clock.now(), step.action)) or "done").run()
+    assert seen == [(scenario.offset_s(s.at_minutes), s.action) for s in scenario.timeline]
+    assert [r.skew_s for r in records] == [0.0] * len(scenario.timeline)
+    assert clock.now() == pytest.approx(scenario.duration_s)
+
+
+def test_a_slow_step_delays_the_next_and_the_skew_says_so(clock: FakeClock, log: EventLog) -> None:
+    """Steps are sequential: if one takes longer than the gap, the next one's skew shows the delay."""
+    scenario = load(SEED)
+
+    def slow_restart(step: Step) -> str:
+        if step.action == "restart":
+            clock.advance(scenario.offset_s(35) - scenario.offset_s(20) + 2.5)  # overruns the 14:35 note
+        return "done"
+
+    records = Runner(scenario, clock, log, slow_restart).run()
+    by_clock = {scenario.timeline[r.index].clock: r for r in records}
+    assert by_clock["14:20"].took_s == pytest.approx(17.5)
+    assert by_clock["14:35"].skew_s == pytest.approx(2.5)
+    assert by_clock["15:15"].skew_s == 0.0
+
+
+def test_every_step_is_recorded_with_planned_and_actual_offset(clock: FakeClock, log: EventLog) -> None:
+    """The event log carries one `step` event per step with planned_t, skew and how long it took."""
+    scenario = load(SEED)
+    Runner(scenario, clock, log, lambda step: "done").run()
+    steps = [e for e in read_events(log.path) if e["kind"] == "step"]
+    assert [e["index"] for e in steps] == list(range(len(scenario.timeline)))
+    assert all({"planned_t", "skew_s", "took_s", "ok", "clock"} <= e.keys() for e in steps)
+
+
+def test_a_failing_responder_action_is_recorded_and_the_run_goes_on(clock: FakeClock, log: EventLog) -> None:
+    """A restart that fails is a finding (ok=false), not a crash: later steps still run."""
+    scenario = load(SEED)
+
+    def failing_restart(step: Step) -> str:
+        if step.action == "restart":
+            raise RuntimeError("engine said no")
+        return "done"
+
+    records = Runner(scenario, clock, log, failing_restart).run()
+    restart = next(r for r in records if r.action == "restart")
+    assert not restart.ok and "engine said no" in restart.detail
+    assert len(records) == len(scenario.timeline)
+
+
+def test_a_fault_that_cannot_be_applied_ends_the_run(clock: FakeClock, log: EventLog) -> None:
+    """Without its fault the replay means nothing: FaultError propagates after being recorded."""
+    scenario = load(SEED)
+
+    def broken_apply(step: Step) -> str:
+        if step.action == "apply":
+            raise FaultError("no iptables")
+        return "done"
+
+    with pytest.raises(FaultError):
+        Runner(scenario, clock, log, broken_apply).run()
+    assert [e["ok"] for e in read_events(log.path) if e["kind"] == "step"] == [False]
+
+
+def test_a_set_stop_event_ends_the_run_before_the_next_step(clock: FakeClock, log: EventLog) -> None:
+    """The stop event (Ctrl-C) is honoured while waiting: no later step runs."""
+    scenario = load(SEED)
+    stop = threading.Event()
+    ran: list[str] = []
+
+    def stop_after_first(step: Step) -> str:
+        ran.append(step.action)
+        stop.set()
+        return "done"
+
+    with pytest.raises(RunStopped):
+        Runner(scenario, clock, log, stop_after_first, stop).run()
+    assert ran == ["apply"]

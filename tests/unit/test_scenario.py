@@ -1,0 +1,132 @@
+"""Scenario files: the seed scenario is valid, and every kind of mistake is reported with its field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.errors import InvalidInput, ScenarioError
+from lab.scenario import load, parse, resolve
+from lab.settings import PROJECT_ROOT
+
+SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
+
+
+def seed_document() -> dict:
+    return yaml.safe_load(SEED.read_text())
+
+
+def problems_of(document: object) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        parse(yaml.safe_dump(document), source="x.yaml")
+    assert str(caught.value).startswith("x.yaml: ")
+    return caught.value.problems
+
+
+def test_seed_scenario_replays_the_incident_timeline() -> None:
+    """The seed scenario has the postmortem's steps at the postmortem's clock times."""
+    scenario = load(SEED)
+    assert [(s.clock, s.action) for s in scenario.timeline] == [
+        ("14:00", "apply"), ("14:05", "note"), ("14:20", "restart"), ("14:35", "note"), ("15:15", "note"),
+        ("15:30", "revert"), ("16:30", "note"),
+    ]
+    assert scenario.faults[0].target == "app-2" and scenario.faults[0].destination == "db"
+    assert next(s for s in scenario.timeline if s.milestone == "mitigation").clock == "15:30"
+
+
+def test_one_incident_minute_is_one_second_and_speed_compresses_further() -> None:
+    """Offsets: steady state + minutes x seconds-per-minute; --speed 3 divides the incident part only."""
+    scenario = load(SEED)
+    assert scenario.offset_s(20) == pytest.approx(15 + 20)
+    fast = scenario.with_speed(3)
+    assert fast.offset_s(90) == pytest.approx(15 + 30)
+    assert fast.duration_s == pytest.approx(15 + 50 + 15)
+
+
+def test_speed_must_be_positive() -> None:
+    """--speed 0 is invalid input, not a division by zero."""
+    with pytest.raises(InvalidInput, match="--speed must be greater than 0"):
+        load(SEED).with_speed(0)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["timeline"][3].update(at=-5), "timeline[3].at: must be at least 0"),
+        (lambda d: d["timeline"][3].update(at=1), "timeline[3].at: 1 comes before the previous step's 20"),
+        (lambda d: d["timeline"][2].update(action="reboot"), "timeline[2].action: unknown value 'reboot'"),
+        (lambda d: d["timeline"][2].update(service="cache"), "timeline[2].service: unknown service 'cache'"),
+        (lambda d: d["faults"][0].update(target="app-9"), "faults[0].target: unknown value 'app-9'"),
+        (lambda d: d["faults"][0].update(kind="cpu-hog"), "faults[0].kind: unknown value 'cpu-hog'"),
+        (lambda d: d["faults"][0].update(destination="app-2"), "faults[0].destination: must differ from the target"),
+        (lambda d: d["time"].update(seconds_per_incident_minute=0),
+         "time.seconds_per_incident_minute: must be greater than 0"),
+        (lambda d: d["traffic"].update(rate=100000), "traffic.rate: must be at most 500"),
+        (lambda d: d["traffic"].update(rate=-1), "traffic.rate: must be greater than 0"),
+        (lambda d: d["traffic"].update(rate="fast"), "traffic.rate: must be a number, got a string"),
+        (lambda d: d["timeline"].pop(5), "faults[0]: fault 'app2-db-packets-dropped' is applied but never reverted"),
+        (lambda d: d["timeline"][5].update(fault="nope"), "timeline[5].fault: unknown fault 'nope'"),
+        (lambda d: d["timeline"][2].update(clock="14:25"), "timeline[2].clock: 14:25 does not match"),
+        (lambda d: d["timeline"][2].update(milestone="panic"), "timeline[2].milestone: unknown value 'panic'"),
+        (lambda d: d.update(colour="red"), "colour: unknown field"),
+        (lambda d: d["timeline"][2].update(action="exec", command="iptables -F"),
+         "timeline[2].command: must be a list of arguments (argv), not a shell string"),
+        (lambda d: d["timeline"][0].pop("fault"), "timeline[0].fault: is required for action 'apply'"),
+        (lambda d: d["faults"][0].update(id="Bad Id!"), "faults[0].id: must be lowercase letters"),
+        (lambda d: d["checks"].update(recovery={"within_s": 0}), "checks.recovery.within_s: must be greater than 0"),
+        (lambda d: d.update(timeline=[]), "timeline: must list at least one step"),
+        (lambda d: d.update(timeline="soon"), "timeline: must be a list, got a string"),
+    ],
+)
+def test_each_mistake_is_reported_with_its_field_path(mutate: object, expected: str) -> None:
+    """A bad field is named by its path, e.g. timeline[3].at, with what was wrong."""
+    document = seed_document()
+    mutate(document)  # type: ignore[operator]
+    problems = problems_of(document)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    """Three mistakes in one file come back together, not one per attempt."""
+    document = seed_document()
+    document["timeline"][3]["at"] = -1
+    document["faults"][0]["target"] = "nowhere"
+    document["traffic"]["rate"] = 0
+    problems = problems_of(document)
+    assert len(problems) >= 3
+    assert {p.split(":")[0] for p in problems} >= {"timeline[3].at", "faults[0].target", "traffic.rate"}
+
+
+def test_overlapping_faults_on_one_target_are_refused() -> None:
+    """Two faults on app-2 whose windows overlap cannot be replayed (which one did the damage?)."""
+    document = seed_document()
+    second = dict(document["faults"][0], id="second-drop")
+    document["faults"].append(second)
+    document["timeline"].insert(2, {"at": 10, "action": "apply", "fault": "second-drop"})
+    document["timeline"].append({"at": 160, "action": "revert", "fault": "second-drop"})
+    assert any("overlaps fault 'app2-db-packets-dropped'" in p for p in problems_of(document))
+
+
+def test_malformed_yaml_names_the_line() -> None:
+    """A YAML syntax error is one line naming where it is."""
+    with pytest.raises(ScenarioError, match=r"x.yaml: not valid YAML at line 3, column 3"):
+        parse("title: x\ntimeline: [\n  - {at: 0\n", source="x.yaml")
+
+
+def test_empty_and_non_mapping_documents_are_refused() -> None:
+    """An empty file and a bare list are scenario errors, not crashes."""
+    with pytest.raises(ScenarioError, match="is empty"):
+        parse("", source="x.yaml")
+    with pytest.raises(ScenarioError, match="must be a mapping"):
+        parse("- 1\n- 2\n", source="x.yaml")
+
+
+def test_resolve_finds_names_and_refuses_missing_files(tmp_path: Path) -> None:
+    """A name looks in scenarios/; a missing name or path is one clear error."""
+    assert resolve("db-network-misconfig", SEED.parent) == SEED
+    with pytest.raises(InvalidInput, match="no scenario named 'nope' \\(known: db-network-misconfig"):
+        resolve("nope", SEED.parent)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        resolve(str(tmp_path / "missing.yaml"), SEED.parent)
