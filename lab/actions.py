@@ -68,7 +68,7 @@ class StepPerformer:
         for fault_id in sorted(self.applied):
             try:
                 self.revert(fault_id)
-            except Exception as exc:  # noqa: BLE001 - keep reverting the others
+            except Exception as exc:
                 problems.append(f"{fault_id}: {exc}")
                 self.log.emit("fault.revert_failed", fault=fault_id, error=str(exc))
         return problems

@@ -70,7 +70,8 @@ def _restart_ineffective(analysis: Analysis, min_rate: float) -> CheckResult:
     if analysis.after_restart is None or analysis.after_restart.overall.requests == 0:
         return CheckResult(name, False, "no restart step while the fault was in effect")
     rate = analysis.after_restart.overall.error_rate
-    return CheckResult(name, rate >= min_rate, f"error rate after the restart still {rate:.1%} (expected >= {min_rate:.0%})")
+    detail = f"error rate after the restart still {rate:.1%} (expected >= {min_rate:.0%})"
+    return CheckResult(name, rate >= min_rate, detail)
 
 
 def _recovery(analysis: Analysis, checks: Checks) -> CheckResult:

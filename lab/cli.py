@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from lab import __version__, lifecycle, scenario
-from lab.run import RunOptions, run_scenario
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, LabError
+from lab.run import RunOptions, run_scenario
 from lab.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +52,10 @@ def progress(message: str) -> None:
 
 
 def engine() -> lifecycle.Engine:
-    return lifecycle.Engine.connect(Settings.from_env())
+    connected = lifecycle.Engine.connect(Settings.from_env())
+    for run_id in connected.reaped:
+        progress(f"removed the leftovers of run {run_id} (its lab process is gone)")
+    return connected
 
 
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,11 +122,17 @@ def down(run_id: str | None) -> None:
 
 
 @main.command()
+@click.option("--force", is_flag=True, help="Also remove runs whose `lab run` process is still alive.")
 @one_line_errors
-def clean() -> None:
-    """Remove every lab stack and fault helper on this engine (found by label, nothing else)."""
-    runs = lifecycle.clean_all(engine())
-    click.echo(f"removed {len(runs)} lab run(s)" + (f": {', '.join(runs)}" if runs else ""))
+def clean(force: bool) -> None:
+    """Remove lab stacks and fault helpers on this engine (found by label, nothing else).
+
+    Runs still owned by a live `lab run` are left alone unless --force."""
+    removed, skipped = lifecycle.clean_all(engine(), force=force)
+    click.echo(f"removed {len(removed)} lab run(s)" + (f": {', '.join(removed)}" if removed else ""))
+    if skipped:
+        alive = ", ".join(skipped)
+        click.echo(f"left {len(skipped)} run(s) whose lab process is alive: {alive} (--force removes them)")
 
 
 @main.command()

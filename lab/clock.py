@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -27,7 +27,7 @@ class MonotonicClock:
         return time.monotonic() - self._origin
 
     def wall(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def wait_until(self, offset: float, stop: threading.Event) -> bool:
         # Event.wait is interruptible (stop is set by signal handling); one call, no polling loop.
@@ -39,7 +39,7 @@ class FakeClock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self.offset = 0.0
-        self._start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self._start = start or datetime(2026, 1, 1, tzinfo=UTC)
 
     def now(self) -> float:
         return self.offset

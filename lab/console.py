@@ -107,7 +107,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
         clock = f" ({milestone['clock']})" if milestone.get("clock") else ""
         table.add_row(f"{milestone['name']}{clock}", f"t={milestone['t']:.1f}s  {milestone.get('detail', '')}")
     for interval in summary["intervals"]:
-        table.add_row(f"[bold]{interval['name']}[/]", f"{interval['seconds']:.1f} s ({interval['start']} -> {interval['end']})")
+        span = f"{interval['seconds']:.1f} s ({interval['start']} -> {interval['end']})"
+        table.add_row(f"[bold]{interval['name']}[/]", span)
     for label, key in (("steady state", "steady"), ("during the fault", "fault")):
         window = summary.get(key)
         if window:

@@ -12,7 +12,8 @@ from docker.errors import DockerException
 
 from lab.errors import ComposeMissing, DockerUnavailable
 
-ENGINE_FIX = "start one with `make docker` (installs docker.io and starts dockerd as root) or `sudo systemctl start docker`"
+ENGINE_FIX = ("start one with `make docker` (installs docker.io and starts dockerd as root) "
+              "or `sudo systemctl start docker`")
 
 
 def connect() -> docker.DockerClient:

@@ -52,7 +52,7 @@ class EventLog:
     def _notify(self, subscriber: Subscriber, event: Event) -> None:
         try:
             subscriber(event)
-        except Exception as exc:  # noqa: BLE001 - an observer must never stop the recording
+        except Exception as exc:
             if id(subscriber) not in self._failed_subscribers:
                 self._failed_subscribers.add(id(subscriber))
                 print(f"lab: warning: event observer {subscriber!r} failed: {exc!r}", file=sys.stderr)

@@ -9,6 +9,7 @@ from lab.errors import SafetyError
 MANAGED = "outage-lab.managed"
 RUN = "outage-lab.run"
 ROLE = "outage-lab.role"
+OWNER = "outage-lab.owner"  # host:pid:start-ticks of the `lab run` that owns a run; "detached" for `lab up`
 EXPIRES = "outage-lab.expires"  # UTC epoch seconds after which a fault helper reverts by itself
 
 ROLE_STACK = "stack"

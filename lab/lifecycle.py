@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import docker
 
 from lab import docker_env, images
 from lab.errors import LabError, StackError
+from lab.reaper import owner_alive, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
 
@@ -25,11 +26,16 @@ class Engine:
     client: docker.DockerClient
     compose_argv: list[str]
     settings: Settings
+    reaped: tuple[str, ...] = ()
+    """Runs whose owner process was gone, removed when this engine connected."""
 
     @classmethod
     def connect(cls, settings: Settings) -> Engine:
+        """Connect, and remove what dead runs left behind (every lab command does this first)."""
         client = docker_env.connect()
-        return cls(client=client, compose_argv=docker_env.compose_command(), settings=settings)
+        engine = cls(client=client, compose_argv=docker_env.compose_command(), settings=settings)
+        reaped = reap_dead_runs(client, lambda run_id: engine.stack(run_id).down())
+        return replace(engine, reaped=tuple(reaped))
 
     def stack(self, run_id: str | None = None, **kwargs: object) -> Stack:
         if run_id is None:
@@ -63,14 +69,17 @@ def tear_down(engine: Engine, run_id: str | None) -> str:
     return chosen
 
 
-def clean_all(engine: Engine) -> list[str]:
-    """Remove the resources of every lab run on this engine (found by label, and only those)."""
+def clean_all(engine: Engine, force: bool = False) -> tuple[list[str], list[str]]:
+    """Remove lab runs on this engine (found by label, and only those). A run whose `lab run` process is still
+    alive is skipped unless `force`: it may be another terminal's replay. Returns (removed, skipped)."""
+    owners = owners_by_run(engine.client)
     runs = running_run_ids(engine.client)
-    for run_id in runs:
+    skipped = [run_id for run_id in runs if not force and run_id in owners and owner_alive(owners[run_id])]
+    removed = [run_id for run_id in runs if run_id not in skipped]
+    for run_id in removed:
         engine.stack(run_id).down()
-    for run_id in running_run_ids(engine.client):  # whatever Compose could not see
-        remove_run_resources(engine.client, run_id)
-    return runs
+        remove_run_resources(engine.client, run_id)  # whatever Compose could not see
+    return removed, skipped
 
 
 @dataclass(frozen=True)

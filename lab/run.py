@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,8 @@ from rich.console import Console
 
 from lab import checks as checks_module
 from lab import outputs
-from lab.alerts import AlertEvaluator
 from lab.actions import StepPerformer
+from lab.alerts import AlertEvaluator
 from lab.clock import MonotonicClock
 from lab.console import ConsoleProgress, summary_table
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, Interrupted, InvalidInput, LabError
@@ -22,6 +22,7 @@ from lab.events import EventLog, read_events
 from lab.faults import FaultContext, build_fault
 from lab.interrupts import RunInterrupted, SignalGuard
 from lab.lifecycle import Engine, ensure_images
+from lab.reaper import owner_token
 from lab.runner import Runner
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
@@ -51,7 +52,7 @@ class RunResult:
 
 
 def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
-    return settings.runs_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{scenario.name}"
+    return settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario.name}"
 
 
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
@@ -67,24 +68,31 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     """Everything after validation. Raises Interrupted after cleanup on SIGINT/SIGTERM."""
     if options.rate is not None:
         scenario = replace(scenario, traffic=replace(scenario.traffic, rate=_checked_rate(options.rate)))
+    engine = Engine.connect(settings)  # before anything is written: no Docker, no run directory
+    for run_id in engine.reaped:
+        console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
     run_dir = outputs.prepare_run_dir(options.out_dir or default_run_dir(settings, scenario))
     outputs.write_scenario(run_dir, scenario, options.speed)
+    failure: LabError | None = None
     with SignalGuard() as guard:
         try:
-            engine = Engine.connect(settings)
             lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-            stack = engine.stack(images=lab_images)
+            stack = engine.stack(images=lab_images, owner=owner_token())
             console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
             with stack:
                 record(scenario, stack, lab_images.tools, run_dir, options, console)
         except RunInterrupted:
             pass  # cleanup already ran in the `finally` blocks and the stack's __exit__
+        except LabError as exc:
+            failure = exc  # judged below as a partial recording, then reported
         received = guard.received
     summary = judge(run_dir, scenario, options, stack_run_id(run_dir))
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     if received is not None:
         raise Interrupted(received.signal_name, received.exit_code)
+    if failure is not None:
+        raise failure
     code = EXIT_OK if summary["verdict"] == "pass" else EXIT_CHECK_FAILED
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code)
 
@@ -135,7 +143,7 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
 def _verify_writes(stack: Stack, acknowledged: list[int], log: EventLog) -> None:
     try:
         check = verify_acknowledged_writes(stack.db_conninfo(), stack.db_password, acknowledged)
-    except Exception as exc:  # noqa: BLE001 - recorded; the no_write_lost check then fails with the reason
+    except Exception as exc:
         log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
         return
     log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)

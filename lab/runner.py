@@ -68,7 +68,7 @@ class Runner:
         except FaultError as exc:
             self._record(step, planned, actual, ok=False, detail=str(exc))
             raise
-        except Exception as exc:  # noqa: BLE001 - a failed responder action is a finding, not a crash
+        except Exception as exc:
             ok, detail = False, f"{type(exc).__name__}: {exc}"
         return self._record(step, planned, actual, ok=ok, detail=detail)
 

@@ -7,6 +7,8 @@ labelled with the incident's wall clock, `clock: "14:20"`); `time.seconds_per_in
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -205,6 +207,9 @@ class _Reader:
             self.problem(where, f"must be a number, got {_type_name(value)}")
             return 0.0
         number = float(value)
+        if not math.isfinite(number):
+            self.problem(where, f"must be a finite number, got {number}")
+            return 0.0
         if minimum is not None and number < minimum:
             self.problem(where, f"must be at least {minimum:g}, got {number:g}")
         if above is not None and number <= above:
@@ -258,7 +263,8 @@ class _Reader:
             traffic=self.traffic(top.get("traffic", {})),
             faults=faults,
             timeline=steps,
-            alerts=tuple(self.alert(raw, f"alerts[{i}]") for i, raw in enumerate(self.items(top.get("alerts"), "alerts"))),
+            alerts=tuple(self.alert(raw, f"alerts[{i}]")
+                         for i, raw in enumerate(self.items(top.get("alerts"), "alerts"))),
             checks=self.checks(top.get("checks", {})),
             root_cause=str(top.get("root_cause") or "").strip(),
             corrective_measures=tuple(str(m) for m in measures),
@@ -356,7 +362,7 @@ class _Reader:
         for i, fault_id in enumerate(ids):
             if fault_id and ids.index(fault_id) != i:
                 self.problem(f"faults[{i}].id", f"duplicate fault id {fault_id!r}")
-        for previous, step in zip(steps, steps[1:], strict=False):
+        for previous, step in itertools.pairwise(steps):
             if step.at_minutes < previous.at_minutes:
                 self.problem(f"timeline[{step.index}].at",
                              f"{step.at_minutes:g} comes before the previous step's {previous.at_minutes:g}: "

@@ -3,13 +3,14 @@ removes containers, networks and volumes, and both find things by the run's labe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
 import socket
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -29,7 +30,7 @@ COMPOSE_SERVICE = "com.docker.compose.service"
 
 def new_run_id() -> str:
     """Sortable by time, unique enough for two runs started in the same second."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S") + "-" + secrets.token_hex(2)
+    return datetime.now(UTC).strftime("%Y%m%dt%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def project_name(run_id: str) -> str:
@@ -60,6 +61,8 @@ class Stack:
     lb_port: int | None = None
     db_port: int | None = None
     health_timeout_s: float = 180.0
+    owner: str = "detached"
+    """Owner token of the process the stack lives and dies with (see lab.reaper); "detached" for `lab up`."""
 
     @property
     def project(self) -> str:
@@ -73,7 +76,8 @@ class Stack:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.down()
 
     def up(self) -> None:
@@ -87,10 +91,8 @@ class Stack:
 
     def down(self) -> None:
         """Remove everything of this run: Compose first, then anything still carrying the run label."""
-        try:
+        with contextlib.suppress(StackError):  # the label sweep below removes what Compose could not
             self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-        except StackError:
-            pass  # the label sweep below still removes what Compose could not
         remove_run_resources(self.client, self.run_id)
 
     def wait_healthy(self) -> None:
@@ -104,8 +106,8 @@ class Stack:
     def _check_healthy(self) -> None:
         containers = self.containers()
         missing = [name for name in SERVICES if name not in containers]
-        if missing:
-            raise NotHealthyYet(f"no container for {', '.join(missing)}")
+        if missing:  # `compose up` has created them all by now: something else removed them
+            raise StackError(f"stack {self.run_id} lost its containers for {', '.join(missing)} (removed from outside)")
         for name, container in containers.items():
             state = container.attrs["State"]
             if state["Status"] in ("exited", "dead"):
@@ -152,6 +154,7 @@ class Stack:
             **os.environ,
             **images.compose_env(),
             "LAB_RUN_ID": self.run_id,
+            "LAB_OWNER": self.owner,
             "LAB_DB_PASSWORD": self.db_password,
             "LAB_LB_PORT": str(self.lb_port or ""),
             "LAB_DB_PORT": str(self.db_port or ""),
@@ -181,7 +184,8 @@ def ensure_port_free(port: int) -> None:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(f"port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one") from exc
+                message = f"port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one"
+                raise PortInUse(message) from exc
             raise
 
 
@@ -197,7 +201,11 @@ def remove_run_resources(client: docker.DockerClient, run_id: str) -> int:
     """Remove every container, network and volume labelled with this run. Returns how many went."""
     removed = 0
     selector = labels.run_filter(run_id)
-    for container in client.containers.list(all=True, filters=selector):
+    containers = client.containers.list(all=True, filters=selector)
+    for helper in (c for c in containers if c.labels.get(labels.ROLE) == labels.ROLE_FAULT and c.status == "running"):
+        # SIGTERM first: a fault helper reverts its fault on SIGTERM, a forced removal would kill it mid-fault.
+        _ignore_gone(lambda h=helper: h.stop(timeout=5))
+    for container in containers:
         removed += _ignore_gone(lambda c=container: c.remove(force=True, v=True))
     for network in client.networks.list(filters=selector):
         removed += _ignore_gone(network.remove)

@@ -184,7 +184,8 @@ def analyse(events: list[Event], recovery_window_s: float = 3.0, recovery_max_er
         add("fault injected", fault_step, fault_step.get("clock", ""), fault_step.get("text", ""))
     impact_start = next((r for r in requests if fault_t is not None and r.t >= fault_t and not r.ok), None)
     if impact_start:
-        add("impact started", impact_start.t, detail=f"first failed request: {impact_start.error or impact_start.status}")
+        first_error = impact_start.error or impact_start.status
+        add("impact started", impact_start.t, detail=f"first failed request: {first_error}")
     alert = next((e for e in events if e.get("kind") == "alert.fired" and fault_t is not None and e["t"] >= fault_t),
                  None)
     if alert:

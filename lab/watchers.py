@@ -3,10 +3,11 @@ database-error log lines. Watchers are observers: a failure is recorded as a war
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -34,17 +35,15 @@ class Watcher:
 
     def stop(self) -> None:
         self._stopping.set()
-        try:
+        with contextlib.suppress(Exception):  # closing a stream the engine already ended
             self._stream.close()
-        except Exception:  # noqa: BLE001, S110 - closing a stream the engine already ended
-            pass
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         try:
             for item in self._stream:
                 self.handle(item)
-        except Exception as exc:  # noqa: BLE001 - a watcher never stops the run
+        except Exception as exc:
             if not self._stopping.is_set():
                 self.log.emit("recorder.warning", source=self.name, message=f"{type(exc).__name__}: {exc}")
 
@@ -54,7 +53,7 @@ class Watcher:
 
 class DockerEventWatcher(Watcher):
     def __init__(self, client: docker.DockerClient, run_id: str, log: EventLog) -> None:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         super().__init__("docker-events", log,
                          lambda: client.events(decode=True, since=since, filters=labels.run_filter(run_id)))
 
@@ -79,7 +78,7 @@ class AppLogWatcher(Watcher):
     """Follows one app replica's JSON log lines and records its database errors."""
 
     def __init__(self, container: Any, service: str, log: EventLog) -> None:
-        since = datetime.now(timezone.utc)
+        since = datetime.now(UTC)
         super().__init__(f"logs-{service}", log,
                          lambda: container.logs(stream=True, follow=True, since=since, stdout=True, stderr=True))
         self.service = service

@@ -3,52 +3,25 @@ does not fix the network fails the recovery check, and a scenario without its fa
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from lab import labels, lifecycle
+from lab import lifecycle
 from lab.images import LabImages
-from lab.settings import PROJECT_ROOT
+
+from .helpers import checks_of, events_of, lab_cli, leftovers, summary_of, variant
 
 pytestmark = pytest.mark.docker
 
-SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 SPEED = "5"  # 150 incident minutes in 30 s: every window still holds hundreds of requests
 
 
 def lab_run(scenario: str | Path, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab.cli", "run", str(scenario), "--speed", SPEED, "--out", str(out)],
-                          capture_output=True, text=True, timeout=900, check=False)
-
-
-def summary_of(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text())
-
-
-def checks_of(summary: dict[str, Any]) -> dict[str, bool]:
-    return {check["name"]: check["passed"] for check in summary["checks"]}
-
-
-def assert_nothing_left(engine: lifecycle.Engine, run_id: str) -> None:
-    selector = labels.run_filter(run_id)
-    assert engine.client.containers.list(all=True, filters=selector) == []
-    assert engine.client.networks.list(filters=selector) == []
-    assert engine.client.volumes.list(filters=selector) == []
-
-
-def variant(tmp_path: Path, edit: Any) -> Path:
-    document = yaml.safe_load(SEED.read_text())
-    edit(document)
-    path = tmp_path / "variant.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return lab_cli("run", str(scenario), "--speed", SPEED, "--out", str(out))
 
 
 def test_documented_recovery_passes_with_real_impact(tmp_path: Path, engine: lifecycle.Engine,
@@ -67,14 +40,14 @@ def test_documented_recovery_passes_with_real_impact(tmp_path: Path, engine: lif
     assert fault["per_replica"]["app-1"]["error_rate"] < 0.1
     assert fault["overall"]["failure_p50_s"] >= 1.0  # slow pages, then failures
     assert {i["name"] for i in summary["intervals"]} >= {"detect", "mitigate", "recover"}
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    events = events_of(out)
     db_errors = {e["error_class"] for e in events if e["kind"] == "app.db_error" and e["replica"] == "app-2"}
     assert db_errors & {"psycopg.errors.ConnectionTimeout", "psycopg_pool.PoolTimeout"}
     restarts = [e for e in events if e["kind"] == "docker.container" and e["action"] == "restart"]
     assert [e["service"] for e in restarts] == ["db"]
     junit = ET.parse(out / "junit.xml").getroot()
     assert int(junit.get("tests")) == len(summary["checks"]) and junit.get("failures") == "0"
-    assert_nothing_left(engine, summary["run_id"])
+    assert leftovers(engine, summary["run_id"]) == []
 
 
 def test_runbook_step_that_does_not_restore_the_setting_fails_recovery(tmp_path: Path, engine: lifecycle.Engine,
@@ -95,7 +68,7 @@ def test_runbook_step_that_does_not_restore_the_setting_fails_recovery(tmp_path:
     checks = checks_of(summary_of(out))
     assert checks.pop("recovered after the fix") is False
     assert checks["impact observed during the fault"] is True
-    assert_nothing_left(engine, summary_of(out)["run_id"])
+    assert leftovers(engine, summary_of(out)["run_id"]) == []
 
 
 def test_scenario_without_its_fault_fails_the_impact_check(tmp_path: Path, engine: lifecycle.Engine,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 
 import pytest
@@ -12,6 +10,8 @@ import pytest
 from lab import labels, lifecycle
 from lab.images import LabImages
 from lab.stack import APP_SERVICES, SERVICES, Stack
+
+from .helpers import lab_cli, leftovers
 
 pytestmark = pytest.mark.docker
 
@@ -21,16 +21,6 @@ def http(method: str, url: str, body: dict[str, object] | None = None) -> tuple[
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.loads(response.read()), response.headers["X-Served-By"]
-
-
-def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
-    selector = labels.run_filter(run_id)
-    client = engine.client
-    return (
-        [c.name for c in client.containers.list(all=True, filters=selector)]
-        + [n.name for n in client.networks.list(filters=selector)]
-        + [v.name for v in client.volumes.list(filters=selector)]
-    )
 
 
 def test_order_written_through_lb_is_read_back_from_every_replica(stack: Stack) -> None:
@@ -64,11 +54,6 @@ def test_every_resource_carries_the_run_label_and_down_removes_them(engine: life
             bindings = [b for binds in container.ports.values() for b in binds or []]
             assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
     assert leftovers(engine, stack.run_id) == []
-
-
-def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=300,
-                          check=False)
 
 
 def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> None:

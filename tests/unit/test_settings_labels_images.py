@@ -37,7 +37,7 @@ def test_ensure_owned_accepts_this_runs_resources_only() -> None:
     """A container of another run, or an unlabelled one, is refused."""
     mine = labels.run_labels("run-a", labels.ROLE_STACK)
     labels.ensure_owned(mine, "run-a", "container x")
-    with pytest.raises(SafetyError, match="does not carry the label outage-lab.run=run-b"):
+    with pytest.raises(SafetyError, match=r"does not carry the label outage-lab\.run=run-b"):
         labels.ensure_owned(mine, "run-b", "container x")
     with pytest.raises(SafetyError):
         labels.ensure_owned({}, "run-a", "container y")

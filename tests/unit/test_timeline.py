@@ -27,7 +27,7 @@ def test_milestones_follow_the_incident() -> None:
 
 
 def test_intervals_name_their_start_and_end() -> None:
-    """detect = fault -> alert, mitigate = alert -> fix, recover = fix -> steady, user impact = first failure -> steady."""
+    """detect = fault -> alert, mitigate = alert -> fix, recover = fix -> steady; user impact ends at steady too."""
     intervals = {i.name: i for i in analyse(recording()).intervals}
     assert (intervals["detect"].start, intervals["detect"].end) == ("fault injected", "alert fired")
     assert intervals["detect"].seconds == pytest.approx(3.499)
