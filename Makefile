@@ -27,6 +27,7 @@ run: images
 	$(LAB) run $(SCENARIO)
 
 test: venv docker
+	./scripts/ensure-test-tools.sh
 	$(VENV)/bin/pytest
 
 test-unit: venv

@@ -82,7 +82,8 @@ def _recovery(analysis: Analysis, checks: Checks) -> CheckResult:
         return CheckResult(name, False, "the mitigation step was never reached")
     if recover is None:
         return CheckResult(name, False, f"no return to steady state after the fix (error rate <= "
-                                        f"{checks.recovery_max_error_rate:.0%} over {checks.recovery_window_s:g} s)")
+                                        f"{checks.recovery_max_error_rate:.0%} over {checks.recovery_window_s:g} s, "
+                                        f"requests under {checks.recovery_max_latency_s:g} s)")
     return CheckResult(name, recover.seconds <= within, f"{recover.seconds:.1f} s after the fix (max {within:g} s)")
 
 

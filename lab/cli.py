@@ -13,9 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from lab import __version__, lifecycle, scenario
-from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, LabError
+from lab.clock import MonotonicClock
+from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
+from lab.report.build import make_reports as build_reports
+from lab.report.replay import replay as replay_recording
+from lab.report.runs import compare as compare_summaries
+from lab.report.runs import list_runs, load_summary
 from lab.run import RunOptions, run_scenario
 from lab.settings import Settings
+from lab.verdict import load_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,6 +170,71 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
     result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed),
                           Console(stderr=False))
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@one_line_errors
+def report(run_dir: Path) -> None:
+    """Write report.html and postmortem.md for RUN_DIR (re-judging its recording; works on partial ones)."""
+    made = build_reports(_run_dir(run_dir))
+    click.echo(f"{made.html}\n{made.postmortem}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Replay N times faster than the recording.")
+@one_line_errors
+def replay(run_dir: Path, speed: float) -> None:
+    """Play a recording back in the terminal: events as they happened, with live error rate and latency."""
+    _, events = load_run(_run_dir(run_dir))
+    console = Console(highlight=False)
+    try:
+        replay_recording(events, speed, console, MonotonicClock())
+    except KeyboardInterrupt:
+        console.print("replay stopped")
+
+
+@main.command()
+@click.option("--dir", "runs_dir", type=click.Path(path_type=Path), help="Runs folder (default: LAB_RUNS_DIR or runs).")
+@one_line_errors
+def runs(runs_dir: Path | None) -> None:
+    """The recordings in the runs folder, newest first, with verdict and key intervals."""
+    rows = list_runs(runs_dir or Settings.from_env().runs_dir)
+    if not rows:
+        click.echo("no recordings yet: `lab run db-network-misconfig` makes one")
+        return
+    table = Table()
+    for column in ("run", "scenario", "verdict", "fault error rate", "detect", "mitigate", "recover"):
+        table.add_column(column)
+    for row in rows:
+        rate = "-" if row.fault_error_rate is None else f"{row.fault_error_rate:.1%}"
+        spans = [f"{row.intervals[name]:.1f} s" if name in row.intervals else "-"
+                 for name in ("detect", "mitigate", "recover")]
+        table.add_row(row.run_dir.name, row.scenario, row.verdict, rate, *spans)
+    Console().print(table)
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@one_line_errors
+def compare(run_a: Path, run_b: Path) -> None:
+    """Milestones, intervals, impact and checks of two recordings side by side, with the differences."""
+    rows = compare_summaries(load_summary(_run_dir(run_a)), load_summary(_run_dir(run_b)))
+    table = Table()
+    for column in ("section", "what", run_a.name, run_b.name, "B - A"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.section, row.name, row.a, row.b, row.difference)
+    Console().print(table)
+
+
+def _run_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise InvalidInput(f"no run directory at {path}")
+    return path
 
 
 @main.command()

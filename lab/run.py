@@ -11,24 +11,24 @@ from typing import Any
 
 from rich.console import Console
 
-from lab import checks as checks_module
 from lab import outputs
 from lab.actions import StepPerformer
 from lab.alerts import AlertEvaluator
 from lab.clock import MonotonicClock
 from lab.console import ConsoleProgress, summary_table
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, Interrupted, InvalidInput, LabError
-from lab.events import EventLog, read_events
+from lab.events import EventLog
 from lab.faults import FaultContext, build_fault
 from lab.interrupts import RunInterrupted, SignalGuard
 from lab.lifecycle import Engine, ensure_images
 from lab.reaper import owner_token
+from lab.report.build import make_reports
 from lab.runner import Runner
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
 from lab.stack import APP_SERVICES, Stack
-from lab.timeline import analyse
 from lab.traffic import SyntheticUsers
+from lab.verdict import judge
 from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
 from lab.writes import verify_acknowledged_writes
 
@@ -86,7 +86,8 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
         except LabError as exc:
             failure = exc  # judged below as a partial recording, then reported
         received = guard.received
-    summary = judge(run_dir, scenario, options, stack_run_id(run_dir))
+    summary = judge(run_dir, scenario)
+    make_reports(run_dir, scenario, summary)
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     if received is not None:
@@ -147,27 +148,6 @@ def _verify_writes(stack: Stack, acknowledged: list[int], log: EventLog) -> None
         log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
         return
     log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)
-
-
-def judge(run_dir: Path, scenario: Scenario, options: RunOptions, run_id: str) -> dict[str, Any]:
-    """Analyse the recording on disk (not in-memory state), so a report can be re-made from any run dir."""
-    events_path = run_dir / "events.jsonl"
-    events = read_events(events_path) if events_path.exists() else []
-    analysis = analyse(events, scenario.checks.recovery_window_s, scenario.checks.recovery_max_error_rate)
-    results = checks_module.evaluate(analysis, scenario.checks)
-    summary = outputs.summary_document(run_id, scenario, options.speed, analysis, results)
-    outputs.write_summary(run_dir, summary)
-    outputs.write_junit(run_dir, scenario.name, results, analysis.partial)
-    return summary
-
-
-def stack_run_id(run_dir: Path) -> str:
-    events_path = run_dir / "events.jsonl"
-    if events_path.exists():
-        for event in read_events(events_path):
-            if event.get("kind") == "run.started":
-                return str(event.get("run_id", ""))
-    return ""
 
 
 def _checked_rate(rate: float) -> float:

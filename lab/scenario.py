@@ -90,6 +90,7 @@ class Checks:
     recovery_within_s: float | None = None
     recovery_window_s: float = 3.0
     recovery_max_error_rate: float = 0.01
+    recovery_max_latency_s: float = 1.0
     no_write_lost: bool = False
 
 
@@ -420,6 +421,7 @@ class _Reader:
                 "recovery_within_s": self.number(b, "within_s", p, above=0),
                 "recovery_window_s": self.number(b, "window_s", p, 3.0, above=0),
                 "recovery_max_error_rate": self.number(b, "max_error_rate", p, 0.01, minimum=0, maximum=1),
+                "recovery_max_latency_s": self.number(b, "max_latency_s", p, 1.0, above=0),
             },
             "no_write_lost": lambda b, p: {"no_write_lost": True},
         }
@@ -437,7 +439,7 @@ _CHECK_FIELDS = {
     "impact": {"min_error_rate", "max_error_rate", "min_failure_latency_s"},
     "detection": {"within_s"},
     "restart_ineffective": {"min_error_rate"},
-    "recovery": {"within_s", "window_s", "max_error_rate"},
+    "recovery": {"within_s", "window_s", "max_error_rate", "max_latency_s"},
     "no_write_lost": set(),
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_fixed
 
 from lab import labels
 from lab.errors import InvalidInput, NothingRunning, PortInUse, StackError
@@ -81,13 +81,30 @@ class Stack:
         self.down()
 
     def up(self) -> None:
+        """Start and wait for health. LB and DB host ports are picked free here (unless given) rather than left
+        to Docker, whose ephemeral ports change when a container restarts: a scenario that restarts the LB would
+        otherwise lose its own traffic."""
         if self.images is None:
             raise StackError("no images given: run `lab images build` first")
         for port in (self.lb_port, self.db_port):
             if port is not None:
                 ensure_port_free(port)
-        self._compose("up", "--detach", "--no-build", "--pull", "never", "--quiet-pull")
+        pick_lb, pick_db = self.lb_port is None, self.db_port is None
+        Retrying(stop=stop_after_attempt(3 if pick_lb or pick_db else 1), retry=retry_if_exception_type(PortInUse),
+                 reraise=True)(self._start, pick_lb, pick_db)
         self.wait_healthy()
+
+    def _start(self, pick_lb: bool, pick_db: bool) -> None:
+        if pick_lb:
+            self.lb_port = free_port()
+        if pick_db:
+            self.db_port = free_port()
+        try:
+            self._compose("up", "--detach", "--no-build", "--pull", "never", "--quiet-pull")
+        except PortInUse:
+            if pick_lb or pick_db:  # a picked port was taken between picking and binding: retry with new ones
+                self._compose("down", "--volumes", "--timeout", "1")
+            raise
 
     def down(self) -> None:
         """Remove everything of this run: Compose first, then anything still carrying the run label."""
@@ -176,6 +193,13 @@ def compose_error_line(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
     return (errors or lines or ["no output"])[-1]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def ensure_port_free(port: int) -> None:

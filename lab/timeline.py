@@ -21,6 +21,16 @@ RECOVERY_MIN_REQUESTS = 5
 
 
 @dataclass(frozen=True)
+class RecoveryCriteria:
+    """When the service counts as back: a full window whose requests fail at most `max_error_rate`, where a
+    request that succeeded but took longer than `max_latency_s` counts as failed (a user still waiting)."""
+
+    window_s: float = 3.0
+    max_error_rate: float = 0.01
+    max_latency_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Request:
     t: float
     latency_s: float
@@ -138,8 +148,9 @@ def window_impact(requests: list[Request], start: float, end: float) -> WindowIm
     return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside), per_replica=per_replica)
 
 
-def find_recovery(requests: list[Request], after: float, window_s: float, max_error_rate: float) -> float | None:
-    """Start of the first full window after `after` in which the error rate is back within steady state."""
+def find_recovery(requests: list[Request], after: float, criteria: RecoveryCriteria) -> float | None:
+    """Start of the first full window after `after` in which users are back to steady state."""
+    window_s, max_error_rate = criteria.window_s, criteria.max_error_rate
     candidates = [r for r in requests if r.t >= after]
     if not candidates:
         return None
@@ -151,16 +162,21 @@ def find_recovery(requests: list[Request], after: float, window_s: float, max_er
         if window_end > last_start:
             return None  # no complete window left in the recording
         while end_index < len(candidates) and candidates[end_index].t < window_end:
-            errors_in_window += 0 if candidates[end_index].ok else 1
+            errors_in_window += 0 if _good(candidates[end_index], criteria) else 1
             end_index += 1
         count = end_index - begin_index
         if count >= RECOVERY_MIN_REQUESTS and errors_in_window / count <= max_error_rate:
             return first.t
-        errors_in_window -= 0 if first.ok else 1
+        errors_in_window -= 0 if _good(first, criteria) else 1
     return None
 
 
-def analyse(events: list[Event], recovery_window_s: float = 3.0, recovery_max_error_rate: float = 0.01) -> Analysis:
+def _good(request: Request, criteria: RecoveryCriteria) -> bool:
+    return request.ok and request.latency_s <= criteria.max_latency_s
+
+
+def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> Analysis:
+    recovery = recovery or RecoveryCriteria()
     requests = requests_from(events)
     steps = sorted((e for e in events if e.get("kind") == "step"), key=lambda e: e["t"])
     ended = next((e for e in events if e.get("kind") == "run.ended"), None)
@@ -196,10 +212,10 @@ def analyse(events: list[Event], recovery_window_s: float = 3.0, recovery_max_er
         name = step.get("milestone") or f"{step['action']}{' ' + step['service'] if step.get('service') else ''}"
         add(name, step, step.get("clock", ""), step.get("text", ""))
     mitigation = next((s for s in steps if s.get("milestone") == "mitigation"), None)
-    recovery_t = (find_recovery(requests, mitigation["t"], recovery_window_s, recovery_max_error_rate)
-                  if mitigation else None)
+    recovery_t = find_recovery(requests, mitigation["t"], recovery) if mitigation else None
     if recovery_t is not None:
-        add("recovered", recovery_t, detail=f"error rate <= {recovery_max_error_rate:g} over {recovery_window_s:g} s")
+        add("recovered", recovery_t, detail=f"error rate <= {recovery.max_error_rate:.0%} over {recovery.window_s:g} s"
+                                            f" (a request slower than {recovery.max_latency_s:g} s counts as failed)")
     add("end", end_t, detail="recording partial" if partial else "")
     milestones.sort(key=lambda m: m.t)
 

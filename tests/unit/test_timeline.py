@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.timeline import analyse, find_recovery, percentile, requests_from
+from lab.timeline import RecoveryCriteria, analyse, find_recovery, percentile, requests_from
 
 from .streams import Incident, recording
 
@@ -67,7 +67,15 @@ def test_no_recovery_when_the_fix_does_not_clear_the_fault() -> None:
 def test_recovery_needs_a_full_clean_window() -> None:
     """A window that runs past the end of the recording does not count as recovered."""
     requests = requests_from(recording(Incident(fault_cleared_t=None)))
-    assert find_recovery(requests, after=45.0, window_s=3.0, max_error_rate=0.01) is None
+    assert find_recovery(requests, after=45.0, criteria=RecoveryCriteria()) is None
+
+
+def test_slow_successes_are_not_a_recovery() -> None:
+    """Requests that succeed only after waiting seconds (queued behind the outage) do not count as recovered."""
+    requests = requests_from(recording(Incident(fault_cleared_t=None, failure_latency_s=3.0)))
+    slow_but_ok = [r.__class__(r.t, r.latency_s, True, r.replica, 200, None, r.endpoint) for r in requests]
+    assert find_recovery(slow_but_ok, after=45.0, criteria=RecoveryCriteria(max_latency_s=1.0)) is None
+    assert find_recovery(slow_but_ok, after=45.0, criteria=RecoveryCriteria(max_latency_s=5.0)) == 45.0
 
 
 def test_a_recording_cut_short_is_partial_and_still_analysed() -> None:

@@ -1,0 +1,38 @@
+"""Judging a recording: analysis + the scenario's checks → summary.json and junit.xml. Works on any run
+directory, from the files alone, so a recording cut short by a crash is judged (as partial) just the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lab import checks, outputs
+from lab.errors import InvalidInput
+from lab.events import Event, read_events
+from lab.scenario import Scenario, parse
+from lab.timeline import RecoveryCriteria, analyse
+
+
+def load_run(run_dir: Path) -> tuple[Scenario, list[Event]]:
+    """The scenario as it was run and the recorded events of a run directory."""
+    scenario_path, events_path = run_dir / "scenario.yaml", run_dir / "events.jsonl"
+    if not scenario_path.is_file():
+        raise InvalidInput(f"{run_dir} is not a run directory (no scenario.yaml)")
+    scenario = parse(scenario_path.read_text(), source=str(scenario_path))
+    events = read_events(events_path) if events_path.is_file() else []
+    return scenario, events
+
+
+def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
+    loaded, events = load_run(run_dir)
+    scenario = scenario or loaded
+    started = next((e for e in events if e.get("kind") == "run.started"), {})
+    analysis = analyse(events, RecoveryCriteria(scenario.checks.recovery_window_s,
+                                                scenario.checks.recovery_max_error_rate,
+                                                scenario.checks.recovery_max_latency_s))
+    results = checks.evaluate(analysis, scenario.checks)
+    summary = outputs.summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)),
+                                       analysis, results)
+    outputs.write_summary(run_dir, summary)
+    outputs.write_junit(run_dir, scenario.name, results, analysis.partial)
+    return summary

@@ -1,0 +1,142 @@
+"""Training outputs rendered from real recordings committed as test data (made by `lab run` on real Docker):
+a passing run, a run whose runbook step did not fix the network, and a run stopped by SIGINT."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from lab.clock import FakeClock
+from lab.report.build import make_reports
+from lab.report.replay import replay
+from lab.report.runs import compare, list_runs, load_summary
+from lab.verdict import load_run
+
+RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
+PASS = "20261126T220157Z-db-network-misconfig"
+WRONG_FIX = "20261126T223001Z-wrong-fix"
+PARTIAL = "20261126T223501Z-sigint"
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """A copy of the recordings: reports are written into run directories."""
+    target = tmp_path / "runs"
+    shutil.copytree(RECORDINGS, target)
+    return target
+
+
+def test_report_html_is_one_self_contained_file(runs_dir: Path) -> None:
+    """No script, stylesheet or image is fetched: the report opens on an air-gapped laptop."""
+    html = make_reports(runs_dir / PASS).html.read_text()
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=", html)
+    assert "url(http" not in html and "@import" not in html
+    assert '<figure id="timeline-chart">' in html and "<svg" in html
+
+
+def test_report_shows_milestones_checks_and_first_db_errors(runs_dir: Path) -> None:
+    """Milestones with incident clock, every check, and the app's first database errors are on the page."""
+    html = make_reports(runs_dir / PASS).html.read_text()
+    for text in ("fault injected", "alert fired", "restart db", "mitigation", "recovered", "15:30",
+                 "restart did not help", "psycopg.errors.ConnectionTimeout", 'id="verdict">PASS'):
+        assert text in html, text
+
+
+def test_postmortem_has_the_shape_of_a_real_one_with_measured_figures(runs_dir: Path) -> None:
+    """Summary, Impact, Timeline, Root cause, Detection, measures, went well/badly; figures from summary.json."""
+    made = make_reports(runs_dir / PASS)
+    text = made.postmortem.read_text()
+    headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert headings == ["Summary", "Impact", "Timeline", "Root cause and resolution", "Detection",
+                        "Corrective and preventive measures", "What went well", "What went badly"]
+    summary = load_summary(runs_dir / PASS)
+    fault = summary["fault"]["overall"]
+    assert f"{fault['error_rate'] * 100:.1f}% of {fault['requests']}" in text
+    assert "| 14:20 |" in text and "| 15:30 |" in text
+    assert "Make the load balancer's health check see the database path" in text
+
+
+def test_partial_recording_is_reported_as_partial(runs_dir: Path) -> None:
+    """A run stopped by SIGINT: verdict partial, a banner in the HTML and a note in the postmortem."""
+    made = make_reports(runs_dir / PARTIAL)
+    assert load_summary(runs_dir / PARTIAL)["verdict"] == "partial"
+    assert 'id="partial-banner"' in made.html.read_text()
+    assert "Partial recording" in made.postmortem.read_text()
+
+
+def test_replay_prints_events_in_order_at_high_speed() -> None:
+    """Replay at 1000x on a fake clock: the incident's steps and the alert appear in recording order."""
+    _, events = load_run(RECORDINGS / PASS)
+    output = io.StringIO()
+    reached = replay(events, 1000, Console(file=output, width=200), FakeClock())
+    text = output.getvalue()
+    order = [text.index(marker) for marker in ("14:00 apply", "ALERT", "14:20 restart", "15:30 revert")]
+    assert order == sorted(order)
+    assert "req/s" in text and "run ended (completed)" in text
+    assert reached == pytest.approx(max(e["t"] for e in events), abs=1.0)
+
+
+def test_replay_stops_when_asked() -> None:
+    """Setting the stop event (what Ctrl-C does) ends the replay where it is."""
+    _, events = load_run(RECORDINGS / PASS)
+    stop = threading.Event()
+    stop.set()
+    output = io.StringIO()
+    assert replay(events, 1, Console(file=output), FakeClock(), stop) == 0.0
+    assert output.getvalue() == ""
+
+
+def test_replay_of_a_partial_recording_says_so() -> None:
+    """A recording without its end still replays, and says it is partial when it has no run.ended."""
+    _, events = load_run(RECORDINGS / PASS)
+    cut = [e for e in events if e["t"] < 25 and e["kind"] != "run.ended"]
+    output = io.StringIO()
+    replay(cut, 1000, Console(file=output, width=200), FakeClock())
+    assert "recording partial" in output.getvalue()
+
+
+def test_runs_lists_newest_first_with_verdicts(runs_dir: Path) -> None:
+    """`lab runs` order and verdicts come from the run directories."""
+    rows = list_runs(runs_dir)
+    assert [row.run_dir.name for row in rows] == [PARTIAL, WRONG_FIX, PASS]
+    assert [row.verdict for row in rows] == ["partial", "fail", "pass"]
+    assert rows[2].intervals["detect"] > 0
+
+
+def test_compare_shows_where_two_runs_differ(runs_dir: Path) -> None:
+    """The right fix against the wrong one: recovery interval and the recovery check differ."""
+    rows = compare(load_summary(runs_dir / PASS), load_summary(runs_dir / WRONG_FIX))
+    by_name = {(row.section, row.name): row for row in rows}
+    assert by_name[("run", "verdict")].difference == "differs"
+    recovery_check = by_name[("check", "recovered after the fix")]
+    assert (recovery_check.a, recovery_check.b) == ("PASS", "FAIL")
+    recover = by_name[("interval (s)", "recover")]
+    assert float(recover.difference) > 5
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium is not installed")
+def test_report_renders_in_a_real_headless_browser(runs_dir: Path, tmp_path: Path) -> None:
+    """Chromium loads report.html offline: the chart's SVG and the milestone table are in the rendered page."""
+    assert CHROMIUM is not None, "CI must have chromium: `make test` installs it"
+    html = make_reports(runs_dir / PASS).html
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert re.search(r'<figure id="timeline-chart">\s*<svg', dom)
+    assert "fault injected" in dom and "recovered" in dom
+    screenshot = tmp_path / "report.png"
+    subprocess.run([CHROMIUM, *flags, "--window-size=1280,2000", f"--screenshot={screenshot}", html.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
