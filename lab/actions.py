@@ -5,6 +5,7 @@ Steps come from the scenario; they only ever act on containers of this run (the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from docker.errors import APIError
@@ -17,6 +18,8 @@ from lab.scenario import Step
 from lab.stack import NotHealthyYet, Stack
 
 EXEC_OUTPUT_LIMIT = 500
+ARM_MARGIN_S = 60.0
+"""How long a prepared fault helper waits past its step's offset before it leaves on its own."""
 
 
 @dataclass
@@ -40,11 +43,20 @@ class StepPerformer:
             case _:
                 return step.text
 
+    def prepare(self, step: Step, seconds_until_due: float) -> None:
+        """Ahead of an apply step, start its fault's helper (armed, not yet applied)."""
+        if step.action == "apply":
+            fault_id = self._fault_id(step)
+            self.applied.add(fault_id)  # a prepared helper is removed with the others, even if never applied
+            self.faults[fault_id].prepare(arm_timeout_s=seconds_until_due + ARM_MARGIN_S)
+
     def apply(self, fault_id: str) -> str:
         fault = self.faults[fault_id]
         self.applied.add(fault_id)  # before apply: a half-applied fault is reverted too
+        started = time.monotonic()
         fault.apply()
-        self.log.emit("fault.applied", fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind)
+        self.log.emit("fault.applied", fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind,
+                      effect_s=round(time.monotonic() - started, 4))
         state = fault.verify()
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if not state.applied:

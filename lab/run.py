@@ -123,7 +123,7 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
             watcher.start()
         users.start()
         progress.start()
-        Runner(scenario, clock, log, performer, stop).run()
+        Runner(scenario, clock, log, performer, stop, prepare=performer.prepare).run()
         partial, reason = False, "completed"
     except LabError as exc:
         reason = f"aborted: {exc}"

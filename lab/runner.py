@@ -16,6 +16,9 @@ from lab.events import EventLog
 from lab.scenario import Scenario, Step
 
 Perform = Callable[[Step], str]
+Prepare = Callable[[Step, float], None]
+"""Called with a step and the seconds until it is due, before waiting for it: work that need not happen on time
+(starting a fault's helper) is done early, so that at the offset only the last move remains."""
 
 
 class RunStopped(Exception):
@@ -39,11 +42,12 @@ class StepRecord:
 
 class Runner:
     def __init__(self, scenario: Scenario, clock: Clock, log: EventLog, perform: Perform,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, prepare: Prepare | None = None) -> None:
         self.scenario = scenario
         self.clock = clock
         self.log = log
         self.perform = perform
+        self.prepare = prepare
         self.stop = stop or threading.Event()
         self.records: list[StepRecord] = []
 
@@ -53,12 +57,25 @@ class Runner:
             planned = self.scenario.offset_s(step.at_minutes)
             self.log.emit("step.due", index=step.index, action=step.action, planned_t=round(planned, 4),
                           clock=step.clock, text=step.text)
+            if self.prepare is not None:
+                self._prepare(step, planned)
             if not self.clock.wait_until(planned, self.stop):
                 raise RunStopped
             self.records.append(self._run_step(step, planned))
         if not self.clock.wait_until(self.scenario.duration_s, self.stop):
             raise RunStopped
         return self.records
+
+    def _prepare(self, step: Step, planned: float) -> None:
+        started = self.clock.now()
+        assert self.prepare is not None
+        try:
+            self.prepare(step, planned - started)
+        except Exception as exc:  # the step itself will do the work (and fail) on time
+            self.log.emit("step.prepare_failed", index=step.index, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.log.emit("step.prepared", index=step.index, action=step.action,
+                      took_s=round(self.clock.now() - started, 4))
 
     def _run_step(self, step: Step, planned: float) -> StepRecord:
         actual = self.clock.now()

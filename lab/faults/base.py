@@ -29,6 +29,9 @@ class FaultState:
 class Fault(Protocol):
     spec: FaultSpec
 
+    def prepare(self, arm_timeout_s: float) -> None:
+        """Do ahead of time whatever need not happen at the offset; undone by revert or by itself."""
+
     def apply(self) -> None:
         """Put the fault in place; return once it is in place."""
 

@@ -19,9 +19,17 @@ from lab.errors import FaultError
 from lab.faults.base import FaultContext, FaultState
 from lab.scenario import FaultSpec
 
-# POSIX sh as PID 1 of the helper. `wait` on a background sleep lets the TERM trap run at once.
+# POSIX sh as PID 1 of the helper. It starts armed (prepared ahead of the fault's offset) and applies its rule on
+# SIGUSR1; an armed helper that never gets the signal leaves after ARM_TIMEOUT without touching anything. `wait`
+# on a background sleep lets the traps run at once. The TTL counts from the moment the rule is in place.
 HELPER_SCRIPT = r"""
 rule="OUTPUT -p tcp -d $DEST_IP --dport $DEST_PORT -m comment --comment $MARK -j DROP"
+go=0
+trap 'go=1' USR1
+trap 'echo disarmed; exit 0' TERM INT
+echo armed
+sleep "$ARM_TIMEOUT" & wait $!
+[ "$go" = 1 ] || { echo arm-timeout; exit 0; }
 revert() { if iptables -D $rule 2>/dev/null; then echo reverted; else echo absent; fi; exit 0; }
 trap revert TERM INT
 iptables -A $rule || exit 1
@@ -66,31 +74,46 @@ class PacketDrop:
                 raise FaultError(f"{self.spec.target} and {self.spec.destination} share no network")
         return self._destination_ip
 
-    def apply(self) -> None:
+    def prepare(self, arm_timeout_s: float) -> None:
+        """Start the helper armed, before the fault's offset: at the offset only a signal remains to send."""
+        if self._helper() is not None:
+            return
         destination_ip = self.destination_ip()
         client = self.context.client
         helper_labels = {**labels.run_labels(self.context.run_id, labels.ROLE_FAULT),
-                         labels.EXPIRES: str(int(time.time() + self.ttl_s)), "outage-lab.fault": self.spec.id}
+                         labels.EXPIRES: str(int(time.time() + arm_timeout_s + self.ttl_s)),
+                         "outage-lab.fault": self.spec.id}
         try:
             helper = client.containers.run(
                 self.context.tools_image, ["sh", "-c", HELPER_SCRIPT], name=self.helper_name, detach=True,
                 network_mode=f"container:{self._target_id}", cap_drop=["ALL"], cap_add=["NET_ADMIN"],
                 security_opt=["no-new-privileges"], labels=helper_labels,
                 environment={"DEST_IP": destination_ip, "DEST_PORT": str(self.spec.port), "MARK": self.mark,
-                             "TTL": str(int(self.ttl_s))},
+                             "TTL": str(int(self.ttl_s)), "ARM_TIMEOUT": str(int(arm_timeout_s))},
             )
         except APIError as exc:
             raise FaultError(f"cannot start the {self.spec.id} helper: {exc.explanation or exc}") from exc
-        retrying = Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.01),
+        self._wait_for(helper, "armed")
+
+    def apply(self) -> None:
+        self.prepare(arm_timeout_s=60)  # no-op when the runner prepared it ahead of time
+        helper = self._helper()
+        if helper is None:
+            raise FaultError(f"fault {self.spec.id}: its helper disappeared before the fault's offset")
+        helper.kill(signal="SIGUSR1")
+        self._wait_for(helper, "applied")
+
+    def _wait_for(self, helper: Any, word: str) -> None:
+        retrying = Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.005),
                             retry=retry_if_exception_type(HelperNotReady), reraise=True)
         try:
-            retrying(self._check_helper_applied, helper)
+            retrying(self._check_helper_said, helper, word)
         except HelperNotReady as exc:
-            raise FaultError(f"fault {self.spec.id} not in place after 15 s: {exc}") from exc
+            raise FaultError(f"fault {self.spec.id} helper did not say {word!r} within 15 s: {exc}") from exc
 
-    def _check_helper_applied(self, helper: Any) -> None:
+    def _check_helper_said(self, helper: Any, word: str) -> None:
         output = helper.logs().decode(errors="replace")
-        if "applied" in output:
+        if word in output.split():
             return
         helper.reload()
         if helper.status == "exited":

@@ -105,3 +105,30 @@ def test_a_set_stop_event_ends_the_run_before_the_next_step(clock: FakeClock, lo
     with pytest.raises(RunStopped):
         Runner(scenario, clock, log, stop_after_first, stop).run()
     assert ran == ["apply"]
+
+
+def test_each_step_is_prepared_before_its_offset(clock: FakeClock, log: EventLog) -> None:
+    """prepare(step, seconds until due) runs before the wait, so only the last move happens on time."""
+    scenario = load(SEED)
+    calls: list[tuple[str, float, float]] = []
+
+    def prepare(step: Step, until_due: float) -> None:
+        calls.append((step.action, clock.now(), until_due))
+
+    Runner(scenario, clock, log, lambda step: "done", prepare=prepare).run()
+    first = calls[0]
+    assert first == ("apply", 0.0, scenario.offset_s(0))
+    assert [action for action, _, _ in calls] == [s.action for s in scenario.timeline]
+
+
+def test_a_failing_prepare_is_recorded_and_the_step_still_runs(clock: FakeClock, log: EventLog) -> None:
+    """Preparation is an optimisation: if it fails the step does the whole work at its offset."""
+    scenario = load(SEED)
+
+    def broken_prepare(step: Step, until_due: float) -> None:
+        raise RuntimeError("helper image missing")
+
+    records = Runner(scenario, clock, log, lambda step: "done", prepare=broken_prepare).run()
+    assert len(records) == len(scenario.timeline) and all(r.ok for r in records)
+    failures = [e for e in read_events(log.path) if e["kind"] == "step.prepare_failed"]
+    assert len(failures) == len(scenario.timeline) and "helper image missing" in failures[0]["error"]
