@@ -24,7 +24,7 @@ images: venv docker
 	$(LAB) images build
 
 run: images
-	$(LAB) run $(SCENARIO)
+	$(LAB) run $(SCENARIO) $(ARGS)
 
 test: venv docker
 	./scripts/ensure-test-tools.sh
@@ -39,7 +39,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench: images
-	$(VENV)/bin/python -m bench
+	$(VENV)/bin/python -m bench $(ARGS)
 
 clean:
 	-$(LAB) clean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -13,13 +14,19 @@ from rich.console import Console
 from rich.table import Table
 
 from lab import __version__, lifecycle, scenario
+from lab import images as images_module
 from lab.clock import MonotonicClock
+from lab.drill.control import read_active as read_active_drill
+from lab.drill.control import send as send_to_drill
+from lab.drill.launch import run_drill
+from lab.drill.session import DrillOptions
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
 from lab.report.build import make_reports as build_reports
 from lab.report.replay import replay as replay_recording
 from lab.report.runs import compare as compare_summaries
 from lab.report.runs import list_runs, load_summary
 from lab.run import RunOptions, run_scenario
+from lab.service_exec import run_in_service
 from lab.settings import Settings
 from lab.verdict import load_run
 
@@ -235,6 +242,114 @@ def _run_dir(path: Path) -> Path:
     if not path.is_dir():
         raise InvalidInput(f"no run directory at {path}")
     return path
+
+
+@main.command()
+@click.argument("scenario_ref", metavar="SCENARIO")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the moment the fault lands.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory.")
+@click.option("--inject-after", type=click.FloatRange(min=0), help="Land the fault after exactly S seconds.")
+@click.option("--max-duration", type=click.FloatRange(min=0, min_open=True), help="Give the trainee at most S seconds.")
+@one_line_errors
+def drill(scenario_ref: str, seed: int, out_dir: Path | None, inject_after: float | None,
+          max_duration: float | None) -> None:
+    """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
+    settings = Settings.from_env()
+    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
+    result = run_drill(loaded, settings, DrillOptions(seed, out_dir, inject_after, max_duration), Console())
+    sys.exit(0 if result.outcome == "fixed" else 1)
+
+
+def _drill_request(op: str, **fields: object) -> str:
+    reply = send_to_drill(Settings.from_env().runs_dir, {"op": op, **fields})
+    if not reply.get("ok"):
+        raise InvalidInput(str(reply.get("error", "the drill refused the request")))
+    return str(reply.get("message", "ok"))
+
+
+@main.command()
+@one_line_errors
+def ack() -> None:
+    """Acknowledge the drill's alert (recorded on the timeline)."""
+    click.echo(_drill_request("ack"))
+
+
+@main.command()
+@click.argument("text", nargs=-1, required=True)
+@one_line_errors
+def note(text: tuple[str, ...]) -> None:
+    """Add a line to the drill's timeline, like an incident scribe."""
+    click.echo(_drill_request("note", text=" ".join(text)))
+
+
+@main.command()
+@one_line_errors
+def hint() -> None:
+    """Reveal the drill's next hint (counted in the debrief)."""
+    click.echo(_drill_request("hint"))
+
+
+@main.command("give-up")
+@one_line_errors
+def give_up() -> None:
+    """Reveal the drill's cause and revert it."""
+    click.echo(_drill_request("give-up"))
+
+
+def _stack_for_commands(run_id: str | None) -> tuple[lifecycle.Engine, str, str | None]:
+    """(engine, run id, tools image): the active drill's stack, or the named or only running one."""
+    current = engine()
+    settings = Settings.from_env()
+    if run_id is None:
+        try:
+            active = read_active_drill(settings.runs_dir)
+            return current, active.run_id, active.tools_image
+        except LabError:
+            pass
+    built = images_module.built_images(current.client, settings)
+    return current, lifecycle.pick_run(current.client, run_id), built.tools if built else None
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--netns", is_flag=True, help="Run CMD in a tools container in SERVICE's network namespace "
+                                             "(iptables, ip, ss; NET_ADMIN only).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@one_line_errors
+def exec(netns: bool, run_id: str | None, service: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND (argv, no shell) in SERVICE of the lab stack; recorded on a drill's timeline."""
+    current, chosen, tools = _stack_for_commands(run_id)
+    stack = current.stack(chosen)
+    if netns and tools is None:
+        raise InvalidInput("no tools image: run `lab images build`")
+    result = run_in_service(stack, service, list(command), tools if netns else None)
+    click.echo(result.output, nl=False)
+    with contextlib.suppress(LabError):  # outside a drill there is no timeline to record on
+        _drill_request("exec", service=service, command=list(command), netns=netns, exit_code=result.exit_code)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--tail", type=int, default=50, show_default=True)
+@click.argument("service")
+@one_line_errors
+def logs(run_id: str | None, tail: int, service: str) -> None:
+    """Show the last log lines of SERVICE."""
+    current, chosen, _ = _stack_for_commands(run_id)
+    click.echo(current.stack(chosen).container(service).logs(tail=tail).decode(errors="replace"), nl=False)
+
+
+@main.command()
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.argument("service")
+@one_line_errors
+def restart(run_id: str | None, service: str) -> None:
+    """Restart SERVICE (in a drill: recorded as a mitigation tried)."""
+    current, chosen, _ = _stack_for_commands(run_id)
+    current.stack(chosen).container(service).restart(timeout=5)
+    click.echo(f"restarted {service}")
 
 
 @main.command()

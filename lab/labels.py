@@ -11,6 +11,7 @@ RUN = "outage-lab.run"
 ROLE = "outage-lab.role"
 OWNER = "outage-lab.owner"  # host:pid:start-ticks of the `lab run` that owns a run; "detached" for `lab up`
 EXPIRES = "outage-lab.expires"  # UTC epoch seconds after which a fault helper reverts by itself
+PROBE = "outage-lab.probe"  # short-lived containers the lab uses to look, kept off the recording
 
 ROLE_STACK = "stack"
 ROLE_FAULT = "fault"

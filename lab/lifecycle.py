@@ -14,7 +14,7 @@ from lab.reaper import owner_alive, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
 
-__all__ = ["running_run_ids"]
+__all__ = ["pick_run", "running_run_ids"]
 
 Progress = Callable[[str], None]
 

@@ -13,24 +13,19 @@ from rich.console import Console
 
 from lab import outputs
 from lab.actions import StepPerformer
-from lab.alerts import AlertEvaluator
-from lab.clock import MonotonicClock
 from lab.console import ConsoleProgress, summary_table
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, Interrupted, InvalidInput, LabError
-from lab.events import EventLog
 from lab.faults import FaultContext, build_fault
 from lab.interrupts import RunInterrupted, SignalGuard
 from lab.lifecycle import Engine, ensure_images
 from lab.reaper import owner_token
+from lab.recorder import Recorder
 from lab.report.build import make_reports
 from lab.runner import Runner
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
-from lab.stack import APP_SERVICES, Stack
-from lab.traffic import SyntheticUsers
+from lab.stack import Stack
 from lab.verdict import judge
-from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
-from lab.writes import verify_acknowledged_writes
 
 FAULT_TTL_MARGIN_S = 60.0
 """A fault outlives its planned revert by at most this much if the runner dies (its helper reverts it)."""
@@ -100,30 +95,20 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
 def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,
            console: Console) -> None:
-    clock = MonotonicClock()
-    log = EventLog(run_dir / "events.jsonl", clock)
-    endpoints = stack.endpoints()
-    traffic = scenario.traffic
-    log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, speed=options.speed, rate=traffic.rate,
-             planned_duration_s=scenario.duration_s, lb_url=endpoints.lb_url, seed=options.seed)
+    recorder = Recorder(scenario, stack, run_dir, seed=options.seed, speed=options.speed,
+                        planned_duration_s=scenario.duration_s)
     context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project, tools_image=tools_image,
                            containers=stack.container)
     faults = {spec.id: build_fault(spec, context, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
-    performer = StepPerformer(stack, faults, log)
-    users = SyntheticUsers(endpoints.lb_url, traffic, log, clock, seed=options.seed)
-    watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, log)]
-    watchers += [AppLogWatcher(stack.container(name), name, log) for name in APP_SERVICES]
-    log.subscribe(AlertEvaluator(scenario.alerts, log))
-    progress = ConsoleProgress(console, clock)
-    log.subscribe(progress)
+    performer = StepPerformer(stack, faults, recorder.log)
+    progress = ConsoleProgress(console, recorder.clock)
+    recorder.log.subscribe(progress)
     stop = threading.Event()
     partial, reason = True, "interrupted"
     try:
-        for watcher in watchers:
-            watcher.start()
-        users.start()
+        recorder.start()
         progress.start()
-        Runner(scenario, clock, log, performer, stop, prepare=performer.prepare).run()
+        Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
         partial, reason = False, "completed"
     except LabError as exc:
         reason = f"aborted: {exc}"
@@ -131,23 +116,8 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
     finally:
         stop.set()
         revert_problems = performer.revert_all()
-        users.stop()
-        for watcher in watchers:
-            watcher.stop()
         progress.stop()
-        _verify_writes(stack, users.acknowledged, log)
-        log.emit("run.ended", partial=partial, reason=reason, requests_sent=users.sent,
-                 requests_recorded=users.recorded, revert_problems=revert_problems)
-        log.close()
-
-
-def _verify_writes(stack: Stack, acknowledged: list[int], log: EventLog) -> None:
-    try:
-        check = verify_acknowledged_writes(stack.db_conninfo(), stack.db_password, acknowledged)
-    except Exception as exc:
-        log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
-        return
-    log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)
+        recorder.finish(partial, reason, revert_problems=revert_problems)
 
 
 def _checked_rate(rate: float) -> float:

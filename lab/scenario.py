@@ -95,6 +95,21 @@ class Checks:
 
 
 @dataclass(frozen=True)
+class Hint:
+    after_s: float | None
+    """Seconds after the fault when the hint is released by itself; None: only on request."""
+    text: str
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    inject_after_s: tuple[float, float] = (20.0, 60.0)
+    """The fault lands at a moment in this window (seconds after steady traffic starts), unknown to the trainee."""
+    max_duration_s: float = 1800.0
+    hints: tuple[Hint, ...] = ()
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
@@ -108,6 +123,7 @@ class Scenario:
     checks: Checks
     root_cause: str = ""
     corrective_measures: tuple[str, ...] = ()
+    drill: DrillSpec = field(default_factory=DrillSpec)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def offset_s(self, at_minutes: float) -> float:
@@ -242,7 +258,8 @@ class _Reader:
             self.problem("(file)", "is empty")
             return None
         top = self.mapping(document, "", {"name", "title", "source", "summary", "time", "traffic", "faults",
-                                          "timeline", "alerts", "checks", "root_cause", "corrective_measures"})
+                                          "timeline", "alerts", "checks", "root_cause", "corrective_measures",
+                                          "drill"})
         if not top:
             return None
         time = self.time(top.get("time", {}))
@@ -269,6 +286,7 @@ class _Reader:
             checks=self.checks(top.get("checks", {})),
             root_cause=str(top.get("root_cause") or "").strip(),
             corrective_measures=tuple(str(m) for m in measures),
+            drill=self.drill(top.get("drill", {})),
             raw=document,
         )
 
@@ -395,6 +413,25 @@ class _Reader:
                 if same_target and second_start < first_end:
                     self.problem(f"faults[{ids.index(second_id)}]",
                                  f"overlaps fault {first_id!r} on the same target {by_id[first_id].target!r}")
+
+    def drill(self, raw: Any) -> DrillSpec:
+        block = self.mapping(raw, "drill", {"inject_after_s", "max_duration_s", "hints"})
+        window = block.get("inject_after_s", [20, 60])
+        if (not isinstance(window, list) or len(window) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in window)
+                or not 0 <= window[0] <= window[1]):
+            self.problem("drill.inject_after_s", f"must be [earliest, latest] seconds with 0 <= earliest <= latest, "
+                                                 f"got {window!r}")
+            window = [20, 60]
+        hints = []
+        for i, raw_hint in enumerate(self.items(block.get("hints"), "drill.hints")):
+            path = f"drill.hints[{i}]"
+            hint = self.mapping(raw_hint, path, {"after_s", "text"})
+            hints.append(Hint(after_s=self.optional_number(hint, "after_s", path, minimum=0),
+                              text=self.text(hint, "text", path)))
+        return DrillSpec(inject_after_s=(float(window[0]), float(window[1])),
+                         max_duration_s=self.number(block, "max_duration_s", "drill", 1800.0, above=0, maximum=86400),
+                         hints=tuple(hints))
 
     def alert(self, raw: Any, path: str) -> AlertRule:
         block = self.mapping(raw, path, {"name", "error_rate_above", "window_s", "min_requests"})

@@ -62,6 +62,8 @@ class DockerEventWatcher(Watcher):
             return
         action = str(item.get("Action") or item.get("status") or "")
         attributes = item.get("Actor", {}).get("Attributes", {})
+        if attributes.get(labels.PROBE):
+            return
         if action.startswith("health_status"):
             kind, health = "docker.health", action.split(":", 1)[-1].strip()
         elif action in CONTAINER_ACTIONS:

@@ -55,7 +55,8 @@ class PacketDrop:
         self._destination_ip: str | None = None
         self._target_id: str | None = None
 
-    def _rule(self) -> list[str]:
+    def rule(self) -> list[str]:
+        """The iptables rule (without the -A/-D verb), marked with this run and fault."""
         return ["OUTPUT", "-p", "tcp", "-d", self.destination_ip(), "--dport", str(self.spec.port),
                 "-m", "comment", "--comment", self.mark, "-j", "DROP"]
 
@@ -128,10 +129,14 @@ class PacketDrop:
         labels.ensure_owned(helper.labels, self.context.run_id, f"container {helper.name}")
         return helper
 
-    def _in_target_netns(self, argv: list[str]) -> tuple[int, str]:
-        """Run a tools command in the target's network namespace: in the live helper, or a one-off one."""
+    def _in_target_netns(self, argv: list[str], fresh: bool = False) -> tuple[int, str]:
+        """Run a tools command in the target's network namespace: in the live helper, or a one-off one.
+
+        `fresh` always uses a one-off container: it joins the target's current namespace, whereas the helper
+        stays in the one it joined, which is gone if the target was restarted since (a restart clears the rule).
+        """
         helper = self._helper()
-        if helper is not None and helper.status == "running":
+        if not fresh and helper is not None and helper.status == "running":
             result = helper.exec_run(argv)
             return result.exit_code, result.output.decode(errors="replace").strip()
         target = self.context.containers(self.spec.target)
@@ -139,7 +144,7 @@ class PacketDrop:
         one_off = client.containers.run(
             self.context.tools_image, argv, detach=True, network_mode=f"container:{target.id}", cap_drop=["ALL"],
             cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
-            labels=labels.run_labels(self.context.run_id, labels.ROLE_FAULT),
+            labels={**labels.run_labels(self.context.run_id, labels.ROLE_FAULT), labels.PROBE: "true"},
         )
         try:
             exit_code = int(one_off.wait(timeout=30)["StatusCode"])
@@ -148,10 +153,14 @@ class PacketDrop:
             one_off.remove(force=True)
 
     def verify(self) -> FaultState:
-        rule_code, _ = self._in_target_netns(["iptables", "-C", *self._rule()])
-        probe_code, _ = self._in_target_netns(
-            ["bash", "-c", f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"]
+        probe = f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"
+        # One container for both checks, in the target's current namespace.
+        _, output = self._in_target_netns(
+            ["bash", "-c", f"iptables -C {' '.join(self.rule())} 2>/dev/null; echo rule=$?; {probe}; echo probe=$?"],
+            fresh=True,
         )
+        found = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+        rule_code, probe_code = int(found.get("rule", "-1")), int(found.get("probe", "-1"))
         path = {0: "open", 124: "silent (packets dropped)"}.get(probe_code, f"refused or failing (exit {probe_code})")
         rule = "present" if rule_code == 0 else "absent"
         return FaultState(applied=rule_code == 0,
@@ -161,7 +170,7 @@ class PacketDrop:
         helper = self._helper()
         if helper is None and self._target_id is None:
             return "never applied"
-        code, _ = self._in_target_netns(["iptables", "-D", *self._rule()])
+        code, _ = self._in_target_netns(["iptables", "-D", *self.rule()])
         outcome = "rule removed" if code == 0 else "rule already absent"
         if helper is not None:
             if helper.status == "running":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,14 @@ SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 LAB = [sys.executable, "-m", "lab.cli"]
 
 
-def lab_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LAB, *args], capture_output=True, text=True, timeout=timeout, check=False)
+def lab_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LAB, *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **(env or {})})
 
 
-def start_lab(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([*LAB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_lab(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([*LAB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
 
 
 def summary_of(run_dir: Path) -> dict[str, Any]:

@@ -72,7 +72,9 @@ def test_runbook_step_that_does_not_restore_the_setting_fails_recovery(tmp_path:
     # The service does come back, but only once the fault itself is removed (and the LB restart did not cost
     # the lab its own traffic: its host port is stable across restarts).
     milestones = {m["name"]: m["t"] for m in summary["milestones"]}
-    assert milestones["recovered"] >= milestones["revert"]
+    # A request already waiting when the revert lands can be served within the 1 s a recovered request may take.
+    assert milestones["revert"] - 1.0 <= milestones["recovered"] <= milestones["revert"] + 5.0
+    assert milestones["recovered"] - milestones["mitigation"] > 10.0
     assert leftovers(engine, summary_of(out)["run_id"]) == []
 
 

@@ -1,0 +1,185 @@
+"""A drill: steady traffic, a fault landing at an unannounced moment, a trainee at the controls (over the control
+socket), and the lab judging the fix from the fault's own verify and from what users see."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lab.actions import StepPerformer
+from lab.drill.control import ActiveDrill, ControlServer
+from lab.drill.dashboard import Dashboard
+from lab.events import Event
+from lab.faults import FaultContext, build_fault
+from lab.recorder import Recorder
+from lab.scenario import Scenario, Step
+from lab.stack import Stack
+from lab.timeline import RecoveryCriteria, Request, find_recovery
+
+MONITOR_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    seed: int = 0
+    out_dir: Path | None = None
+    inject_after_s: float | None = None
+    """Fixed moment for the fault (scripted drills and tests); default: drawn from the scenario's window."""
+    max_duration_s: float | None = None
+
+
+class DrillSession:
+    def __init__(self, scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, runs_dir: Path,
+                 options: DrillOptions, console: Console) -> None:
+        if not scenario.faults:
+            raise ValueError("a drill needs a scenario with a fault")
+        self.scenario, self.stack, self.run_dir, self.runs_dir = scenario, stack, run_dir, runs_dir
+        self.options = options
+        self.tools_image = tools_image
+        self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, mode="drill")
+        self.log, self.clock = self.recorder.log, self.recorder.clock
+        self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
+        spec = scenario.faults[0]
+        context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project,
+                               tools_image=tools_image, containers=stack.container)
+        self.fault_id = spec.id
+        self.fault = build_fault(spec, context, ttl_s=self.max_duration_s + 120)
+        self.performer = StepPerformer(stack, {spec.id: self.fault}, self.log)
+        self.criteria = RecoveryCriteria(scenario.checks.recovery_window_s, scenario.checks.recovery_max_error_rate,
+                                         scenario.checks.recovery_max_latency_s)
+        self._lock = threading.Lock()
+        self._requests: list[Request] = []
+        self._hints_released = 0
+        self._actions: list[float] = []  # when the trainee (or anyone) acted on the stack
+        self.give_up = threading.Event()
+        self.fault_t: float | None = None
+        self.dashboard = Dashboard(console, self.clock)
+        self.log.subscribe(self._observe)
+        self.log.subscribe(self.dashboard)
+
+    # --- trainee requests (control socket threads) ---------------------------------------------------------
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "info":
+            return {"ok": True, "run_id": self.stack.run_id, "tools_image": self.tools_image}
+        if op == "ack":
+            self.log.emit("drill.ack")
+            return {"ok": True, "message": "alert acknowledged"}
+        if op == "note":
+            self.log.emit("drill.note", text=str(request.get("text", "")))
+            return {"ok": True, "message": "noted on the timeline"}
+        if op == "hint":
+            return {"ok": True, "message": self._release_hint(requested=True)}
+        if op == "exec":
+            self.log.emit("drill.exec", service=request.get("service"), command=request.get("command"),
+                          netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
+            return {"ok": True}
+        if op == "give-up":
+            self.give_up.set()
+            spec = self.scenario.faults[0]
+            return {"ok": True, "message": f"the cause was: {spec.description or spec.kind} "
+                                           f"(fault {spec.id} on {spec.target}); reverting it now"}
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _release_hint(self, requested: bool) -> str:
+        with self._lock:
+            hints = self.scenario.drill.hints
+            if self._hints_released >= len(hints):
+                return "no more hints"
+            hint = hints[self._hints_released]
+            self._hints_released += 1
+        self.log.emit("drill.hint", number=self._hints_released, requested=requested, text=hint.text)
+        return f"hint {self._hints_released}/{len(hints)}: {hint.text}"
+
+    def _observe(self, event: Event) -> None:
+        if event["kind"] == "drill.exec" or (event["kind"] == "docker.container" and event.get("role") == "stack"):
+            with self._lock:
+                self._actions.append(event["t"])
+        elif event["kind"] == "request":
+            with self._lock:
+                self._requests.append(Request(event["t"], event["latency_s"], bool(event["ok"]), event.get("replica"),
+                                              event.get("status"), event.get("error"), event.get("endpoint", "")))
+
+    # --- the drill ---------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        inject_at = self.options.inject_after_s
+        if inject_at is None:
+            inject_at = random.Random(self.options.seed).uniform(*self.scenario.drill.inject_after_s)
+        server = ControlServer(Path(f"/tmp/outage-lab-drill-{self.stack.run_id}.sock"), self.handle)
+        outcome = "interrupted"
+        try:
+            self.recorder.start()
+            server.start(self.runs_dir, ActiveDrill(str(server.socket_path), self.stack.run_id, str(self.run_dir),
+                                                    self.tools_image))
+            self.dashboard.start()
+            outcome = self._play(inject_at)
+        finally:
+            self.log.emit("drill.ended", outcome=outcome)
+            revert_problems = self.performer.revert_all()
+            self.dashboard.stop()
+            server.stop()
+            self.recorder.finish(partial=outcome == "interrupted", reason=f"drill {outcome}",
+                                 revert_problems=revert_problems)
+
+    def _play(self, inject_at: float) -> str:
+        step = Step(index=0, at_minutes=0, clock="", action="apply", text="the fault lands (unannounced)",
+                    fault=self.fault_id)
+        self.performer.prepare(step, inject_at)
+        if not self.clock.wait_until(inject_at, self.give_up):
+            return "gave up"
+        started = self.clock.now()
+        self.performer.apply(self.fault_id)
+        self.fault_t = started
+        self.log.emit("step", t=started, index=0, action="apply", planned_t=round(inject_at, 4),
+                      skew_s=round(started - inject_at, 4), took_s=round(self.clock.now() - started, 4), ok=True,
+                      detail="fault in place", clock="", text=step.text, milestone=None, fault=self.fault_id,
+                      service=None, command=None)
+        fixed_t: float | None = None
+        still_applied_t = started
+        while not self.give_up.wait(MONITOR_EVERY_S):
+            now = self.clock.now()
+            self._release_scheduled_hints(now - started)
+            if fixed_t is None:
+                checked_t = self.clock.now()
+                if self.fault.verify().applied:
+                    still_applied_t = checked_t
+                else:
+                    fixed_t = self._fix_time(still_applied_t, now)
+                    self.log.emit("drill.fixed", t=fixed_t, detected_t=round(now, 4))
+                    self.log.emit("step", t=fixed_t, index=1, action="fix", planned_t=round(fixed_t, 4), skew_s=0.0,
+                                  took_s=0.0, ok=True, detail="the fault is no longer in effect", clock="",
+                                  text="trainee's fix took effect", milestone="mitigation", fault=None, service=None,
+                                  command=None)
+                    continue
+            else:
+                with self._lock:
+                    recovered = find_recovery(self._requests, fixed_t, self.criteria)
+                if recovered is not None:
+                    self.log.emit("drill.recovered", t=recovered)
+                    return "fixed"
+            if now - started > self.max_duration_s:
+                return "timed out"
+        self.log.emit("drill.gave_up")
+        return "gave up"
+
+    def _fix_time(self, still_applied_t: float, detected_t: float) -> float:
+        """The fix happened between the last check that saw the fault and the one that did not: credit the last
+        action on the stack in that span (the monitor only polls), or the detection if nothing was done."""
+        with self._lock:
+            acted = [t for t in self._actions if still_applied_t <= t <= detected_t]
+        return max(acted, default=detected_t)
+
+    def _release_scheduled_hints(self, since_fault_s: float) -> None:
+        hints = self.scenario.drill.hints
+        while True:
+            with self._lock:
+                due = self._hints_released < len(hints) and hints[self._hints_released].after_s is not None and \
+                    since_fault_s >= (hints[self._hints_released].after_s or 0)
+            if not due:
+                return
+            self.dashboard.show_hint(self._release_hint(requested=False))

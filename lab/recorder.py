@@ -1,0 +1,58 @@
+"""The recorder: synthetic users, engine events, app error logs and alerts on one clock in events.jsonl.
+
+Used by `lab run` (with the runner playing the timeline) and by `lab drill` (with a trainee at the controls).
+Start it, let things happen, then `finish()`: it stops the observers, checks that every acknowledged write is
+in the database, and closes the recording with run.ended.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lab.alerts import AlertEvaluator
+from lab.clock import MonotonicClock
+from lab.events import EventLog
+from lab.scenario import Scenario
+from lab.stack import APP_SERVICES, Stack
+from lab.traffic import SyntheticUsers
+from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
+from lab.writes import verify_acknowledged_writes
+
+
+class Recorder:
+    def __init__(self, scenario: Scenario, stack: Stack, run_dir: Path, seed: int = 0, **started_fields: Any) -> None:
+        self.stack = stack
+        self.clock = MonotonicClock()
+        self.log = EventLog(run_dir / "events.jsonl", self.clock)
+        endpoints = stack.endpoints()
+        self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
+                      lb_url=endpoints.lb_url, seed=seed, **started_fields)
+        self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed)
+        self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log)]
+        self.watchers += [AppLogWatcher(stack.container(name), name, self.log) for name in APP_SERVICES]
+        self.log.subscribe(AlertEvaluator(scenario.alerts, self.log))
+
+    def start(self) -> None:
+        for watcher in self.watchers:
+            watcher.start()
+        self.users.start()
+
+    def finish(self, partial: bool, reason: str, **ended_fields: Any) -> None:
+        """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup."""
+        self.users.stop()
+        for watcher in self.watchers:
+            watcher.stop()
+        self._verify_writes()
+        self.log.emit("run.ended", partial=partial, reason=reason, requests_sent=self.users.sent,
+                      requests_recorded=self.users.recorded, **ended_fields)
+        self.log.close()
+
+    def _verify_writes(self) -> None:
+        acknowledged = self.users.acknowledged
+        try:
+            check = verify_acknowledged_writes(self.stack.db_conninfo(), self.stack.db_password, acknowledged)
+        except Exception as exc:  # recorded; the no_write_lost check then fails with the reason
+            self.log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
+            return
+        self.log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)
