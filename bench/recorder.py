@@ -14,7 +14,7 @@ from lab.events import EventLog, read_events
 from lab.scenario import TrafficSpec
 from lab.traffic import SyntheticUsers
 
-RATES = (20, 100, 200, 300, 400)
+RATES = (20, 100, 200, 300, 400, 500)
 SECONDS = 8.0
 
 

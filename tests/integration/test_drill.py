@@ -37,6 +37,9 @@ def test_scripted_trainee_restarts_the_db_then_finds_and_fixes_the_fault(tmp_pat
     """The debrief has every interval, the DB restart is a mitigation tried without effect, nothing is left."""
     process, out, env = start_drill(tmp_path)
     wait_for_event(out, "alert.fired")
+    run_id = next(e for e in events_of(out) if e["kind"] == "run.started")["run_id"]
+    db_env = engine.client.containers.get(f"outage-lab-{run_id}-db-1").attrs["Config"]["Env"]
+    password = next(item.split("=", 1)[1] for item in db_env if item.startswith("POSTGRES_PASSWORD="))
     trainee(env, "ack")
     trainee(env, "restart", "db")
     time.sleep(3)
@@ -58,8 +61,12 @@ def test_scripted_trainee_restarts_the_db_then_finds_and_fixes_the_fault(tmp_pat
     assert (result["original_identified_min"], result["original_mitigated_min"]) == (75, 90)
     assert "Drill debrief" in (out / "debrief.md").read_text()
     assert not (tmp_path / "runs" / ".active-drill").exists()
-    run_id = next(e for e in events_of(out) if e["kind"] == "run.started")["run_id"]
     assert leftovers(engine, run_id) == []
+    # The database password is random per run and never leaves the containers' environment.
+    assert len(password) >= 16
+    assert password not in stdout + stderr
+    for path in out.iterdir():
+        assert password not in path.read_text(errors="replace"), path.name
 
 
 def test_a_wrong_fix_does_not_count_and_giving_up_reverts_the_fault(tmp_path: Path, engine: lifecycle.Engine,
