@@ -185,7 +185,7 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
 def report(run_dir: Path) -> None:
     """Write report.html and postmortem.md for RUN_DIR (re-judging its recording; works on partial ones)."""
     made = build_reports(_run_dir(run_dir))
-    click.echo(f"{made.html}\n{made.postmortem}")
+    click.echo(f"{made.html}\n{made.postmortem}\n(rendered in {made.render_s:.2f} s)")
 
 
 @main.command()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import docker
 
 from lab import docker_env, images
-from lab.errors import LabError, StackError
+from lab.errors import LabError
 from lab.reaper import owner_alive, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
@@ -142,8 +142,3 @@ def doctor(settings: Settings) -> list[DoctorCheck]:
         checks.append(DoctorCheck("lab images", built is not None, "built" if built else "not built yet",
                                   "" if built else "lab images build"))
     return checks
-
-
-def require_stack_service(stack: Stack, service: str) -> None:
-    if service not in SERVICES:
-        raise StackError(f"unknown service {service!r}: the stack has {', '.join(SERVICES)}")
