@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from docker.errors import DockerException
+from requests.exceptions import RequestException
 from rich.console import Console
 from rich.table import Table
 
@@ -53,6 +55,10 @@ def one_line_errors(command: F) -> F:
         except LabError as exc:
             click.echo(f"lab: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (DockerException, RequestException) as exc:  # the engine went away mid-command
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            click.echo(f"lab: error: the Docker engine failed: {first_line}", err=True)
+            sys.exit(EXIT_ENVIRONMENT)
         except KeyboardInterrupt:
             click.echo("lab: interrupted", err=True)
             sys.exit(EXIT_SIGINT)

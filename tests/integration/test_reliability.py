@@ -65,6 +65,25 @@ def test_kill_9_mid_fault_the_fault_reverts_by_its_ttl_and_the_next_command_reap
     assert leftovers(engine, run_id) == []
 
 
+@pytest.mark.parametrize("moment", ["step.prepared", "run.ended"])
+def test_kill_9_before_the_fault_or_during_teardown_leaves_nothing_after_the_next_command(
+    tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages, moment: str
+) -> None:
+    """SIGKILL while only the fault's helper is armed (no rule yet), or while the stack is being torn down: the
+    next lab command finds the dead run by its owner label and removes all of it."""
+    out = tmp_path / "run"
+    process = start_lab("run", "db-network-misconfig", "--speed", "10", "--out", str(out))
+    run_id = wait_for_event(out, "run.started")["run_id"]
+    wait_for_event(out, moment, timeout_s=240)
+    process.kill()
+    process.wait(timeout=10)
+    if moment == "step.prepared":
+        assert not fault_rule_present(engine, lab_images, run_id)  # armed, not applied
+    status = lab_cli("status")
+    assert status.returncode == 0
+    assert leftovers(engine, run_id) == []
+
+
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
     tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages, signum: int, exit_code: int
