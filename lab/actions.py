@@ -9,13 +9,12 @@ import time
 from dataclasses import dataclass, field
 
 from docker.errors import APIError
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.errors import FaultError, StackError
 from lab.events import EventLog
 from lab.faults import Fault
 from lab.scenario import Step
-from lab.stack import NotHealthyYet, Stack
+from lab.stack import Stack
 
 EXEC_OUTPUT_LIMIT = 500
 ARM_MARGIN_S = 60.0
@@ -92,15 +91,8 @@ class StepPerformer:
         except APIError as exc:
             raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
         self.log.emit("action.restarted", service=service)
-        Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.1), retry=retry_if_exception_type(NotHealthyYet),
-                 reraise=True)(self._healthy, service)
+        self.stack.wait_healthy((service,), timeout_s=60, poll_s=0.1)
         return f"{service} restarted and healthy again"
-
-    def _healthy(self, service: str) -> None:
-        container = self.stack.container(service)
-        health = container.attrs["State"].get("Health", {}).get("Status")
-        if health != "healthy":
-            raise NotHealthyYet(f"{service} is {health}")
 
     def exec(self, service: str, argv: list[str]) -> str:
         container = self.stack.container(service)

@@ -38,9 +38,10 @@ class Engine:
         return replace(engine, reaped=tuple(reaped))
 
     def stack(self, run_id: str | None = None, **kwargs: object) -> Stack:
-        if run_id is None:
-            return Stack(self.client, self.compose_argv, self.settings, **kwargs)  # type: ignore[arg-type]
-        return Stack(self.client, self.compose_argv, self.settings, run_id=run_id, **kwargs)  # type: ignore[arg-type]
+        """A new stack (fresh run id), or the handle of an existing run's."""
+        if run_id is not None:
+            kwargs["run_id"] = run_id
+        return Stack(self.client, self.compose_argv, self.settings, **kwargs)  # type: ignore[arg-type]
 
 
 def ensure_images(engine: Engine, progress: Progress) -> images.LabImages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab import labels
+from lab.netns import run_tool
 from lab.stack import Stack
 
 
@@ -20,13 +20,5 @@ def run_in_service(stack: Stack, service: str, argv: list[str], tools_image: str
     if tools_image is None:
         result = container.exec_run(argv)
         return ExecResult(int(result.exit_code), result.output.decode(errors="replace"))
-    tool = stack.client.containers.run(
-        tools_image, argv, detach=True, network_mode=f"container:{container.id}", cap_drop=["ALL"],
-        cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
-        labels={**labels.run_labels(stack.run_id, labels.ROLE_FAULT), labels.PROBE: "true"},
-    )
-    try:
-        exit_code = int(tool.wait(timeout=60)["StatusCode"])
-        return ExecResult(exit_code, tool.logs().decode(errors="replace"))
-    finally:
-        tool.remove(force=True)
+    exit_code, output = run_tool(stack.client, tools_image, container.id, stack.run_id, argv)
+    return ExecResult(exit_code, output)

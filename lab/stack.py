@@ -112,20 +112,23 @@ class Stack:
             self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
         remove_run_resources(self.client, self.run_id)
 
-    def wait_healthy(self) -> None:
-        retrying = Retrying(stop=stop_after_delay(self.health_timeout_s), wait=wait_fixed(0.5),
+    def wait_healthy(self, services: tuple[str, ...] = SERVICES, timeout_s: float | None = None,
+                     poll_s: float = 0.5) -> None:
+        """Until every one of `services` is running and healthy; StackError at once if one exited or vanished."""
+        timeout_s = self.health_timeout_s if timeout_s is None else timeout_s
+        retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
                             retry=retry_if_exception_type(NotHealthyYet), reraise=True)
         try:
-            retrying(self._check_healthy)
+            retrying(self._check_healthy, services)
         except NotHealthyYet as exc:
-            raise StackError(f"stack {self.run_id} not healthy after {self.health_timeout_s:.0f} s: {exc}") from exc
+            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:.0f} s: {exc}") from exc
 
-    def _check_healthy(self) -> None:
-        containers = self.containers()
-        missing = [name for name in SERVICES if name not in containers]
+    def _check_healthy(self, services: tuple[str, ...]) -> None:
+        found = self.containers()
+        missing = [name for name in services if name not in found]
         if missing:  # `compose up` has created them all by now: something else removed them
             raise StackError(f"stack {self.run_id} lost its containers for {', '.join(missing)} (removed from outside)")
-        for name, container in containers.items():
+        for name, container in ((name, found[name]) for name in services):
             state = container.attrs["State"]
             if state["Status"] in ("exited", "dead"):
                 raise StackError(f"{name} exited with code {state['ExitCode']}: {last_log_line(container)}")

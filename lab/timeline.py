@@ -40,6 +40,11 @@ class Request:
     error: str | None
     endpoint: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> Request:
+        return cls(t=event["t"], latency_s=event["latency_s"], ok=bool(event["ok"]), replica=event.get("replica"),
+                   status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""))
+
     @property
     def done_t(self) -> float:
         return self.t + self.latency_s
@@ -120,12 +125,7 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 
 
 def requests_from(events: list[Event]) -> list[Request]:
-    found = [
-        Request(t=e["t"], latency_s=e["latency_s"], ok=bool(e["ok"]), replica=e.get("replica"),
-                status=e.get("status"), error=e.get("error"), endpoint=e.get("endpoint", ""))
-        for e in events if e.get("kind") == "request"
-    ]
-    return sorted(found, key=lambda r: r.t)
+    return sorted((Request.from_event(e) for e in events if e.get("kind") == "request"), key=lambda r: r.t)
 
 
 def stats(requests: list[Request]) -> Stats:

@@ -102,8 +102,7 @@ class DrillSession:
                 self._actions.append(event["t"])
         elif event["kind"] == "request":
             with self._lock:
-                self._requests.append(Request(event["t"], event["latency_s"], bool(event["ok"]), event.get("replica"),
-                                              event.get("status"), event.get("error"), event.get("endpoint", "")))
+                self._requests.append(Request.from_event(event))
 
     # --- the drill ---------------------------------------------------------------------------------------------
     def run(self) -> None:

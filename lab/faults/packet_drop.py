@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab import labels
 from lab.errors import FaultError
 from lab.faults.base import FaultContext, FaultState
+from lab.netns import run_tool
 from lab.scenario import FaultSpec
 
 # POSIX sh as PID 1 of the helper. It starts armed (prepared ahead of the fault's offset) and applies its rule on
@@ -140,17 +141,9 @@ class PacketDrop:
             result = helper.exec_run(argv)
             return result.exit_code, result.output.decode(errors="replace").strip()
         target = self.context.containers(self.spec.target)
-        client = self.context.client
-        one_off = client.containers.run(
-            self.context.tools_image, argv, detach=True, network_mode=f"container:{target.id}", cap_drop=["ALL"],
-            cap_add=["NET_ADMIN"], security_opt=["no-new-privileges"],
-            labels={**labels.run_labels(self.context.run_id, labels.ROLE_FAULT), labels.PROBE: "true"},
-        )
-        try:
-            exit_code = int(one_off.wait(timeout=30)["StatusCode"])
-            return exit_code, one_off.logs().decode(errors="replace").strip()
-        finally:
-            one_off.remove(force=True)
+        exit_code, output = run_tool(self.context.client, self.context.tools_image, target.id, self.context.run_id,
+                                     argv, timeout_s=30)
+        return exit_code, output.strip()
 
     def verify(self) -> FaultState:
         probe = f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"
