@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from docker.errors import DockerException
-from requests.exceptions import RequestException
 from rich.console import Console
 from rich.table import Table
 
 from lab import __version__, lifecycle, scenario
 from lab import images as images_module
 from lab.clock import MonotonicClock
+from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
 from lab.drill.launch import run_drill
@@ -39,7 +38,8 @@ Exit codes:
   0    all checks passed (or the command did what it says)
   1    a check failed: the documented recovery did not work
   2    invalid input: bad scenario file or arguments, nothing started
-  3    environment problem: no Docker daemon, no Compose v2, port taken, build failed
+  3    environment problem: no Docker daemon, no Compose v2, port taken, build failed,
+       the Docker engine went away mid-run
   4    nothing to act on (e.g. `lab down` with no stack up)
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
 """
@@ -55,10 +55,10 @@ def one_line_errors(command: F) -> F:
         except LabError as exc:
             click.echo(f"lab: error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except (DockerException, RequestException) as exc:  # the engine went away mid-command
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            click.echo(f"lab: error: the Docker engine failed: {first_line}", err=True)
-            sys.exit(EXIT_ENVIRONMENT)
+        except ENGINE_ERRORS as exc:  # the engine went away mid-command
+            failure = engine_failed(exc)
+            click.echo(f"lab: error: {failure}", err=True)
+            sys.exit(failure.exit_code)
         except KeyboardInterrupt:
             click.echo("lab: interrupted", err=True)
             sys.exit(EXIT_SIGINT)

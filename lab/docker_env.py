@@ -9,8 +9,13 @@ from pathlib import Path
 
 import docker
 from docker.errors import DockerException
+from requests import RequestException
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab.errors import ComposeMissing, DockerUnavailable
+from lab.errors import ComposeMissing, DockerUnavailable, EngineLost
+
+ENGINE_ERRORS = (DockerException, RequestException)
+"""What the SDK raises when the engine stops answering (a refused or cut connection surfaces from requests)."""
 
 ENGINE_FIX = ("start one with `make docker` (installs docker.io and starts dockerd as root) "
               "or `sudo systemctl start docker`")
@@ -22,8 +27,29 @@ def connect() -> docker.DockerClient:
         client = docker.from_env(timeout=120)
         client.ping()
     except DockerException as exc:
-        raise DockerUnavailable(f"cannot reach the Docker daemon ({_first_line(exc)}): {ENGINE_FIX}") from exc
+        raise DockerUnavailable(f"cannot reach the Docker daemon ({first_line(exc)}): {ENGINE_FIX}") from exc
     return client
+
+
+def wait_for_engine(client: docker.DockerClient, timeout_s: float, poll_s: float = 0.5) -> bool:
+    """True as soon as the engine answers a ping again, False if it has not within `timeout_s`."""
+    retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
+                        retry=retry_if_exception_type(ENGINE_ERRORS), reraise=True)
+    try:
+        retrying(client.ping)
+    except ENGINE_ERRORS:
+        return False
+    return True
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def engine_failed(exc: BaseException) -> EngineLost:
+    """The one-line error for an SDK call that failed mid-command (one of ENGINE_ERRORS)."""
+    return EngineLost(f"the Docker engine failed: {first_line(exc)}")
 
 
 def compose_command() -> list[str]:
@@ -55,8 +81,3 @@ def _compose_version(argv: list[str]) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

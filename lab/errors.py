@@ -37,6 +37,10 @@ class DockerUnavailable(LabError):
     """The Docker daemon cannot be reached."""
 
 
+class EngineLost(LabError):
+    """The Docker daemon stopped or restarted mid-run: the run was aborted (its recording is partial)."""
+
+
 class ComposeMissing(LabError):
     """No Docker Compose v2 on this machine."""
 

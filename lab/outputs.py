@@ -56,7 +56,8 @@ def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], partial: bool) -> Path:
+def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], partial_reason: str | None) -> Path:
+    """`partial_reason`: why the recording is partial, None if it is complete."""
     suite = ET.Element("testsuite", name=f"outage-lab.{scenario_name}", tests=str(len(checks)),
                        failures=str(sum(not c.passed for c in checks)))
     for check in checks:
@@ -65,8 +66,8 @@ def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], pa
             ET.SubElement(case, "failure", message=check.detail).text = check.detail
         else:
             ET.SubElement(case, "system-out").text = check.detail
-    if partial:
-        ET.SubElement(suite, "system-err").text = "recording partial: the run was interrupted"
+    if partial_reason is not None:
+        ET.SubElement(suite, "system-err").text = f"recording partial: {partial_reason}"
     path = run_dir / "junit.xml"
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path

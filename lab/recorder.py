@@ -7,11 +7,13 @@ in the database, and closes the recording with run.ended.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from lab.alerts import AlertEvaluator
 from lab.clock import MonotonicClock
+from lab.engine_loss import EngineLoss
 from lab.events import EventLog
 from lab.scenario import Scenario
 from lab.stack import APP_SERVICES, Stack
@@ -21,7 +23,9 @@ from lab.writes import verify_acknowledged_writes
 
 
 class Recorder:
-    def __init__(self, scenario: Scenario, stack: Stack, run_dir: Path, seed: int = 0, **started_fields: Any) -> None:
+    def __init__(self, scenario: Scenario, stack: Stack, run_dir: Path, seed: int = 0,
+                 stop_on_engine_loss: threading.Event | None = None, **started_fields: Any) -> None:
+        """`stop_on_engine_loss` is set if the Docker engine goes away: whatever plays the run waits on it."""
         self.stack = stack
         self.clock = MonotonicClock()
         self.log = EventLog(run_dir / "events.jsonl", self.clock)
@@ -29,7 +33,9 @@ class Recorder:
         self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
                       lb_url=endpoints.lb_url, seed=seed, **started_fields)
         self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed)
-        self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log)]
+        self.engine_loss = EngineLoss(self.log, stop_on_engine_loss or threading.Event())
+        self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log,
+                                                           on_end=self._event_stream_ended)]
         self.watchers += [AppLogWatcher(stack.container(name), name, self.log) for name in APP_SERVICES]
         self.log.subscribe(AlertEvaluator(scenario.alerts, self.log))
 
@@ -37,6 +43,15 @@ class Recorder:
         for watcher in self.watchers:
             watcher.start()
         self.users.start()
+
+    def _event_stream_ended(self, how: str) -> None:
+        """The engine ends its event stream only when it shuts down."""
+        self.engine_loss.notice(f"its event {how}")
+
+    def await_engine(self) -> None:
+        """If the engine went away, wait (bounded) for it to come back so that cleanup can act. Call before
+        reverting faults."""
+        self.engine_loss.await_return(self.stack.client)
 
     def finish(self, partial: bool, reason: str, **ended_fields: Any) -> None:
         """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup."""
@@ -51,6 +66,9 @@ class Recorder:
     def _verify_writes(self) -> None:
         acknowledged = self.users.acknowledged
         try:
+            if self.engine_loss.returned:  # the engine's restart stopped the database: its data should be intact
+                for service in self.stack.start_stopped(("db",)):
+                    self.log.emit("writes.db_started", service=service)
             check = verify_acknowledged_writes(self.stack.db_conninfo(), self.stack.db_password, acknowledged)
         except Exception as exc:  # recorded; the no_write_lost check then fails with the reason
             self.log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")

@@ -14,14 +14,15 @@ from rich.console import Console
 from lab import outputs
 from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
-from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, Interrupted, InvalidInput, LabError
+from lab.docker_env import ENGINE_ERRORS, engine_failed
+from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, Interrupted, InvalidInput, LabError
 from lab.faults import FaultContext, build_fault
 from lab.interrupts import RunInterrupted, SignalGuard
 from lab.lifecycle import Engine, ensure_images
 from lab.reaper import owner_token
 from lab.recorder import Recorder
 from lab.report.build import make_reports
-from lab.runner import Runner
+from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
 from lab.stack import Stack
@@ -80,6 +81,8 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
             pass  # cleanup already ran in the `finally` blocks and the stack's __exit__
         except LabError as exc:
             failure = exc  # judged below as a partial recording, then reported
+        except ENGINE_ERRORS as exc:  # a Docker call failed outside the recorder's watch (e.g. while tearing down)
+            failure = engine_failed(exc)
         received = guard.received
     summary = judge(run_dir, scenario)
     make_reports(run_dir, scenario, summary)
@@ -95,7 +98,8 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
 def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,
            console: Console) -> None:
-    recorder = Recorder(scenario, stack, run_dir, seed=options.seed, speed=options.speed,
+    stop = threading.Event()
+    recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=stop, speed=options.speed,
                         planned_duration_s=scenario.duration_s)
     context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project, tools_image=tools_image,
                            containers=stack.container)
@@ -103,18 +107,23 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
     performer = StepPerformer(stack, faults, recorder.log)
     progress = ConsoleProgress(console, recorder.clock)
     recorder.log.subscribe(progress)
-    stop = threading.Event()
     partial, reason = True, "interrupted"
     try:
-        recorder.start()
-        progress.start()
-        Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
+        try:
+            recorder.start()
+            progress.start()
+            Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
+        except RunStopped:
+            raise EngineLost(str(recorder.engine_loss.reason)) from None
+        except ENGINE_ERRORS as exc:
+            raise engine_failed(exc) from exc
         partial, reason = False, "completed"
     except LabError as exc:
         reason = f"aborted: {exc}"
         raise
     finally:
         stop.set()
+        recorder.await_engine()
         revert_problems = performer.revert_all()
         progress.stop()
         recorder.finish(partial, reason, revert_problems=revert_problems)

@@ -16,16 +16,25 @@ from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_fixed
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from lab import labels
-from lab.errors import InvalidInput, NothingRunning, PortInUse, StackError
+from lab.docker_env import ENGINE_ERRORS, first_line
+from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
 from lab.settings import Settings
 
 SERVICES = ("db", "app-1", "app-2", "app-3", "lb")
 APP_SERVICES = ("app-1", "app-2", "app-3")
 COMPOSE_SERVICE = "com.docker.compose.service"
+CONFLICT_RETRY_S = 15.0
 
 
 def new_run_id() -> str:
@@ -110,7 +119,11 @@ class Stack:
         """Remove everything of this run: Compose first, then anything still carrying the run label."""
         with contextlib.suppress(StackError):  # the label sweep below removes what Compose could not
             self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
-        remove_run_resources(self.client, self.run_id)
+        try:
+            remove_run_resources(self.client, self.run_id)
+        except ENGINE_ERRORS as exc:
+            raise EngineLost(f"cannot remove run {self.run_id}: the Docker engine is not answering ({first_line(exc)});"
+                             " the first lab command run once it is back removes it") from exc
 
     def wait_healthy(self, services: tuple[str, ...] = SERVICES, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:
@@ -136,6 +149,19 @@ class Stack:
             if health != "healthy":
                 raise NotHealthyYet(f"{name} is {state['Status']}/{health}")
 
+    def start_stopped(self, services: tuple[str, ...], timeout_s: float = 60) -> list[str]:
+        """Start those of `services` that are not running (an engine restart stops them all) and wait until they
+        are healthy. Returns the ones started."""
+        started = []
+        for name in services:
+            container = self.container(name)
+            if container.status != "running":
+                container.start()
+                started.append(name)
+        if started:
+            self.wait_healthy(tuple(started), timeout_s=timeout_s, poll_s=0.2)
+        return started
+
     def containers(self) -> dict[str, Any]:
         """Service name → container, for this run's containers only."""
         found = self.client.containers.list(all=True, filters=labels.run_filter(self.run_id))
@@ -152,21 +178,16 @@ class Stack:
 
     def endpoints(self) -> Endpoints:
         containers = self.containers()
-
-        def host_port(service: str, container_port: str) -> int:
-            bindings = containers[service].ports.get(container_port) or []
-            if not bindings:
-                raise StackError(f"{service} publishes no port for {container_port}")
-            return int(bindings[0]["HostPort"])
-
         return Endpoints(
-            lb_url=f"http://127.0.0.1:{host_port('lb', '80/tcp')}",
-            db_host_port=host_port("db", "5432/tcp"),
-            app_urls={name: f"http://127.0.0.1:{host_port(name, '8000/tcp')}" for name in APP_SERVICES},
+            lb_url=f"http://127.0.0.1:{host_port(containers, 'lb', '80/tcp')}",
+            db_host_port=host_port(containers, "db", "5432/tcp"),
+            app_urls={name: f"http://127.0.0.1:{host_port(containers, name, '8000/tcp')}" for name in APP_SERVICES},
         )
 
     def db_conninfo(self) -> str:
-        return f"host=127.0.0.1 port={self.endpoints().db_host_port} dbname=orders user=lab connect_timeout=5"
+        """How to reach the database from this host; needs only the db container to be running."""
+        port = host_port({"db": self.container("db")}, "db", "5432/tcp")
+        return f"host=127.0.0.1 port={port} dbname=orders user=lab connect_timeout=5"
 
     def _compose(self, *args: str) -> None:
         images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused")
@@ -189,6 +210,14 @@ class Stack:
             if "address already in use" in message or "port is already allocated" in message:
                 raise PortInUse(f"a host port of stack {self.run_id} is taken: {message}")
             raise StackError(f"`compose {args[0]}` failed: {message}")
+
+
+def host_port(containers: dict[str, Any], service: str, container_port: str) -> int:
+    """The host port a running container publishes `container_port` on (a stopped one publishes none)."""
+    bindings = containers[service].ports.get(container_port) or []
+    if not bindings:
+        raise StackError(f"{service} publishes no port for {container_port}")
+    return int(bindings[0]["HostPort"])
 
 
 def compose_error_line(stderr: str) -> str:
@@ -242,8 +271,12 @@ def remove_run_resources(client: docker.DockerClient, run_id: str) -> int:
 
 
 def _ignore_gone(action: Any) -> int:
+    """1 once `action` (a removal) has happened, 0 if the thing was already gone. A conflict ("removal already in
+    progress", "network has active endpoints" while a container is still going) passes: it is retried for a while."""
+    retrying = Retrying(stop=stop_after_delay(CONFLICT_RETRY_S), wait=wait_fixed(0.25), reraise=True,
+                        retry=retry_if_exception(lambda exc: isinstance(exc, APIError) and exc.status_code == 409))
     try:
-        action()
+        retrying(action)
     except NotFound:
         return 0
     return 1

@@ -19,6 +19,7 @@ RESTART_SETTLE_S = 2.0
 """After a restart is healthy, its own brief disruption is over; what follows shows whether it helped."""
 RECOVERY_MIN_REQUESTS = 5
 
+NO_END_REASON = "the recording stops without run.ended: the lab process died"
 
 @dataclass(frozen=True)
 class RecoveryCriteria:
@@ -96,6 +97,8 @@ class SkewStats:
 @dataclass(frozen=True)
 class Analysis:
     partial: bool
+    ended_reason: str
+    """Why the recording ends: "completed", "interrupted", "aborted: <why>", or that the lab process died."""
     milestones: list[Milestone]
     intervals: list[Interval]
     steady: WindowImpact | None
@@ -181,6 +184,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     steps = sorted((e for e in events if e.get("kind") == "step"), key=lambda e: e["t"])
     ended = next((e for e in events if e.get("kind") == "run.ended"), None)
     partial = ended is None or bool(ended.get("partial"))
+    ended_reason = str(ended.get("reason", "")) if ended else NO_END_REASON
     end_t = max((e["t"] for e in events), default=0.0)
     milestones: list[Milestone] = []
 
@@ -216,7 +220,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     if recovery_t is not None:
         add("recovered", recovery_t, detail=f"error rate <= {recovery.max_error_rate:.0%} over {recovery.window_s:g} s"
                                             f" (a request slower than {recovery.max_latency_s:g} s counts as failed)")
-    add("end", end_t, detail="recording partial" if partial else "")
+    add("end", end_t, detail=f"recording partial: {ended_reason}" if partial else "")
     milestones.sort(key=lambda m: m.t)
 
     by_name = {m.name: m for m in milestones}
@@ -236,6 +240,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     fault_end = mitigation["t"] if mitigation else _revert_t(steps, end_t)
     return Analysis(
         partial=partial,
+        ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
         steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,

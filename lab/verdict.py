@@ -34,5 +34,5 @@ def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
     summary = outputs.summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)),
                                        analysis, results)
     outputs.write_summary(run_dir, summary)
-    outputs.write_junit(run_dir, scenario.name, results, analysis.partial)
+    outputs.write_junit(run_dir, scenario.name, results, analysis.ended_reason if analysis.partial else None)
     return summary

@@ -21,10 +21,12 @@ CONTAINER_ACTIONS = {"create", "start", "restart", "stop", "kill", "die", "oom",
 class Watcher:
     """A daemon thread reading one blocking stream from the engine until it is closed."""
 
-    def __init__(self, name: str, log: EventLog, open_stream: Callable[[], Any]) -> None:
+    def __init__(self, name: str, log: EventLog, open_stream: Callable[[], Any],
+                 on_end: Callable[[str], None] | None = None) -> None:
         self.name = name
         self.log = log
         self._open_stream = open_stream
+        self._on_end = on_end
         self._stream: Any = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
@@ -40,22 +42,30 @@ class Watcher:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        ended = "stream ended"
         try:
             for item in self._stream:
                 self.handle(item)
         except Exception as exc:
+            ended = f"stream broke: {type(exc).__name__}"
             if not self._stopping.is_set():
                 self.log.emit("recorder.warning", source=self.name, message=f"{type(exc).__name__}: {exc}")
+        if self._on_end is not None and not self._stopping.is_set():
+            self._on_end(ended)
 
     def handle(self, item: Any) -> None:
         raise NotImplementedError
 
 
 class DockerEventWatcher(Watcher):
-    def __init__(self, client: docker.DockerClient, run_id: str, log: EventLog) -> None:
+    """The run's container events. The engine only ends this stream when it shuts down, so `on_end` hears of a
+    daemon stop or restart (see lab.engine_loss)."""
+
+    def __init__(self, client: docker.DockerClient, run_id: str, log: EventLog,
+                 on_end: Callable[[str], None] | None = None) -> None:
         since = datetime.now(UTC)
         super().__init__("docker-events", log,
-                         lambda: client.events(decode=True, since=since, filters=labels.run_filter(run_id)))
+                         lambda: client.events(decode=True, since=since, filters=labels.run_filter(run_id)), on_end)
 
     def handle(self, item: Any) -> None:
         if item.get("Type") != "container":

@@ -27,7 +27,9 @@ fi
 
 if ! pgrep -x dockerd >/dev/null; then
     log "starting dockerd (log: /var/log/outage-lab-dockerd.log)"
-    nohup dockerd >/var/log/outage-lab-dockerd.log 2>&1 &
+    nohup dockerd >>/var/log/outage-lab-dockerd.log 2>&1 &
+    # Marks this daemon as the lab's own: only then may the daemon-restart test restart it.
+    mkdir -p /run/outage-lab && echo $! >/run/outage-lab/dockerd.pid
 fi
 
 if ! timeout 60 bash -c 'until docker info >/dev/null 2>&1; do sleep 0.5; done'; then

@@ -11,7 +11,7 @@ from lab.scenario import Scenario
 @dataclass(frozen=True)
 class Debrief:
     outcome: str
-    """fixed, gave up, timed out or interrupted."""
+    """fixed, gave up, timed out, interrupted or aborted (the Docker engine went away)."""
     fault_t: float | None
     acknowledged_s: float | None
     identified_s: float | None

@@ -10,10 +10,11 @@ from pathlib import Path
 from rich.console import Console
 
 from lab import outputs
+from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import pointer_path, read_active, send
 from lab.drill.debrief import Debrief, debrief, render_markdown
 from lab.drill.session import DrillOptions, DrillSession
-from lab.errors import Interrupted, InvalidInput, NothingRunning
+from lab.errors import Interrupted, InvalidInput, LabError, NothingRunning
 from lab.events import read_events
 from lab.interrupts import RunInterrupted, SignalGuard
 from lab.lifecycle import Engine, ensure_images
@@ -44,6 +45,7 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     run_dir = outputs.prepare_run_dir(
         options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-{scenario.name}")
     outputs.write_scenario(run_dir, scenario, 1.0)
+    failure: LabError | None = None
     with SignalGuard() as guard:
         try:
             lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
@@ -53,12 +55,29 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
                 DrillSession(scenario, stack, lab_images.tools, run_dir, settings.runs_dir, options, console).run()
         except RunInterrupted:
             pass
+        except LabError as exc:
+            failure = exc  # debriefed below from what was recorded, then reported
+        except ENGINE_ERRORS as exc:
+            failure = engine_failed(exc)
         received = guard.received
-    result = debrief(read_events(run_dir / "events.jsonl"), scenario)
+    result = _debrief_recording(run_dir, scenario, console)
+    if received is not None:
+        raise Interrupted(received.signal_name, received.exit_code)
+    if failure is not None:
+        raise failure
+    if result is None:
+        raise LabError(f"the drill ended before its recording began ({run_dir})")
+    return result
+
+
+def _debrief_recording(run_dir: Path, scenario: Scenario, console: Console) -> Debrief | None:
+    """Debrief what was recorded (None if the drill failed before recording began), show it and keep it."""
+    events_path = run_dir / "events.jsonl"
+    if not events_path.exists():
+        return None
+    result = debrief(read_events(events_path), scenario)
     (run_dir / "debrief.md").write_text(render_markdown(result, scenario))
     (run_dir / "debrief.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     console.print(render_markdown(result, scenario), highlight=False)
     console.print(f"lab: drill recording and debrief in {run_dir}", highlight=False)
-    if received is not None:
-        raise Interrupted(received.signal_name, received.exit_code)
     return result

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from requests import ConnectionError as EngineUnreachable
 from rich.console import Console
 
 from lab.actions import StepPerformer
+from lab.docker_env import first_line
 from lab.drill.control import ActiveDrill, ControlServer
 from lab.drill.dashboard import Dashboard
+from lab.errors import EngineLost
 from lab.events import Event
 from lab.faults import FaultContext, build_fault
 from lab.recorder import Recorder
@@ -22,6 +25,7 @@ from lab.stack import Stack
 from lab.timeline import RecoveryCriteria, Request, find_recovery
 
 MONITOR_EVERY_S = 1.0
+ENGINE_LOST = "aborted: the Docker engine went away"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,10 @@ class DrillSession:
         self.scenario, self.stack, self.run_dir, self.runs_dir = scenario, stack, run_dir, runs_dir
         self.options = options
         self.tools_image = tools_image
-        self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, mode="drill")
+        self.stop = threading.Event()
+        """Set when the trainee gives up, or by the recorder when the Docker engine goes away."""
+        self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=self.stop,
+                                 mode="drill")
         self.log, self.clock = self.recorder.log, self.recorder.clock
         self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
         spec = scenario.faults[0]
@@ -56,7 +63,6 @@ class DrillSession:
         self._requests: list[Request] = []
         self._hints_released = 0
         self._actions: list[float] = []  # when the trainee (or anyone) acted on the stack
-        self.give_up = threading.Event()
         self.fault_t: float | None = None
         self.dashboard = Dashboard(console, self.clock)
         self.log.subscribe(self._observe)
@@ -80,7 +86,7 @@ class DrillSession:
                           netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
             return {"ok": True}
         if op == "give-up":
-            self.give_up.set()
+            self.stop.set()
             spec = self.scenario.faults[0]
             return {"ok": True, "message": f"the cause was: {spec.description or spec.kind} "
                                            f"(fault {spec.id} on {spec.target}); reverting it now"}
@@ -106,6 +112,8 @@ class DrillSession:
 
     # --- the drill ---------------------------------------------------------------------------------------------
     def run(self) -> None:
+        """Play the drill; cleanup (revert, writes check, recording closed) runs whatever happens. Raises EngineLost
+        if the Docker engine went away."""
         inject_at = self.options.inject_after_s
         if inject_at is None:
             inject_at = random.Random(self.options.seed).uniform(*self.scenario.drill.inject_after_s)
@@ -117,20 +125,26 @@ class DrillSession:
                                                     self.tools_image))
             self.dashboard.start()
             outcome = self._play(inject_at)
+        except EngineUnreachable as exc:  # the monitor's fault check found nobody listening on the engine's socket
+            self.recorder.engine_loss.notice(f"a call to it failed: {first_line(exc)}")
+            outcome = ENGINE_LOST
         finally:
             self.log.emit("drill.ended", outcome=outcome)
+            self.recorder.await_engine()
             revert_problems = self.performer.revert_all()
             self.dashboard.stop()
             server.stop()
-            self.recorder.finish(partial=outcome == "interrupted", reason=f"drill {outcome}",
+            self.recorder.finish(partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}",
                                  revert_problems=revert_problems)
+        if outcome == ENGINE_LOST:
+            raise EngineLost(str(self.recorder.engine_loss.reason))
 
     def _play(self, inject_at: float) -> str:
         step = Step(index=0, at_minutes=0, clock="", action="apply", text="the fault lands (unannounced)",
                     fault=self.fault_id)
         self.performer.prepare(step, inject_at)
-        if not self.clock.wait_until(inject_at, self.give_up):
-            return "gave up"
+        if not self.clock.wait_until(inject_at, self.stop):
+            return self._stopped()
         started = self.clock.now()
         self.performer.apply(self.fault_id)
         self.fault_t = started
@@ -140,7 +154,7 @@ class DrillSession:
                       service=None, command=None)
         fixed_t: float | None = None
         still_applied_t = started
-        while not self.give_up.wait(MONITOR_EVERY_S):
+        while not self.stop.wait(MONITOR_EVERY_S):
             now = self.clock.now()
             self._release_scheduled_hints(now - started)
             if fixed_t is None:
@@ -163,6 +177,11 @@ class DrillSession:
                     return "fixed"
             if now - started > self.max_duration_s:
                 return "timed out"
+        return self._stopped()
+
+    def _stopped(self) -> str:
+        if self.recorder.engine_loss.reason is not None:
+            return ENGINE_LOST
         self.log.emit("drill.gave_up")
         return "gave up"
 

@@ -40,6 +40,7 @@ echo ttl-expired
 revert
 """
 PROBE_TIMEOUT_S = 0.5
+NAMESPACE_GONE = "its network namespace, and the rule in it, went when it stopped"
 
 
 class HelperNotReady(Exception):
@@ -145,7 +146,12 @@ class PacketDrop:
                                      argv, timeout_s=30)
         return exit_code, output.strip()
 
+    def _target_running(self) -> bool:
+        return bool(self.context.containers(self.spec.target).status == "running")
+
     def verify(self) -> FaultState:
+        if not self._target_running():
+            return FaultState(applied=False, detail=f"{self.spec.target} is not running: {NAMESPACE_GONE}")
         probe = f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"
         # One container for both checks, in the target's current namespace.
         _, output = self._in_target_netns(
@@ -163,8 +169,11 @@ class PacketDrop:
         helper = self._helper()
         if helper is None and self._target_id is None:
             return "never applied"
-        code, _ = self._in_target_netns(["iptables", "-D", *self.rule()])
-        outcome = "rule removed" if code == 0 else "rule already absent"
+        if self._target_running():
+            code, _ = self._in_target_netns(["iptables", "-D", *self.rule()])
+            outcome = "rule removed" if code == 0 else "rule already absent"
+        else:  # stopped, e.g. by an engine restart
+            outcome = f"nothing to remove: {NAMESPACE_GONE}"
         if helper is not None:
             if helper.status == "running":
                 helper.stop(timeout=3)

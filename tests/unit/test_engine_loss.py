@@ -1,0 +1,131 @@
+"""Noticing that the Docker engine went away, and what the run records and shows about it (no daemon needed:
+the watcher reads any stream, and "no engine" is a client pointed at a socket nothing listens on)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from rich.console import Console
+
+from lab.clock import FakeClock
+from lab.console import ENGINE_NEWS, ConsoleProgress
+from lab.docker_env import wait_for_engine
+from lab.engine_loss import EngineLoss
+from lab.events import EventLog, read_events
+from lab.timeline import analyse
+from lab.watchers import Watcher
+
+from .streams import recording
+
+NO_ENGINE = "unix:///nonexistent/outage-lab-test/docker.sock"
+
+
+def no_engine() -> docker.DockerClient:
+    return docker.DockerClient(base_url=NO_ENGINE, version="1.41")  # a fixed version: no call at construction
+
+
+class Recording(Watcher):
+    def __init__(self, log: EventLog, stream: Iterator[bytes], on_end: list[str]) -> None:
+        super().__init__("test", log, lambda: stream, on_end.append)
+        self.items: list[bytes] = []
+
+    def handle(self, item: bytes) -> None:
+        self.items.append(item)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return EventLog(tmp_path / "events.jsonl", FakeClock())
+
+
+def test_a_stream_that_ends_by_itself_is_reported(log: EventLog) -> None:
+    ended: list[str] = []
+    watcher = Recording(log, iter([b"a", b"b"]), ended)
+    watcher.start()
+    watcher._thread.join(timeout=5)
+    assert watcher.items == [b"a", b"b"] and ended == ["stream ended"]
+
+
+def test_a_stream_that_breaks_is_reported_with_its_error(log: EventLog) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"a"
+        raise ConnectionResetError("engine closed the connection")
+
+    ended: list[str] = []
+    watcher = Recording(log, broken(), ended)
+    watcher.start()
+    watcher._thread.join(timeout=5)
+    assert ended == ["stream broke: ConnectionResetError"]
+    assert [e["kind"] for e in read_events(log.path)] == ["recorder.warning"]
+
+
+def test_a_stream_closed_by_the_lab_is_not_a_loss(log: EventLog) -> None:
+    release = threading.Event()
+
+    def endless() -> Iterator[bytes]:
+        while not release.wait(0.01):
+            yield b"tick"
+
+    ended: list[str] = []
+    watcher = Recording(log, endless(), ended)
+    watcher.start()
+    watcher._stopping.set()
+    release.set()
+    watcher.stop()
+    assert ended == []
+
+
+def test_a_loss_is_recorded_once_and_stops_the_run(log: EventLog) -> None:
+    stop = threading.Event()
+    loss = EngineLoss(log, stop)
+    loss.notice("its event stream ended")
+    loss.notice("its event stream broke: ProtocolError")
+    assert stop.is_set()
+    assert loss.reason == "the Docker engine went away at t=0.0 s (its event stream ended)"
+    assert [e["kind"] for e in read_events(log.path)] == ["engine.lost"]
+
+
+def test_without_a_loss_cleanup_does_not_wait(log: EventLog) -> None:
+    loss = EngineLoss(log, threading.Event())
+    loss.await_return(no_engine(), timeout_s=30)
+    assert read_events(log.path) == [] and not loss.returned
+
+
+def test_an_engine_that_stays_away_is_given_up_on_after_the_wait(log: EventLog) -> None:
+    loss = EngineLoss(log, threading.Event())
+    loss.notice("its event stream ended")
+    loss.await_return(no_engine(), timeout_s=0.3)
+    assert not loss.returned
+    assert [e["kind"] for e in read_events(log.path)] == ["engine.lost", "engine.waiting", "engine.gone"]
+
+
+def test_wait_for_engine_is_false_when_nothing_answers() -> None:
+    assert wait_for_engine(no_engine(), timeout_s=0.2, poll_s=0.05) is False
+
+
+def test_every_engine_event_is_shown_to_the_person_running_the_lab(log: EventLog) -> None:
+    output = io.StringIO()
+    progress = ConsoleProgress(Console(file=output, width=200), FakeClock())
+    loss = EngineLoss(log, threading.Event())
+    log.subscribe(progress)
+    loss.notice("its event stream ended")
+    loss.await_return(no_engine(), timeout_s=0.1)
+    log.emit("engine.returned", waited_s=2.0)
+    shown = output.getvalue()
+    assert shown.count("ENGINE") == len(ENGINE_NEWS)
+    assert "went away (its event stream ended): stopping the run" in shown and "back after 2.0 s" in shown
+
+
+def test_the_analysis_carries_why_a_recording_ends() -> None:
+    events = recording()
+    ended = next(e for e in events if e["kind"] == "run.ended")
+    ended.update(partial=True, reason="aborted: the Docker engine went away at t=16.9 s (its event stream ended)")
+    analysis = analyse(events)
+    assert analysis.partial and analysis.ended_reason == ended["reason"]
+    end = analysis.milestone("end")
+    assert end is not None and end.detail == f"recording partial: {ended['reason']}"
