@@ -359,6 +359,7 @@ def restart(run_id: str | None, service: str) -> None:
 
 
 @main.command()
+@one_line_errors
 def doctor() -> None:
     """Check this machine: Docker daemon, Compose v2, base image, lab images. Each failure comes with its fix."""
     checks = lifecycle.doctor(Settings.from_env())

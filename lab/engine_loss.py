@@ -18,9 +18,6 @@ from lab.docker_env import wait_for_engine
 from lab.events import EventLog
 from lab.interrupts import RunInterrupted
 
-ENGINE_RETURN_WAIT_S = 60.0
-"""How long cleanup waits for a lost engine; a `systemctl restart docker` takes a few seconds to 20 s."""
-
 
 class EngineLoss:
     def __init__(self, log: EventLog, stop: threading.Event) -> None:
@@ -40,7 +37,7 @@ class EngineLoss:
             self.reason = f"the Docker engine went away at t={event['t']:.1f} s ({how})"
         self.stop.set()
 
-    def await_return(self, client: docker.DockerClient, timeout_s: float = ENGINE_RETURN_WAIT_S) -> None:
+    def await_return(self, client: docker.DockerClient, timeout_s: float) -> None:
         """After a loss, wait for the engine so that cleanup can act; a no-op if none happened. Ctrl-C ends the
         wait early (the signal is still honoured: the caller's SignalGuard has it)."""
         if self.reason is None:

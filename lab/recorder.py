@@ -51,7 +51,7 @@ class Recorder:
     def await_engine(self) -> None:
         """If the engine went away, wait (bounded) for it to come back so that cleanup can act. Call before
         reverting faults."""
-        self.engine_loss.await_return(self.stack.client)
+        self.engine_loss.await_return(self.stack.client, self.stack.settings.engine_wait_s)
 
     def finish(self, partial: bool, reason: str, **ended_fields: Any) -> None:
         """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup."""

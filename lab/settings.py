@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.errors import InvalidInput
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE_IMAGE = "outage-lab/base:bookworm-debootstrap"
@@ -21,6 +23,8 @@ class Settings:
     runs_dir: Path
     compose_file: Path
     scenarios_dir: Path
+    engine_wait_s: float = 60.0
+    """How long a run whose Docker engine went away waits for it to come back before it gives up cleaning up."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -31,4 +35,18 @@ class Settings:
             runs_dir=Path(env.get("LAB_RUNS_DIR", "runs")),
             compose_file=Path(env.get("LAB_COMPOSE_FILE", PROJECT_ROOT / "compose" / "stack.yaml")),
             scenarios_dir=Path(env.get("LAB_SCENARIOS_DIR", PROJECT_ROOT / "scenarios")),
+            engine_wait_s=_seconds(env, "LAB_ENGINE_WAIT_S", 60.0),
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise InvalidInput(f"{name} must be a number of seconds, 0 or more, got {raw!r}")
+    return value

@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from lab import labels
-from lab.docker_env import ENGINE_ERRORS, first_line
+from lab.docker_env import ENGINE_ERRORS
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
 from lab.settings import Settings
@@ -122,8 +122,8 @@ class Stack:
         try:
             remove_run_resources(self.client, self.run_id)
         except ENGINE_ERRORS as exc:
-            raise EngineLost(f"cannot remove run {self.run_id}: the Docker engine is not answering ({first_line(exc)});"
-                             " the first lab command run once it is back removes it") from exc
+            raise EngineLost(f"cannot remove run {self.run_id}: the Docker engine is not answering; the first lab "
+                             "command run once it is back removes it") from exc
 
     def wait_healthy(self, services: tuple[str, ...] = SERVICES, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:

@@ -38,8 +38,8 @@ def restartable_dockerd(client: docker.DockerClient) -> tuple[int | None, str]:
     return pid, ""
 
 
-def restart_dockerd(pid: int) -> None:
-    """What `systemctl restart docker` does: SIGTERM (the daemon stops every container, then exits), then start."""
+def stop_dockerd(pid: int) -> None:
+    """What `systemctl stop docker` does: SIGTERM; the daemon stops every container, then exits."""
     os.kill(pid, signal.SIGTERM)
 
     def exited() -> None:  # and reaped: ensure-docker.sh would take a zombie for a running daemon
@@ -48,4 +48,13 @@ def restart_dockerd(pid: int) -> None:
 
     Retrying(stop=stop_after_delay(120), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
              reraise=True)(exited)
+
+
+def start_dockerd() -> None:
     subprocess.run([str(ENSURE_DOCKER)], check=True, timeout=180)
+
+
+def restart_dockerd(pid: int) -> None:
+    """What `systemctl restart docker` does."""
+    stop_dockerd(pid)
+    start_dockerd()

@@ -1,5 +1,6 @@
 """The Docker daemon restarted in the middle of a run or a drill (`systemctl restart docker`): it ends at once with
-a clear verdict instead of hanging, checks that the writes it acknowledged survived, and leaves nothing behind."""
+a clear verdict instead of hanging, checks that the writes it acknowledged survived, and leaves nothing behind.
+Stopped for good: the run gives up after its wait, says what is left, and the next lab command removes it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from lab import lifecycle
 from lab.images import LabImages
 
-from .daemon import restart_dockerd, restartable_dockerd
-from .helpers import checks_of, events_of, leftovers, start_lab, summary_of, wait_for_event
+from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
+from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -85,3 +86,30 @@ def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
     assert leftovers(engine, run_id) == []
     with capsys.disabled():
         print(f"\n[engine restart, drill] the drill exited {exited_s:.1f} s after the restart began")
+
+
+def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(
+    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int
+) -> None:
+    out = tmp_path / "run"
+    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out),
+                        env={"LAB_ENGINE_WAIT_S": "3"})
+    wait_for_event(out, "fault.applied")
+    run_id = wait_for_event(out, "run.started")["run_id"]
+    stop_dockerd(dockerd_pid)
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        start_dockerd()
+
+    assert process.returncode == 3, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"lab: error: cannot remove run {run_id}: the Docker engine is not answering; the first lab command run "
+        "once it is back removes it")
+    kinds = [e["kind"] for e in events_of(out)]
+    assert kinds.index("engine.lost") < kinds.index("engine.gone") < kinds.index("run.ended")
+    assert summary_of(out)["verdict"] == "partial"
+    assert leftovers(engine, run_id) != []  # stopped containers, until a lab command runs
+    status = lab_cli("status")
+    assert status.returncode == 0 and f"removed the leftovers of run {run_id}" in status.stderr
+    assert leftovers(engine, run_id) == []

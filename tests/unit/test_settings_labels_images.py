@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab import labels
-from lab.errors import PortInUse, SafetyError
+from lab.errors import InvalidInput, PortInUse, SafetyError
 from lab.images import context_digest
 from lab.settings import DEFAULT_BASE_IMAGE, Settings
 from lab.stack import compose_error_line, ensure_port_free, new_run_id, project_name
@@ -31,6 +31,18 @@ def test_lab_offline_is_read_as_a_flag(value: str, offline: bool) -> None:
 def test_base_image_is_a_setting() -> None:
     """LAB_BASE_IMAGE picks the base image the lab's images build on."""
     assert Settings.from_env({"LAB_BASE_IMAGE": "local/debian:12"}).base_image == "local/debian:12"
+
+
+def test_engine_wait_is_a_setting_in_seconds() -> None:
+    """LAB_ENGINE_WAIT_S: how long a run waits for a lost Docker engine before giving up on cleanup."""
+    assert Settings.from_env({}).engine_wait_s == 60.0
+    assert Settings.from_env({"LAB_ENGINE_WAIT_S": "2.5"}).engine_wait_s == 2.5
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
+def test_a_bad_engine_wait_is_one_clear_error(value: str) -> None:
+    with pytest.raises(InvalidInput, match="LAB_ENGINE_WAIT_S must be a number of seconds"):
+        Settings.from_env({"LAB_ENGINE_WAIT_S": value})
 
 
 def test_ensure_owned_accepts_this_runs_resources_only() -> None:
