@@ -74,6 +74,10 @@ class NothingRunning(LabError):
 class Interrupted(LabError):
     """The run was stopped by a signal; cleanup has already run."""
 
-    def __init__(self, signal_name: str, exit_code: int) -> None:
-        super().__init__(f"interrupted by {signal_name}: faults reverted, stack removed, recording marked partial")
+    def __init__(self, signal_name: str, exit_code: int, cleanup_failure: LabError | None = None) -> None:
+        if cleanup_failure is None:
+            message = f"interrupted by {signal_name}: faults reverted, stack removed, recording marked partial"
+        else:  # say what could not be done rather than claim a clean stop
+            message = f"interrupted by {signal_name}, recording marked partial; but {cleanup_failure}"
+        super().__init__(message)
         self.exit_code = exit_code

@@ -89,7 +89,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     if received is not None:
-        raise Interrupted(received.signal_name, received.exit_code)
+        raise Interrupted(received.signal_name, received.exit_code, failure)
     if failure is not None:
         raise failure
     code = EXIT_OK if summary["verdict"] == "pass" else EXIT_CHECK_FAILED

@@ -62,7 +62,7 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
         received = guard.received
     result = _debrief_recording(run_dir, scenario, console)
     if received is not None:
-        raise Interrupted(received.signal_name, received.exit_code)
+        raise Interrupted(received.signal_name, received.exit_code, failure)
     if failure is not None:
         raise failure
     if result is None:

@@ -16,6 +16,7 @@ from lab.clock import FakeClock
 from lab.console import ENGINE_NEWS, ConsoleProgress
 from lab.docker_env import wait_for_engine
 from lab.engine_loss import EngineLoss
+from lab.errors import EngineLost, Interrupted
 from lab.events import EventLog, read_events
 from lab.timeline import analyse
 from lab.watchers import Watcher
@@ -129,3 +130,10 @@ def test_the_analysis_carries_why_a_recording_ends() -> None:
     assert analysis.partial and analysis.ended_reason == ended["reason"]
     end = analysis.milestone("end")
     assert end is not None and end.detail == f"recording partial: {ended['reason']}"
+
+
+def test_an_interrupted_run_whose_cleanup_failed_does_not_claim_a_clean_stop() -> None:
+    assert str(Interrupted("SIGINT", 130)).endswith("faults reverted, stack removed, recording marked partial")
+    left = EngineLost("cannot remove run r1: the Docker engine is not answering")
+    message = str(Interrupted("SIGTERM", 143, left))
+    assert "stack removed" not in message and message.endswith(f"but {left}")
