@@ -97,6 +97,19 @@ def images_build() -> None:
         click.echo(f"{name:6} {getattr(built, name)}")
 
 
+@images.command("prune")
+@one_line_errors
+def images_prune() -> None:
+    """Remove the lab's images that the current inputs no longer use (older builds)."""
+    removed, in_use = images_module.prune_images(engine().client, Settings.from_env())
+    for tag in removed:
+        click.echo(f"removed  {tag}")
+    for tag in in_use:
+        click.echo(f"in use   {tag} (kept)")
+    if not removed and not in_use:
+        click.echo("no outdated lab images")
+
+
 @main.command()
 @click.option("--lb-port", type=click.IntRange(1, 65535), help="Host port for the load balancer (default: a free one).")
 @click.option("--db-port", type=click.IntRange(1, 65535), help="Host port for PostgreSQL (default: a free one).")

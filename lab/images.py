@@ -115,15 +115,40 @@ def build_images(client: docker.DockerClient, settings: Settings, progress: Prog
 
 def built_images(client: docker.DockerClient, settings: Settings) -> LabImages | None:
     """The images for the current inputs if all are already built, without building anything."""
+    current = current_images(client, settings)
+    if current is None or not all(image_exists(client, getattr(current, name)) for name in IMAGE_NAMES):
+        return None
+    return current
+
+
+def current_images(client: docker.DockerClient, settings: Settings) -> LabImages | None:
+    """The tags the current inputs call for (built or not); None while there is no base image to hash."""
     try:
         base = settings.base_image if image_exists(client, settings.base_image) else BOOTSTRAPPED_BASE_IMAGE
         base_id = client.images.get(base).id
     except ImageNotFound:
         return None
-    tags = {name: f"outage-lab/{name}:{context_digest(DOCKERFILES / name, base_id)}" for name in IMAGE_NAMES}
-    if not all(image_exists(client, tag) for tag in tags.values()):
-        return None
-    return LabImages(base=base, **tags)
+    return LabImages(base=base, **{name: f"outage-lab/{name}:{context_digest(DOCKERFILES / name, base_id)}"
+                                   for name in IMAGE_NAMES})
+
+
+def prune_images(client: docker.DockerClient, settings: Settings) -> tuple[list[str], list[str]]:
+    """Remove the lab's own images (found by its label) that the current inputs no longer use: each change to an
+    image's inputs leaves the previous build behind. Returns (removed, kept because a container uses them)."""
+    current = current_images(client, settings)
+    keep = {getattr(current, name) for name in IMAGE_NAMES} if current else set()
+    removed, in_use = [], []
+    for image in client.images.list(filters={"label": f"{MANAGED}=true"}):
+        for tag in (tag for tag in image.tags if tag.startswith("outage-lab/") and tag not in keep):
+            try:
+                client.images.remove(tag)  # without force: an image a container uses stays
+            except APIError as exc:
+                if exc.status_code != 409:
+                    raise
+                in_use.append(tag)
+                continue
+            removed.append(tag)
+    return sorted(removed), sorted(in_use)
 
 
 def _run(argv: list[str], what: str) -> None:

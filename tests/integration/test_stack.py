@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import site
@@ -10,6 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 from lab import labels, lifecycle
@@ -122,3 +124,27 @@ def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Pat
     ]
     assert not out.exists()
     assert lifecycle.running_run_ids(engine.client) == before
+
+
+def test_images_prune_removes_older_lab_builds_only(tmp_path: Path, engine: lifecycle.Engine,
+                                                    lab_images: LabImages) -> None:
+    """An older build (lab label, outdated tag) goes; the current images and an unlabelled look-alike stay."""
+    (tmp_path / "Dockerfile").write_text(f"FROM {lab_images.base}\nLABEL purpose=prune-test\n")
+
+    def build(tag: str, image_labels: dict[str, str]) -> None:
+        engine.client.images.build(path=str(tmp_path), tag=tag, labels=image_labels, pull=False, rm=True)
+
+    older, lookalike = "outage-lab/tools:000000older0", "outage-lab/tools:000unlabelled"
+    build(older, {labels.MANAGED: "true"})
+    build(lookalike, {})
+    try:
+        result = lab_cli("images", "prune")
+        assert result.returncode == 0, result.stderr
+        assert f"removed  {older}" in result.stdout.splitlines()
+        tags = {tag for image in engine.client.images.list() for tag in image.tags}
+        assert older not in tags and lookalike in tags
+        assert {lab_images.db, lab_images.app, lab_images.lb, lab_images.tools} <= tags
+    finally:
+        for tag in (older, lookalike):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                engine.client.images.remove(tag)
