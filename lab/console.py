@@ -16,13 +16,13 @@ from lab.clock import Clock
 from lab.events import Event
 
 LIVE_WINDOW_S = 5.0
+PLAIN_STATUS_EVERY_S = 10.0
 ENGINE_NEWS = {
     "engine.lost": "the Docker engine went away ({detail}): stopping the run",
     "engine.waiting": "waiting up to {timeout_s:.0f} s for the engine to come back, to clean up",
     "engine.returned": "the engine is back after {waited_s:.1f} s: reverting, checking writes, removing the stack",
     "engine.gone": "the engine did not come back in {waited_s:.0f} s: the next lab command removes this run",
 }
-PLAIN_STATUS_EVERY_S = 10.0
 
 
 class ConsoleProgress:
@@ -74,7 +74,6 @@ class ConsoleProgress:
             word = "[red]ALERT[/]" if kind == "alert.fired" else "[green]resolved[/]"
             self.console.print(f"[bold]{event['t']:7.1f}s[/]       {word}   {event['alert']} "
                                f"(error rate {event['error_rate']:.0%} over {event['window_s']:g} s)", markup=True)
-
         elif kind in ENGINE_NEWS:
             self.console.print(f"[bold]{event['t']:7.1f}s[/]       [red]ENGINE[/]  {ENGINE_NEWS[kind].format(**event)}",
                                markup=True, highlight=False)

@@ -146,8 +146,8 @@ def prune_images(client: docker.DockerClient, settings: Settings) -> tuple[list[
                 if exc.status_code != 409:
                     raise
                 in_use.append(tag)
-                continue
-            removed.append(tag)
+            else:
+                removed.append(tag)
     return sorted(removed), sorted(in_use)
 
 

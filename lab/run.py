@@ -15,9 +15,9 @@ from lab import outputs
 from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
 from lab.docker_env import ENGINE_ERRORS, engine_failed
-from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, Interrupted, InvalidInput, LabError
+from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, InvalidInput, LabError
 from lab.faults import FaultContext, build_fault
-from lab.interrupts import RunInterrupted, SignalGuard
+from lab.interrupts import run_guarded
 from lab.lifecycle import Engine, ensure_images
 from lab.reaper import owner_token
 from lab.recorder import Recorder
@@ -69,29 +69,20 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
         console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
     run_dir = outputs.prepare_run_dir(options.out_dir or default_run_dir(settings, scenario))
     outputs.write_scenario(run_dir, scenario, options.speed)
-    failure: LabError | None = None
-    with SignalGuard() as guard:
-        try:
-            lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-            stack = engine.stack(images=lab_images, owner=owner_token())
-            console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
-            with stack:
-                record(scenario, stack, lab_images.tools, run_dir, options, console)
-        except RunInterrupted:
-            pass  # cleanup already ran in the `finally` blocks and the stack's __exit__
-        except LabError as exc:
-            failure = exc  # judged below as a partial recording, then reported
-        except ENGINE_ERRORS as exc:  # a Docker call failed outside the recorder's watch (e.g. while tearing down)
-            failure = engine_failed(exc)
-        received = guard.received
-    summary = judge(run_dir, scenario)
+
+    def play() -> None:
+        lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+        stack = engine.stack(images=lab_images, owner=owner_token())
+        console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
+        with stack:
+            record(scenario, stack, lab_images.tools, run_dir, options, console)
+
+    outcome = run_guarded(play)
+    summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
     make_reports(run_dir, scenario, summary)
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
-    if received is not None:
-        raise Interrupted(received.signal_name, received.exit_code, failure)
-    if failure is not None:
-        raise failure
+    outcome.raise_if_stopped()
     code = EXIT_OK if summary["verdict"] == "pass" else EXIT_CHECK_FAILED
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code)
 

@@ -179,14 +179,15 @@ class Stack:
     def endpoints(self) -> Endpoints:
         containers = self.containers()
         return Endpoints(
-            lb_url=f"http://127.0.0.1:{host_port(containers, 'lb', '80/tcp')}",
-            db_host_port=host_port(containers, "db", "5432/tcp"),
-            app_urls={name: f"http://127.0.0.1:{host_port(containers, name, '8000/tcp')}" for name in APP_SERVICES},
+            lb_url=f"http://127.0.0.1:{host_port(containers['lb'], 'lb', '80/tcp')}",
+            db_host_port=host_port(containers["db"], "db", "5432/tcp"),
+            app_urls={name: f"http://127.0.0.1:{host_port(containers[name], name, '8000/tcp')}"
+                      for name in APP_SERVICES},
         )
 
     def db_conninfo(self) -> str:
         """How to reach the database from this host; needs only the db container to be running."""
-        port = host_port({"db": self.container("db")}, "db", "5432/tcp")
+        port = host_port(self.container("db"), "db", "5432/tcp")
         return f"host=127.0.0.1 port={port} dbname=orders user=lab connect_timeout=5"
 
     def _compose(self, *args: str) -> None:
@@ -212,9 +213,9 @@ class Stack:
             raise StackError(f"`compose {args[0]}` failed: {message}")
 
 
-def host_port(containers: dict[str, Any], service: str, container_port: str) -> int:
+def host_port(container: Any, service: str, container_port: str) -> int:
     """The host port a running container publishes `container_port` on (a stopped one publishes none)."""
-    bindings = containers[service].ports.get(container_port) or []
+    bindings = container.ports.get(container_port) or []
     if not bindings:
         raise StackError(f"{service} publishes no port for {container_port}")
     return int(bindings[0]["HostPort"])

@@ -21,6 +21,7 @@ RECOVERY_MIN_REQUESTS = 5
 
 NO_END_REASON = "the recording stops without run.ended: the lab process died"
 
+
 @dataclass(frozen=True)
 class RecoveryCriteria:
     """When the service counts as back: a full window whose requests fail at most `max_error_rate`, where a

@@ -10,13 +10,12 @@ from pathlib import Path
 from rich.console import Console
 
 from lab import outputs
-from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import pointer_path, read_active, send
 from lab.drill.debrief import Debrief, debrief, render_markdown
 from lab.drill.session import DrillOptions, DrillSession
-from lab.errors import Interrupted, InvalidInput, LabError, NothingRunning
+from lab.errors import InvalidInput, LabError, NothingRunning
 from lab.events import read_events
-from lab.interrupts import RunInterrupted, SignalGuard
+from lab.interrupts import run_guarded
 from lab.lifecycle import Engine, ensure_images
 from lab.reaper import owner_token
 from lab.scenario import Scenario
@@ -45,26 +44,17 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     run_dir = outputs.prepare_run_dir(
         options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-{scenario.name}")
     outputs.write_scenario(run_dir, scenario, 1.0)
-    failure: LabError | None = None
-    with SignalGuard() as guard:
-        try:
-            lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-            with engine.stack(images=lab_images, owner=owner_token()) as stack:
-                console.print(f"lab: drill {stack.run_id}: the stack is up and users are arriving. You are on call.",
-                              highlight=False)
-                DrillSession(scenario, stack, lab_images.tools, run_dir, settings.runs_dir, options, console).run()
-        except RunInterrupted:
-            pass
-        except LabError as exc:
-            failure = exc  # debriefed below from what was recorded, then reported
-        except ENGINE_ERRORS as exc:
-            failure = engine_failed(exc)
-        received = guard.received
-    result = _debrief_recording(run_dir, scenario, console)
-    if received is not None:
-        raise Interrupted(received.signal_name, received.exit_code, failure)
-    if failure is not None:
-        raise failure
+
+    def play() -> None:
+        lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+        with engine.stack(images=lab_images, owner=owner_token()) as stack:
+            console.print(f"lab: drill {stack.run_id}: the stack is up and users are arriving. You are on call.",
+                          highlight=False)
+            DrillSession(scenario, stack, lab_images.tools, run_dir, settings.runs_dir, options, console).run()
+
+    outcome = run_guarded(play)
+    result = _debrief_recording(run_dir, scenario, console)  # what was recorded is debriefed whatever happened
+    outcome.raise_if_stopped()
     if result is None:
         raise LabError(f"the drill ended before its recording began ({run_dir})")
     return result

@@ -131,32 +131,26 @@ class PacketDrop:
         labels.ensure_owned(helper.labels, self.context.run_id, f"container {helper.name}")
         return helper
 
-    def _in_target_netns(self, argv: list[str], fresh: bool = False) -> tuple[int, str]:
-        """Run a tools command in the target's network namespace: in the live helper, or a one-off one.
-
-        `fresh` always uses a one-off container: it joins the target's current namespace, whereas the helper
-        stays in the one it joined, which is gone if the target was restarted since (a restart clears the rule).
-        """
-        helper = self._helper()
-        if not fresh and helper is not None and helper.status == "running":
+    def _in_target_netns(self, argv: list[str], target: Any, helper: Any | None = None) -> tuple[int, str]:
+        """Run a tools command in the target's network namespace: in `helper` if given and running, else in a
+        one-off container. Only the one-off is sure to join the target's current namespace: the helper stays in
+        the one it joined, which is gone if the target was restarted since (a restart clears the rule)."""
+        if helper is not None and helper.status == "running":
             result = helper.exec_run(argv)
             return result.exit_code, result.output.decode(errors="replace").strip()
-        target = self.context.containers(self.spec.target)
         exit_code, output = run_tool(self.context.client, self.context.tools_image, target.id, self.context.run_id,
                                      argv, timeout_s=30)
         return exit_code, output.strip()
 
-    def _target_running(self) -> bool:
-        return bool(self.context.containers(self.spec.target).status == "running")
-
     def verify(self) -> FaultState:
-        if not self._target_running():
+        target = self.context.containers(self.spec.target)
+        if target.status != "running":
             return FaultState(applied=False, detail=f"{self.spec.target} is not running: {NAMESPACE_GONE}")
         probe = f"timeout {PROBE_TIMEOUT_S} bash -c '</dev/tcp/{self.destination_ip()}/{self.spec.port}'"
         # One container for both checks, in the target's current namespace.
         _, output = self._in_target_netns(
             ["bash", "-c", f"iptables -C {' '.join(self.rule())} 2>/dev/null; echo rule=$?; {probe}; echo probe=$?"],
-            fresh=True,
+            target,
         )
         found = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
         rule_code, probe_code = int(found.get("rule", "-1")), int(found.get("probe", "-1"))
@@ -169,8 +163,9 @@ class PacketDrop:
         helper = self._helper()
         if helper is None and self._target_id is None:
             return "never applied"
-        if self._target_running():
-            code, _ = self._in_target_netns(["iptables", "-D", *self.rule()])
+        target = self.context.containers(self.spec.target)
+        if target.status == "running":
+            code, _ = self._in_target_netns(["iptables", "-D", *self.rule()], target, helper)
             outcome = "rule removed" if code == 0 else "rule already absent"
         else:  # stopped, e.g. by an engine restart
             outcome = f"nothing to remove: {NAMESPACE_GONE}"
