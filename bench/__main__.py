@@ -13,12 +13,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.injection import injection_latency
+from bench.injection import family_latency, injection_latency
 from bench.recorder import recorder_capacity
 from bench.skew import scheduler_skew
 from bench.stack import cold_build, image_sizes, up_down, whole_run
 from lab import lifecycle
-from lab.reaper import owner_token
+from lab.leftovers import owner_token
 from lab.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,6 +53,8 @@ def main() -> None:
     with engine.stack(images=lab_images, owner=owner_token()) as stack:
         console.print("injection mechanisms ...")
         results["injection"] = injection_latency(stack, lab_images.tools, args.trials)
+        console.print("fault families: apply / verify / revert ...")
+        results["families"] = family_latency(stack, lab_images.tools, max(3, args.trials // 2))
         console.print("recorder capacity ...")
         results["recorder"] = recorder_capacity(stack.endpoints().lb_url)
     console.print(f"whole lab run at speed {args.speed:g} ...")
@@ -74,6 +76,9 @@ def show(console: Console, results: dict[str, Any]) -> None:
     for name, phases in results["injection"].items():
         table.add_row(f"apply: {name}", *ms(phases["apply"]))
         table.add_row(f"revert: {name}", *ms(phases["revert"]))
+    for kind, phases in results.get("families", {}).items():
+        for phase in ("apply", "verify", "revert"):
+            table.add_row(f"{kind}: {phase}", *ms(phases[phase]))
     for name, stats in results["stack"].items():
         table.add_row(f"stack {name.replace('_', ' ')}", *ms(stats))
     console.print(table)

@@ -1,9 +1,11 @@
-"""How long each way of putting the same DROP rule into a container's network namespace takes, from the moment
-the action starts until the rule is in the kernel (iptables has returned), and the same for its removal.
+"""How long putting a fault in place takes, from the moment the action starts until the fault is in the kernel
+(the helper has answered), and the same for its removal.
 
-The lab's own way (a helper prepared before the offset, applied by a signal) against the lab's helper started
-at the offset, a fresh helper container per action (Pumba's way), `docker exec` through the CLI, the SDK's
-exec_run, and host-side `nsenter` (root on the Docker host only)."""
+First, every way of putting the same DROP rule into a container's network namespace: the lab's own (a helper
+prepared before the offset, told to apply by a line on its stdin), the lab's helper started at the offset, a
+fresh helper container per action (Pumba's way), `docker exec` through the CLI, the SDK's exec_run, and host-side
+`nsenter` (root on the Docker host only). Then apply / verify / revert of every fault family's example, the
+helpers prepared ahead as in a run."""
 
 from __future__ import annotations
 
@@ -16,13 +18,9 @@ from typing import Any
 
 from bench.stats import summarize
 from lab import labels
-from lab.faults import FaultContext
-from lab.faults.packet_drop import PacketDrop
-from lab.scenario import FaultSpec
-from lab.stack import Stack
-
-SPEC = FaultSpec(id="bench-drop", kind="packet-drop", target="app-2", destination="db", port=5432, ttl_s=600,
-                 description="bench")
+from lab.faults import Fault, build_fault, families
+from lab.faults.helper import StackTarget
+from lab.stack import BUILTIN_TOPOLOGY, Stack
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -35,9 +33,13 @@ def _run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
+def example_fault(stack: Stack, tools_image: str, kind: str, fault_id: str) -> Fault:
+    family = families()[kind]
+    spec = family.spec.model_validate({"id": fault_id, **family.example}, context={"topology": BUILTIN_TOPOLOGY})
+    return build_fault(spec, StackTarget(stack, tools_image), ttl_s=600)
+
+
 def injection_latency(stack: Stack, tools_image: str, trials: int) -> dict[str, Any]:
-    context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project, tools_image=tools_image,
-                           containers=stack.container)
     target = stack.container("app-2")
     results: dict[str, dict[str, list[float]]] = {}
 
@@ -46,14 +48,16 @@ def injection_latency(stack: Stack, tools_image: str, trials: int) -> dict[str, 
         entry["apply"].append(apply_s)
         entry["revert"].append(revert_s)
 
-    for _ in range(trials):
-        fault = PacketDrop(SPEC, context, ttl_s=600)
+    for trial in range(trials):
+        fault = example_fault(stack, tools_image, "packet-drop", f"bench-ahead-{trial}")
         fault.prepare(arm_timeout_s=120)
-        record("lab: helper prepared ahead, applied by signal", _timed(fault.apply), _timed(fault.revert))
-        fault = PacketDrop(SPEC, context, ttl_s=600)
+        record("lab: helper prepared ahead, applied by a line on its stdin", _timed(fault.apply),
+               _timed(fault.revert))
+        fault = example_fault(stack, tools_image, "packet-drop", f"bench-late-{trial}")
         record("lab: helper started at the offset", _timed(fault.apply), _timed(fault.revert))
 
-    rule = PacketDrop(SPEC, context, ttl_s=600).rule()  # the exact rule the lab uses
+    db_ip = StackTarget(stack, tools_image).address("db", seen_from="app-2")
+    rule = ["OUTPUT", "-p", "tcp", "-d", db_ip, "--dport", "5432", "-m", "comment", "--comment", "bench", "-j", "DROP"]
     network = f"container:{target.id}"
     fresh = ["docker", "run", "--rm", "--network", network, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN",
              "--label", f"{labels.MANAGED}=true", "--label", f"{labels.RUN}={stack.run_id}", tools_image, "iptables"]
@@ -82,3 +86,18 @@ def injection_latency(stack: Stack, tools_image: str, trials: int) -> dict[str, 
                    _timed(lambda: _run(["nsenter", "-t", pid, "-n", "iptables", "-A", *rule])),
                    _timed(lambda: _run(["nsenter", "-t", pid, "-n", "iptables", "-D", *rule])))
     return {name: {phase: summarize(values) for phase, values in phases.items()} for name, phases in results.items()}
+
+
+def family_latency(stack: Stack, tools_image: str, trials: int) -> dict[str, dict[str, Any]]:
+    """Per family: apply (helpers prepared ahead), verify while applied (through the helper), revert."""
+    results: dict[str, dict[str, list[float]]] = {}
+    for kind in families():
+        phases = results.setdefault(kind, {"apply": [], "verify": [], "revert": []})
+        for trial in range(trials):
+            fault = example_fault(stack, tools_image, kind, f"bench-{kind}-{trial}")
+            fault.prepare(arm_timeout_s=120)
+            phases["apply"].append(_timed(fault.apply))
+            phases["verify"].append(_timed(fault.verify))
+            phases["revert"].append(_timed(fault.revert))
+            stack.wait_healthy(timeout_s=60, poll_s=0.2)
+    return {kind: {phase: summarize(values) for phase, values in phases.items()} for kind, phases in results.items()}

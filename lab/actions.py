@@ -13,7 +13,7 @@ from docker.errors import APIError
 from lab.errors import FaultError, StackError
 from lab.events import EventLog
 from lab.faults import Fault
-from lab.scenario import Step
+from lab.scenario import ApplyStep, ExecStep, RestartStep, RevertStep, StepBase
 from lab.stack import Stack
 
 EXEC_OUTPUT_LIMIT = 500
@@ -28,34 +28,33 @@ class StepPerformer:
     log: EventLog
     applied: set[str] = field(default_factory=set)
 
-    def __call__(self, step: Step) -> str:
+    def __call__(self, step: StepBase) -> str:
         """Do the step; returns what happened. Raises FaultError when a fault cannot be put in place."""
-        match step.action:
-            case "apply":
-                return self.apply(self._fault_id(step))
-            case "revert":
-                return self.revert(self._fault_id(step))
-            case "restart":
-                return self.restart(self._service(step))
-            case "exec":
-                return self.exec(self._service(step), list(step.command))
+        match step:
+            case ApplyStep():
+                return self.apply(step.fault_id)
+            case RevertStep():
+                return self.revert(step.fault_id)
+            case RestartStep():
+                return self.restart(step.service_name)
+            case ExecStep():
+                return self.exec(step.service_name, list(step.argv))
             case _:
                 return step.text
 
-    def prepare(self, step: Step, seconds_until_due: float) -> None:
-        """Ahead of an apply step, start its fault's helper (armed, not yet applied)."""
-        if step.action == "apply":
-            fault_id = self._fault_id(step)
-            self.applied.add(fault_id)  # a prepared helper is removed with the others, even if never applied
-            self.faults[fault_id].prepare(arm_timeout_s=seconds_until_due + ARM_MARGIN_S)
+    def prepare(self, step: StepBase, seconds_until_due: float) -> None:
+        """Ahead of an apply step, start its fault's helpers (armed, not yet applied)."""
+        if isinstance(step, ApplyStep):
+            self.applied.add(step.fault_id)  # a prepared helper is removed with the others, even if never applied
+            self.faults[step.fault_id].prepare(arm_timeout_s=seconds_until_due + ARM_MARGIN_S)
 
     def apply(self, fault_id: str) -> str:
         fault = self.faults[fault_id]
         self.applied.add(fault_id)  # before apply: a half-applied fault is reverted too
         started = time.monotonic()
-        fault.apply()
+        said = fault.apply()
         self.log.emit("fault.applied", fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind,
-                      effect_s=round(time.monotonic() - started, 4))
+                      effect_s=round(time.monotonic() - started, 4), detail=said)
         state = fault.verify()
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if not state.applied:
@@ -100,13 +99,3 @@ class StepPerformer:
         output = result.output.decode(errors="replace").strip()[-EXEC_OUTPUT_LIMIT:]
         self.log.emit("action.exec", service=service, command=argv, exit_code=result.exit_code, output=output)
         return f"`{' '.join(argv)}` in {service} exited {result.exit_code}"
-
-    @staticmethod
-    def _fault_id(step: Step) -> str:
-        assert step.fault is not None  # guaranteed by scenario validation
-        return step.fault
-
-    @staticmethod
-    def _service(step: Step) -> str:
-        assert step.service is not None  # guaranteed by scenario validation
-        return step.service

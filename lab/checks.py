@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.scenario import Checks
-from lab.timeline import Analysis
+from lab.scenario import Checks, ImpactCheck, RecoveryCheck
+from lab.timeline import Analysis, WindowImpact
 
 
 @dataclass(frozen=True)
@@ -17,17 +17,17 @@ class CheckResult:
 
 def evaluate(analysis: Analysis, checks: Checks) -> list[CheckResult]:
     results: list[CheckResult] = []
-    if checks.steady_max_error_rate is not None:
-        results.append(_steady_state(analysis, checks.steady_max_error_rate))
-    if checks.impact_min_error_rate is not None:
-        results.append(_impact(analysis, checks))
-    if checks.detect_within_s is not None:
-        results.append(_detection(analysis, checks.detect_within_s))
-    if checks.restart_ineffective_min_error_rate is not None:
-        results.append(_restart_ineffective(analysis, checks.restart_ineffective_min_error_rate))
-    if checks.recovery_within_s is not None:
-        results.append(_recovery(analysis, checks))
-    if checks.no_write_lost:
+    if checks.steady_state is not None:
+        results.append(_steady_state(analysis, checks.steady_state.max_error_rate))
+    if checks.impact is not None:
+        results.append(_impact(analysis, checks.impact))
+    if checks.detection is not None:
+        results.append(_detection(analysis, checks.detection.within_s))
+    if checks.restart_ineffective is not None:
+        results.append(_restart_ineffective(analysis, checks.restart_ineffective.min_error_rate))
+    if checks.recovery is not None:
+        results.append(_recovery(analysis, checks.recovery))
+    if checks.no_write_lost is not None:
         results.append(_no_write_lost(analysis))
     return results
 
@@ -41,19 +41,29 @@ def _steady_state(analysis: Analysis, max_rate: float) -> CheckResult:
                        f"error rate {rate:.1%} over {analysis.steady.overall.requests} requests (max {max_rate:.1%})")
 
 
-def _impact(analysis: Analysis, checks: Checks) -> CheckResult:
-    name = "impact observed during the fault"
-    if analysis.fault is None or analysis.fault.overall.requests == 0:
+def _impact_window(analysis: Analysis, fault: str | None) -> WindowImpact | None:
+    if fault is None:
+        return analysis.fault
+    return next((w.impact for w in analysis.faults if w.fault == fault), None)
+
+
+def _impact(analysis: Analysis, check: ImpactCheck) -> CheckResult:
+    name = "impact observed during the fault" + (f" {check.fault}" if check.fault else "")
+    window = _impact_window(analysis, check.fault)
+    if window is None or window.overall.requests == 0:
         return CheckResult(name, False, "the fault was never in effect (no fault window in the recording)")
-    overall = analysis.fault.overall
-    low, high = checks.impact_min_error_rate or 0.0, checks.impact_max_error_rate or 1.0
+    overall = window.overall
+    low, high = check.min_error_rate, check.max_error_rate
     passed = low <= overall.error_rate <= high
     detail = f"error rate {overall.error_rate:.1%} (expected {low:.0%}-{high:.0%})"
-    if checks.impact_min_failure_latency_s is not None:
-        slow = overall.failure_p50_s is not None and overall.failure_p50_s >= checks.impact_min_failure_latency_s
-        passed = passed and slow
-        shown = "none" if overall.failure_p50_s is None else f"{overall.failure_p50_s:.2f} s"
-        detail += f"; median failure took {shown} (expected >= {checks.impact_min_failure_latency_s:g} s: slow pages)"
+    failure = overall.failure_p50_s
+    shown = "none" if failure is None else f"{failure:.2f} s"
+    if check.min_failure_latency_s is not None:
+        passed = passed and failure is not None and failure >= check.min_failure_latency_s
+        detail += f"; median failure took {shown} (expected >= {check.min_failure_latency_s:g} s: slow pages)"
+    if check.max_failure_latency_s is not None:
+        passed = passed and failure is not None and failure <= check.max_failure_latency_s
+        detail += f"; median failure took {shown} (expected <= {check.max_failure_latency_s:g} s: failing fast)"
     return CheckResult(name, passed, detail)
 
 
@@ -74,17 +84,17 @@ def _restart_ineffective(analysis: Analysis, min_rate: float) -> CheckResult:
     return CheckResult(name, rate >= min_rate, detail)
 
 
-def _recovery(analysis: Analysis, checks: Checks) -> CheckResult:
+def _recovery(analysis: Analysis, check: RecoveryCheck) -> CheckResult:
     name = "recovered after the fix"
-    within = checks.recovery_within_s or 0.0
     recover = next((i for i in analysis.intervals if i.name == "recover"), None)
     if analysis.milestone("mitigation") is None:
         return CheckResult(name, False, "the mitigation step was never reached")
     if recover is None:
         return CheckResult(name, False, f"no return to steady state after the fix (error rate <= "
-                                        f"{checks.recovery_max_error_rate:.0%} over {checks.recovery_window_s:g} s, "
-                                        f"requests under {checks.recovery_max_latency_s:g} s)")
-    return CheckResult(name, recover.seconds <= within, f"{recover.seconds:.1f} s after the fix (max {within:g} s)")
+                                        f"{check.max_error_rate:.0%} over {check.window_s:g} s, "
+                                        f"requests under {check.max_latency_s:g} s)")
+    return CheckResult(name, recover.seconds <= check.within_s,
+                       f"{recover.seconds:.1f} s after the fix (max {check.within_s:g} s)")
 
 
 def _no_write_lost(analysis: Analysis) -> CheckResult:

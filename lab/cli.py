@@ -22,6 +22,7 @@ from lab.drill.control import send as send_to_drill
 from lab.drill.launch import run_drill
 from lab.drill.session import DrillOptions
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
+from lab.faults import families as fault_families
 from lab.report.build import make_reports as build_reports
 from lab.report.replay import replay as replay_recording
 from lab.report.runs import compare as compare_summaries
@@ -171,11 +172,57 @@ def clean(force: bool) -> None:
 @click.argument("scenario_ref", metavar="SCENARIO")
 @one_line_errors
 def validate(scenario_ref: str) -> None:
-    """Check a scenario file (a name from scenarios/ or a path) without starting anything."""
+    """Check a scenario file (a name, a path, or a directory of them) without starting anything."""
     settings = Settings.from_env()
-    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
-    click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
-               f"{loaded.duration_s:.0f} s at speed 1")
+    directory = Path(scenario_ref)
+    paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
+        scenario.resolve(scenario_ref, settings.scenarios_dir)]
+    if not paths:
+        raise InvalidInput(f"no scenario file (*.yaml) in {directory}")
+    failures: list[LabError] = []
+    for path in paths:
+        try:
+            loaded = scenario.load(path)
+        except InvalidInput as exc:
+            failures.append(exc)
+            continue
+        click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
+                   f"{loaded.duration_s:.0f} s at speed 1")
+    for failure in failures[:-1]:
+        click.echo(f"lab: error: {failure}", err=True)
+    if failures:
+        raise failures[-1]
+
+
+@main.command()
+@one_line_errors
+def faults() -> None:
+    """The fault families: what each does, how, and its parameters (beside id, kind, target, ttl_s, description)."""
+    for family in fault_families().values():
+        click.echo(f"{family.kind}: {family.summary}")
+        click.echo(f"    how: {family.mechanism}")
+        click.echo(f"    users see: {family.user_sees}")
+        for parameter in family.parameters():
+            default = "required" if parameter.required else f"default {parameter.default}"
+            click.echo(f"    {parameter.name} ({parameter.type}; {default}): {parameter.description}")
+        click.echo("")
+
+
+@main.command()
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the schema here (default: standard output).")
+@one_line_errors
+def schema(out_path: Path | None) -> None:
+    """The JSON Schema of scenario files (every fault family's parameters included), for editors and CI."""
+    text = scenario.json_schema()
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out_path.write_text(text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out_path}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {out_path}")
 
 
 @main.command(epilog=EXIT_CODES_HELP)

@@ -22,7 +22,7 @@ from lab.labels import MANAGED
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
-IMAGE_NAMES = ("db", "app", "lb", "tools")
+IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper")
 Progress = Callable[[str], None]
 
 
@@ -33,6 +33,7 @@ class LabImages:
     app: str
     lb: str
     tools: str
+    reaper: str
 
     def compose_env(self) -> dict[str, str]:
         return {"LAB_DB_IMAGE": self.db, "LAB_APP_IMAGE": self.app, "LAB_LB_IMAGE": self.lb}

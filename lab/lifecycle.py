@@ -10,7 +10,7 @@ import docker
 
 from lab import docker_env, images
 from lab.errors import LabError
-from lab.reaper import owner_alive, owners_by_run, reap_dead_runs
+from lab.leftovers import owner_alive, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
 

@@ -28,9 +28,10 @@ def prepare_run_dir(path: Path) -> Path:
 
 
 def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
-    document = dict(scenario.raw)
-    document.setdefault("time", {})
-    document["time"] = {**document["time"], "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
+    document = dict(scenario.document)
+    document["time"] = {**(document.get("time") or {}),
+                        "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
+    document["traffic"] = {**(document.get("traffic") or {}), "rate": scenario.traffic.rate}
     header = f"# scenario {scenario.name} as run (speed {speed:g}x)\n"
     (run_dir / "scenario.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
 

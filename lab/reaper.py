@@ -1,68 +1,77 @@
-"""Leftovers of dead runs: a `lab run` killed with SIGKILL leaves its stack behind (its faults revert by their
-own TTL). Every run's resources carry an owner label naming the process (host, pid, start time); the next lab
-command removes the resources whose owner is gone. Stacks from `lab up` are detached (no owner) and stay."""
+"""The run's reaper: a small labelled container that removes the run's stack if the lab process dies, with no
+further command (testcontainers' Ryuk, done with the attach dead-man switch of lab.attach).
+
+Started before the stack, attached for the whole run. The lab dismisses it ("done") once it has removed the stack
+itself; if the lab process dies instead, its stdin ends, and after a short grace it stops the run's fault
+helpers (each reverts its fault on SIGTERM) and removes every container, network and volume carrying the run's
+labels. See lab/dockerfiles/reaper/reaper.py for what it does and does not touch.
+
+It needs the Docker engine's socket, mounted from the engine's host: with a local engine that is the socket the
+lab talks to (DOCKER_HOST=unix://...); with a remote one, the engine host's /var/run/docker.sock, unless
+LAB_REAPER_SOCKET names another path on that host. Nothing else: no network, no capability, a read-only root.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
-from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import docker
+from docker.errors import APIError
 
 from lab import labels
+from lab.attach import REPLY_TIMEOUT_S, Channel, StreamEnded, attach, remove_container
+from lab.errors import StackError
 
-DETACHED = "detached"
-
-
-def process_start_ticks(pid: int) -> str | None:
-    """The process start time from /proc: with the pid, it tells a live owner from a recycled pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 (starttime) counted after the command name, which may itself contain spaces and parentheses.
-    return stat.rsplit(")", 1)[1].split()[19]
+PREFIX = "outage-lab-reaper"
+GRACE_S = 2.0
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
-def owner_token(pid: int | None = None) -> str:
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{process_start_ticks(pid) or '?'}"
+def engine_socket(environ: dict[str, str] | None = None) -> str:
+    """The engine's socket as a path on the engine's host."""
+    env = os.environ if environ is None else environ
+    if env.get("LAB_REAPER_SOCKET"):
+        return env["LAB_REAPER_SOCKET"]
+    host = urlsplit(env.get("DOCKER_HOST", ""))
+    return host.path if host.scheme == "unix" and host.path else DEFAULT_SOCKET
 
 
-def owner_alive(token: str, hostname: str | None = None) -> bool:
-    """False only when we can tell the owner is gone; an owner on another host is assumed alive."""
-    if token in ("", DETACHED):
-        return True
-    host, _, rest = token.partition(":")
-    pid_text, _, ticks = rest.partition(":")
-    if host != (hostname or socket.gethostname()) or not pid_text.isdigit():
-        return True
-    return process_start_ticks(int(pid_text)) == ticks
+@dataclass
+class Reaper:
+    client: docker.DockerClient
+    container_id: str
+    channel: Channel
 
+    @classmethod
+    def start(cls, client: docker.DockerClient, image: str, run_id: str, name: str) -> Reaper:
+        host_config = client.api.create_host_config(
+            binds={engine_socket(): {"bind": DEFAULT_SOCKET, "mode": "rw"}}, auto_remove=True, network_mode="none",
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, mem_limit="64m", pids_limit=16)
+        try:
+            created = client.api.create_container(
+                image, name=name, detach=False, stdin_open=True, host_config=host_config,
+                labels=labels.run_labels(run_id, labels.ROLE_REAPER),
+                environment={"RUN_ID": run_id, "GRACE_S": str(GRACE_S)})
+        except APIError as exc:
+            raise StackError(f"cannot create the run's reaper: {exc.explanation or exc}") from exc
+        container_id = str(created["Id"])
+        channel = attach(client, container_id, PREFIX)
+        try:
+            client.api.start(container_id)
+            channel.reply({"ready"}, REPLY_TIMEOUT_S)
+        except (APIError, OSError, StreamEnded, TimeoutError) as exc:
+            channel.close()
+            remove_container(client, container_id)
+            raise StackError(f"the run's reaper did not start: {exc}") from exc
+        return cls(client, container_id, channel)
 
-def owners_by_run(client: docker.DockerClient) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    selector = labels.managed_filter()
-    resources = [c.labels for c in client.containers.list(all=True, filters=selector)]
-    resources += [(n.attrs.get("Labels") or {}) for n in client.networks.list(filters=selector)]
-    resources += [(v.attrs.get("Labels") or {}) for v in client.volumes.list(filters=selector)]
-    for resource_labels in resources:
-        run_id = resource_labels.get(labels.RUN)
-        owner = resource_labels.get(labels.OWNER)
-        if run_id and owner and owner != DETACHED:
-            owners.setdefault(run_id, owner)
-    return owners
-
-
-def dead_runs(client: docker.DockerClient) -> list[str]:
-    return sorted(run_id for run_id, owner in owners_by_run(client).items() if not owner_alive(owner))
-
-
-def reap_dead_runs(client: docker.DockerClient, remove: Callable[[str], object]) -> list[str]:
-    """Remove every run whose owner process is gone, through `remove` (which tears a run down by its label)."""
-    reaped = dead_runs(client)
-    for run_id in reaped:
-        remove(run_id)
-    return reaped
+    def dismiss(self) -> None:
+        """The run's stack is gone by the lab's own hand: the reaper leaves without touching anything."""
+        with contextlib.suppress(OSError, StreamEnded, TimeoutError):
+            self.channel.request("done", {"dismissed"})
+        self.channel.close()
+        with contextlib.suppress(APIError):
+            remove_container(self.client, self.container_id)

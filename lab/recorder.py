@@ -65,6 +65,7 @@ class Recorder:
 
     def _verify_writes(self) -> None:
         acknowledged = self.users.acknowledged
+        self.log.emit("writes.checking", acknowledged=len(set(acknowledged)))
         try:
             if self.engine_loss.returned:  # the engine's restart stopped the database: its data should be intact
                 for service in self.stack.start_stopped(("db",)):

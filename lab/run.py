@@ -4,7 +4,7 @@ while the runner plays the timeline, revert every fault, verify the writes, tear
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,11 @@ from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, InvalidInput, LabError
-from lab.faults import FaultContext, build_fault
+from lab.faults import build_fault
+from lab.faults.helper import StackTarget
 from lab.interrupts import run_guarded
+from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
-from lab.reaper import owner_token
 from lab.recorder import Recorder
 from lab.report.build import make_reports
 from lab.runner import Runner, RunStopped
@@ -55,15 +56,15 @@ def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
     spec = scenario.fault(fault_id)
     if spec.ttl_s is not None:
         return spec.ttl_s
-    offsets = {step.action: scenario.offset_s(step.at_minutes) for step in scenario.timeline
-               if step.fault == fault_id and step.action in ("apply", "revert")}
-    return offsets["revert"] - offsets["apply"] + FAULT_TTL_MARGIN_S
+    start, end = scenario.fault_windows()[fault_id]
+    return (end - start) * scenario.time.seconds_per_incident_minute + FAULT_TTL_MARGIN_S
 
 
 def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:
     """Everything after validation. Raises Interrupted after cleanup on SIGINT/SIGTERM."""
     if options.rate is not None:
-        scenario = replace(scenario, traffic=replace(scenario.traffic, rate=_checked_rate(options.rate)))
+        traffic = scenario.traffic.model_copy(update={"rate": _checked_rate(options.rate)})
+        scenario = scenario.model_copy(update={"traffic": traffic})
     engine = Engine.connect(settings)  # before anything is written: no Docker, no run directory
     for run_id in engine.reaped:
         console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
@@ -92,9 +93,8 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
     stop = threading.Event()
     recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=stop, speed=options.speed,
                         planned_duration_s=scenario.duration_s)
-    context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project, tools_image=tools_image,
-                           containers=stack.container)
-    faults = {spec.id: build_fault(spec, context, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
+    target = StackTarget(stack, tools_image)
+    faults = {spec.id: build_fault(spec, target, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
     performer = StepPerformer(stack, faults, recorder.log)
     progress = ConsoleProgress(console, recorder.clock)
     recorder.log.subscribe(progress)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from lab.clock import Clock
 from lab.errors import FaultError
 from lab.events import EventLog
-from lab.scenario import Scenario, Step
+from lab.scenario import Scenario, StepBase
 
-Perform = Callable[[Step], str]
-Prepare = Callable[[Step, float], None]
+Perform = Callable[[StepBase], str]
+Prepare = Callable[[StepBase, float], None]
 """Called with a step and the seconds until it is due, before waiting for it: work that need not happen on time
 (starting a fault's helper) is done early, so that at the offset only the last move remains."""
 
@@ -66,7 +66,7 @@ class Runner:
             raise RunStopped
         return self.records
 
-    def _prepare(self, step: Step, planned: float) -> None:
+    def _prepare(self, step: StepBase, planned: float) -> None:
         started = self.clock.now()
         assert self.prepare is not None
         try:
@@ -77,7 +77,7 @@ class Runner:
         self.log.emit("step.prepared", index=step.index, action=step.action,
                       took_s=round(self.clock.now() - started, 4))
 
-    def _run_step(self, step: Step, planned: float) -> StepRecord:
+    def _run_step(self, step: StepBase, planned: float) -> StepRecord:
         actual = self.clock.now()
         ok, detail = True, ""
         try:
@@ -89,7 +89,7 @@ class Runner:
             ok, detail = False, f"{type(exc).__name__}: {exc}"
         return self._record(step, planned, actual, ok=ok, detail=detail)
 
-    def _record(self, step: Step, planned: float, actual: float, ok: bool, detail: str) -> StepRecord:
+    def _record(self, step: StepBase, planned: float, actual: float, ok: bool, detail: str) -> StepRecord:
         record = StepRecord(step.index, step.action, planned, actual, self.clock.now() - actual, ok, detail)
         self.log.emit("step", t=actual, index=step.index, action=step.action, planned_t=round(planned, 4),
                       skew_s=round(record.skew_s, 4), took_s=round(record.took_s, 4), ok=ok, detail=detail,

@@ -29,10 +29,16 @@ from lab import labels
 from lab.docker_env import ENGINE_ERRORS
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
+from lab.leftovers import DETACHED
+from lab.model import Topology
+from lab.reaper import Reaper
 from lab.settings import Settings
 
 SERVICES = ("db", "app-1", "app-2", "app-3", "lb")
 APP_SERVICES = ("app-1", "app-2", "app-3")
+BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=("db",), apps=APP_SERVICES)
+DB_ADMIN, DB_NAME, DB_APP_ROLE = "lab", "orders", "orders_app"
+DB_DATA = "/var/lib/postgresql/data"
 COMPOSE_SERVICE = "com.docker.compose.service"
 CONFLICT_RETRY_S = 15.0
 
@@ -70,15 +76,19 @@ class Stack:
     lb_port: int | None = None
     db_port: int | None = None
     health_timeout_s: float = 180.0
-    owner: str = "detached"
-    """Owner token of the process the stack lives and dies with (see lab.reaper); "detached" for `lab up`."""
+    owner: str = DETACHED
+    """Owner token of the process the stack lives and dies with (see lab.leftovers); "detached" for `lab up`."""
+    reaper: Reaper | None = field(default=None, repr=False)
 
     @property
     def project(self) -> str:
         return project_name(self.run_id)
 
     def __enter__(self) -> Stack:
+        """Start the run's reaper (an owned stack goes if its owner dies, see lab.reaper), then the stack."""
         try:
+            if self.owner != DETACHED and self.images is not None:
+                self.reaper = Reaper.start(self.client, self.images.reaper, self.run_id, f"{self.project}-reaper")
             self.up()
         except BaseException:
             self.down()
@@ -116,14 +126,18 @@ class Stack:
             raise
 
     def down(self) -> None:
-        """Remove everything of this run: Compose first, then anything still carrying the run label."""
+        """Remove everything of this run: Compose first, then anything still carrying the run label; the reaper
+        last, so that it still removes what is left should this process die meanwhile."""
         with contextlib.suppress(StackError):  # the label sweep below removes what Compose could not
             self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
         try:
-            remove_run_resources(self.client, self.run_id)
+            remove_run_resources(self.client, self.run_id, spare_reaper=self.reaper is not None)
         except ENGINE_ERRORS as exc:
             raise EngineLost(f"cannot remove run {self.run_id}: the Docker engine is not answering; the first lab "
                              "command run once it is back removes it") from exc
+        if self.reaper is not None:
+            self.reaper.dismiss()
+            self.reaper = None
 
     def wait_healthy(self, services: tuple[str, ...] = SERVICES, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:
@@ -164,8 +178,8 @@ class Stack:
 
     def containers(self) -> dict[str, Any]:
         """Service name → container, for this run's containers only."""
-        found = self.client.containers.list(all=True, filters=labels.run_filter(self.run_id))
-        return {c.labels[COMPOSE_SERVICE]: c for c in found if c.labels.get(labels.ROLE) == labels.ROLE_STACK}
+        found = labels.find_containers(self.client, labels.run_filter(self.run_id, labels.ROLE_STACK))
+        return {c.labels[COMPOSE_SERVICE]: c for c in found if COMPOSE_SERVICE in c.labels}
 
     def container(self, service: str) -> Any:
         containers = self.containers()
@@ -188,10 +202,19 @@ class Stack:
     def db_conninfo(self) -> str:
         """How to reach the database from this host; needs only the db container to be running."""
         port = host_port(self.container("db"), "db", "5432/tcp")
-        return f"host=127.0.0.1 port={port} dbname=orders user=lab connect_timeout=5"
+        return f"host=127.0.0.1 port={port} dbname={DB_NAME} user={DB_ADMIN} connect_timeout=5"
+
+    def database_env(self, service: str) -> dict[str, str]:
+        """libpq's environment for an administrator of database `service`, seen from the stack's network (the
+        password is passed in the environment, never printed)."""
+        if service != "db":
+            raise StackError(f"{service} is not a database of the built-in stack")
+        return {"PGHOST": service, "PGPORT": "5432", "PGUSER": DB_ADMIN, "PGPASSWORD": self.db_password,
+                "PGDATABASE": DB_NAME, "PGDATA": DB_DATA, "PGCONNECT_TIMEOUT": "3"}
 
     def _compose(self, *args: str) -> None:
-        images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused")
+        images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused",
+                                          reaper="unused")
         env = {
             **os.environ,
             **images.compose_env(),
@@ -254,16 +277,19 @@ def last_log_line(container: Any) -> str:
     return lines[-1] if lines else "(no logs)"
 
 
-def remove_run_resources(client: docker.DockerClient, run_id: str) -> int:
-    """Remove every container, network and volume labelled with this run. Returns how many went."""
+def remove_run_resources(client: docker.DockerClient, run_id: str, spare_reaper: bool = False) -> int:
+    """Remove every container, network and volume labelled with this run (its live reaper too, unless spared).
+    Returns how many went."""
     removed = 0
     selector = labels.run_filter(run_id)
-    containers = client.containers.list(all=True, filters=selector)
-    for helper in (c for c in containers if c.labels.get(labels.ROLE) == labels.ROLE_FAULT and c.status == "running"):
+    containers = [c for c in labels.summaries(client, selector)
+                  if not (spare_reaper and (c.get("Labels") or {}).get(labels.ROLE) == labels.ROLE_REAPER)]
+    for helper in (c for c in containers if (c.get("Labels") or {}).get(labels.ROLE) == labels.ROLE_FAULT
+                   and c["State"] == "running"):
         # SIGTERM first: a fault helper reverts its fault on SIGTERM, a forced removal would kill it mid-fault.
-        _ignore_gone(lambda h=helper: h.stop(timeout=5))
+        _ignore_gone(lambda h=helper: client.api.stop(h["Id"], timeout=5))
     for container in containers:
-        removed += _ignore_gone(lambda c=container: c.remove(force=True, v=True))
+        removed += _ignore_gone(lambda c=container: client.api.remove_container(c["Id"], force=True, v=True))
     for network in client.networks.list(filters=selector):
         removed += _ignore_gone(network.remove)
     for volume in client.volumes.list(filters=selector):
@@ -286,8 +312,8 @@ def _ignore_gone(action: Any) -> int:
 def running_run_ids(client: docker.DockerClient) -> list[str]:
     """Run ids of every lab stack with resources on this engine, oldest first."""
     found: set[str] = set()
-    for container in client.containers.list(all=True, filters=labels.managed_filter()):
-        found.add(container.labels.get(labels.RUN, ""))
+    for container in labels.summaries(client, labels.managed_filter()):
+        found.add((container.get("Labels") or {}).get(labels.RUN, ""))
     for network in client.networks.list(filters=labels.managed_filter()):
         found.add((network.attrs.get("Labels") or {}).get(labels.RUN, ""))
     for volume in client.volumes.list(filters=labels.managed_filter()):

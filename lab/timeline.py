@@ -71,6 +71,19 @@ class WindowImpact:
 
 
 @dataclass(frozen=True)
+class FaultWindow:
+    """When one fault was in effect: from its apply step to its revert (or, without one, the recording's end)."""
+
+    fault: str
+    kind: str
+    target: str
+    start: float
+    end: float
+    ended_by: str
+    impact: WindowImpact
+
+
+@dataclass(frozen=True)
 class Milestone:
     name: str
     t: float
@@ -104,6 +117,8 @@ class Analysis:
     intervals: list[Interval]
     steady: WindowImpact | None
     fault: WindowImpact | None
+    """Requests started while any fault was in effect (the union of the fault windows)."""
+    faults: list[FaultWindow]
     after_restart: WindowImpact | None
     after_recovery: WindowImpact | None
     steps: list[dict[str, Any]]
@@ -144,9 +159,11 @@ def stats(requests: list[Request]) -> Stats:
     )
 
 
-def window_impact(requests: list[Request], start: float, end: float) -> WindowImpact:
-    """Requests started in [start, end): overall and per serving replica (None: the LB itself answered)."""
-    inside = [r for r in requests if start <= r.t < end]
+def window_impact(requests: list[Request], start: float, end: float,
+                  spans: list[tuple[float, float]] | None = None) -> WindowImpact:
+    """Requests started in [start, end) (or in any of `spans` within it): overall and per serving replica (None:
+    the LB itself answered)."""
+    inside = [r for r in requests if start <= r.t < end and (spans is None or any(a <= r.t < b for a, b in spans))]
     replicas = sorted({r.replica or "(lb)" for r in inside})
     per_replica = {name: stats([r for r in inside if (r.replica or "(lb)") == name]) for name in replicas}
     return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside), per_replica=per_replica)
@@ -214,7 +231,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     for step in steps:
         if step is fault_step:
             continue
-        name = step.get("milestone") or f"{step['action']}{' ' + step['service'] if step.get('service') else ''}"
+        name = step.get("milestone") or (f"fault {step['fault']} injected" if step["action"] == "apply" else
+                                         f"{step['action']}{' ' + step['service'] if step.get('service') else ''}")
         add(name, step, step.get("clock", ""), step.get("text", ""))
     mitigation = next((s for s in steps if s.get("milestone") == "mitigation"), None)
     recovery_t = find_recovery(requests, mitigation["t"], recovery) if mitigation else None
@@ -238,14 +256,17 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     ]
 
     restart = next((s for s in steps if s["action"] == "restart" and fault_t is not None and s["t"] > fault_t), None)
-    fault_end = mitigation["t"] if mitigation else _revert_t(steps, end_t)
+    windows = fault_windows(events, steps, requests, end_t)
+    spans = merged([(w.start, w.end) for w in windows])
+    fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
     return Analysis(
         partial=partial,
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
         steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
-        fault=window_impact(requests, fault_t, fault_end) if fault_t is not None else None,
+        fault=window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None,
+        faults=windows,
         after_restart=(window_impact(requests, restart["t"] + restart["took_s"] + RESTART_SETTLE_S, fault_end)
                        if restart else None),
         after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
@@ -259,14 +280,40 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     )
 
 
+def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float) -> list[FaultWindow]:
+    """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw
+    it gone (`fault.lost`: removed from outside, or by a runbook), or the end of the recording."""
+    windows = []
+    for apply in (s for s in steps if s["action"] == "apply" and s.get("ok") and s.get("fault")):
+        fault_id, start = apply["fault"], apply["t"]
+        ends = [(end_t, "end of the recording")]
+        ends += [(s["t"], "revert step") for s in steps
+                 if s["action"] == "revert" and s.get("fault") == fault_id and s["t"] >= start]
+        ends += [(e["t"], "seen gone") for e in events
+                 if e.get("kind") == "fault.lost" and e.get("fault") == fault_id and e["t"] >= start]
+        end, ended_by = min(ends)
+        applied = next((e for e in events if e.get("kind") == "fault.applied" and e.get("fault") == fault_id), {})
+        windows.append(FaultWindow(fault=fault_id, kind=str(applied.get("fault_kind", "")),
+                                   target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
+                                   ended_by=ended_by, impact=window_impact(requests, start, end)))
+    return windows
+
+
+def merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping or touching spans joined, in order."""
+    joined: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
+
+
 def skew_stats(steps: list[Event]) -> SkewStats:
     skews = [abs(s["skew_s"]) for s in steps]
     return SkewStats(steps=len(skews), median_s=_round(percentile(skews, 50)), p99_s=_round(percentile(skews, 99)),
                      max_s=_round(max(skews, default=None)))
-
-
-def _revert_t(steps: list[Event], default: float) -> float:
-    return next((s["t"] for s in steps if s["action"] == "revert"), default)
 
 
 def _step_summary(step: Event) -> dict[str, Any]:

@@ -23,13 +23,16 @@ def load_run(run_dir: Path) -> tuple[Scenario, list[Event]]:
     return scenario, events
 
 
+def recovery_criteria(scenario: Scenario) -> RecoveryCriteria:
+    rule = scenario.checks.recovery_criteria()
+    return RecoveryCriteria(rule.window_s, rule.max_error_rate, rule.max_latency_s)
+
+
 def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
     loaded, events = load_run(run_dir)
     scenario = scenario or loaded
     started = next((e for e in events if e.get("kind") == "run.started"), {})
-    analysis = analyse(events, RecoveryCriteria(scenario.checks.recovery_window_s,
-                                                scenario.checks.recovery_max_error_rate,
-                                                scenario.checks.recovery_max_latency_s))
+    analysis = analyse(events, recovery_criteria(scenario))
     results = checks.evaluate(analysis, scenario.checks)
     summary = outputs.summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)),
                                        analysis, results)

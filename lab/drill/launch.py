@@ -16,8 +16,8 @@ from lab.drill.session import DrillOptions, DrillSession
 from lab.errors import InvalidInput, LabError, NothingRunning
 from lab.events import read_events
 from lab.interrupts import run_guarded
+from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
-from lab.reaper import owner_token
 from lab.scenario import Scenario
 from lab.settings import Settings
 

@@ -17,11 +17,13 @@ from lab.drill.control import ActiveDrill, ControlServer
 from lab.drill.dashboard import Dashboard
 from lab.errors import EngineLost
 from lab.events import Event
-from lab.faults import FaultContext, build_fault
+from lab.faults import FaultSpec, build_fault
+from lab.faults.helper import StackTarget
 from lab.recorder import Recorder
-from lab.scenario import Scenario, Step
+from lab.scenario import ApplyStep, Scenario
 from lab.stack import Stack
-from lab.timeline import RecoveryCriteria, Request, find_recovery
+from lab.timeline import Request, find_recovery
+from lab.verdict import recovery_criteria
 
 MONITOR_EVERY_S = 1.0
 ENGINE_LOST = "aborted: the Docker engine went away"
@@ -34,6 +36,12 @@ class DrillOptions:
     inject_after_s: float | None = None
     """Fixed moment for the fault (scripted drills and tests); default: drawn from the scenario's window."""
     max_duration_s: float | None = None
+
+
+def drawn_fault(scenario: Scenario, seed: int) -> FaultSpec:
+    """The fault a drill lands: drawn (seeded) from the scenario's drill list, or from every declared fault."""
+    pool = [scenario.fault(fault_id) for fault_id in scenario.drill.faults] or list(scenario.faults)
+    return random.Random(f"fault:{seed}").choice(pool)
 
 
 class DrillSession:
@@ -50,14 +58,11 @@ class DrillSession:
                                  mode="drill")
         self.log, self.clock = self.recorder.log, self.recorder.clock
         self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
-        spec = scenario.faults[0]
-        context = FaultContext(client=stack.client, run_id=stack.run_id, project=stack.project,
-                               tools_image=tools_image, containers=stack.container)
-        self.fault_id = spec.id
-        self.fault = build_fault(spec, context, ttl_s=self.max_duration_s + 120)
-        self.performer = StepPerformer(stack, {spec.id: self.fault}, self.log)
-        self.criteria = RecoveryCriteria(scenario.checks.recovery_window_s, scenario.checks.recovery_max_error_rate,
-                                         scenario.checks.recovery_max_latency_s)
+        self.spec = drawn_fault(scenario, options.seed)
+        self.fault_id = self.spec.id
+        self.fault = build_fault(self.spec, StackTarget(stack, tools_image), ttl_s=self.max_duration_s + 120)
+        self.performer = StepPerformer(stack, {self.spec.id: self.fault}, self.log)
+        self.criteria = recovery_criteria(scenario)
         self._lock = threading.Lock()
         self._requests: list[Request] = []
         self._hints_released = 0
@@ -86,7 +91,7 @@ class DrillSession:
             return {"ok": True}
         if op == "give-up":
             self.stop.set()
-            spec = self.scenario.faults[0]
+            spec = self.spec
             return {"ok": True, "message": f"the cause was: {spec.description or spec.kind} "
                                            f"(fault {spec.id} on {spec.target}); reverting it now"}
         return {"ok": False, "error": f"unknown request {op!r}"}
@@ -139,8 +144,7 @@ class DrillSession:
             raise EngineLost(str(self.recorder.engine_loss.reason))
 
     def _play(self, inject_at: float) -> str:
-        step = Step(index=0, at_minutes=0, clock="", action="apply", text="the fault lands (unannounced)",
-                    fault=self.fault_id)
+        step = ApplyStep(action="apply", at_minutes=0, fault_id=self.fault_id, text="the fault lands (unannounced)")
         self.performer.prepare(step, inject_at)
         if not self.clock.wait_until(inject_at, self.stop):
             return self._stopped()

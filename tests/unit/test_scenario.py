@@ -58,7 +58,7 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d["timeline"][3].update(at=1), "timeline[3].at: 1 comes before the previous step's 20"),
         (lambda d: d["timeline"][2].update(action="reboot"), "timeline[2].action: unknown value 'reboot'"),
         (lambda d: d["timeline"][2].update(service="cache"), "timeline[2].service: unknown service 'cache'"),
-        (lambda d: d["faults"][0].update(target="app-9"), "faults[0].target: unknown value 'app-9'"),
+        (lambda d: d["faults"][0].update(target="app-9"), "faults[0].target: unknown service 'app-9'"),
         (lambda d: d["faults"][0].update(kind="cpu-hog"), "faults[0].kind: unknown value 'cpu-hog'"),
         (lambda d: d["faults"][0].update(destination="app-2"), "faults[0].destination: must differ from the target"),
         (lambda d: d["time"].update(seconds_per_incident_minute=0),
@@ -76,7 +76,7 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d["timeline"][0].pop("fault"), "timeline[0].fault: is required for action 'apply'"),
         (lambda d: d["faults"][0].update(id="Bad Id!"), "faults[0].id: must be lowercase letters"),
         (lambda d: d["checks"].update(recovery={"within_s": 0}), "checks.recovery.within_s: must be greater than 0"),
-        (lambda d: d.update(timeline=[]), "timeline: must list at least one step"),
+        (lambda d: d.update(timeline=[]), "timeline: must list at least 1 item"),
         (lambda d: d.update(timeline="soon"), "timeline: must be a list, got a string"),
     ],
 )

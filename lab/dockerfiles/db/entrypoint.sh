@@ -1,7 +1,7 @@
 #!/bin/sh
 # Initialise the cluster on first start (empty volume), then run postgres as PID 1.
 set -eu
-: "${POSTGRES_USER:?}" "${POSTGRES_DB:?}" "${POSTGRES_PASSWORD:?}"
+: "${POSTGRES_USER:?}" "${POSTGRES_DB:?}" "${POSTGRES_PASSWORD:?}" "${POSTGRES_APP_USER:?}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp)
     printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
@@ -10,8 +10,15 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     rm -f "$pwfile"
     echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"
     pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-    psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres -q \
-        -c "CREATE DATABASE \"$POSTGRES_DB\" OWNER \"$POSTGRES_USER\""
+    # The apps' role owns the database (and so its public schema) without being a superuser. The password goes
+    # from the environment into a psql variable (\getenv), never onto a command line.
+    psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres -q <<'SQL'
+\getenv app POSTGRES_APP_USER
+\getenv pw POSTGRES_PASSWORD
+\getenv db POSTGRES_DB
+CREATE ROLE :"app" LOGIN PASSWORD :'pw';
+CREATE DATABASE :"db" OWNER :"app";
+SQL
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
     echo '{"event": "db_initialised"}'
 fi

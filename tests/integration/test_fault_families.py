@@ -1,0 +1,322 @@
+"""Every fault family on a real stack: applied, seen by the app and its users, verified in the target's own
+namespaces, reverted, and the stack healthy again. And every family's dead-man switch: the process holding the
+fault is killed with SIGKILL and the fault goes by itself, long before its time-to-live.
+
+One stack serves the module: each case leaves it healthy (every replica ready) before the next begins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from lab import lifecycle
+from lab.faults import Fault, build_fault, families
+from lab.faults.helper import StackTarget
+from lab.images import LabImages
+from lab.settings import PROJECT_ROOT
+from lab.stack import BUILTIN_TOPOLOGY, Stack
+
+from .helpers import NotYet
+
+pytestmark = pytest.mark.docker
+
+PROBE_TIMEOUT_S = 6.0
+OBSERVE_S = 7.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    status: int | None
+    latency_s: float
+    body: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """One family's fault and what it must do to the app: which replicas fail, which stay ready, and the error the
+    failing ones log (the exact psycopg text the lab records)."""
+
+    name: str
+    spec: dict[str, Any]
+    failing: tuple[str, ...]
+    app_error: str | None
+    healthy: tuple[str, ...] = ()
+    provoke: Callable[[Stack], None] | None = None
+    """What makes the fault show (e.g. pools reconnecting after a database restart)."""
+    verify_detail: str = ""
+    extra: Callable[[Stack, LabImages], None] | None = field(default=None)
+
+
+def restart_db(stack: Stack) -> None:
+    stack.container("db").restart(timeout=5)
+    stack.wait_healthy(("db",), timeout_s=60, poll_s=0.2)
+
+
+def db_answers_tcp_while_frozen(stack: Stack, lab_images: LabImages) -> None:
+    """The kernel still completes the TCP handshake on a stopped server's socket: a shallow check stays green."""
+    app1 = stack.container("app-1")
+    output = stack.client.containers.run(
+        lab_images.tools, ["bash", "-c", "timeout 2 bash -c 'exec 3<>/dev/tcp/db/5432' && echo open"], remove=True,
+        network_mode=f"container:{app1.id}", cap_drop=["ALL"],
+        labels={"outage-lab.managed": "true", "outage-lab.run": stack.run_id, "outage-lab.role": "fault",
+                "outage-lab.probe": "true"})
+    assert output.decode().strip() == "open"
+
+
+CASES = [
+    Case("packet-drop", {"kind": "packet-drop", "target": "app-2", "destination": "db", "port": 5432},
+         failing=("app-2",), healthy=("app-1", "app-3"), app_error="timeout", verify_detail="silent"),
+    Case("packet-drop-share", {"kind": "packet-drop", "target": "app-2", "destination": "db", "port": 5432,
+                               "probability": 0.999},
+         failing=("app-2",), healthy=("app-1",), app_error="timeout", verify_detail="--probability"),
+    Case("reject", {"kind": "reject", "target": "app-2", "destination": "db", "port": 5432},
+         failing=("app-2",), healthy=("app-1", "app-3"), app_error="Connection refused", verify_detail="REJECT"),
+    Case("blackhole-route", {"kind": "blackhole-route", "target": "app-2", "destination": "db",
+                             "route_type": "unreachable"},
+         failing=("app-2",), healthy=("app-1",), app_error="No route to host", verify_detail="unreachable"),
+    Case("partition", {"kind": "partition", "target": "db", "apart_from": ["app-1", "app-3"]},
+         failing=("app-1", "app-3"), healthy=("app-2",), app_error="timeout"),
+    Case("dns-misdirect", {"kind": "dns-misdirect", "target": "app-2", "name": "db"},
+         failing=("app-2",), healthy=("app-1", "app-3"), app_error="Name or service not known",
+         provoke=restart_db, verify_detail="NXDOMAIN"),
+    Case("freeze", {"kind": "freeze", "target": "db"}, failing=("app-1",), app_error=None,
+         verify_detail="processes stopped", extra=db_answers_tcp_while_frozen),
+    Case("db-connection-limit", {"kind": "db-connection-limit", "target": "db", "role": "orders_app", "limit": 0},
+         failing=("app-1", "app-2", "app-3"), app_error='too many connections for role "orders_app"',
+         verify_detail="connection limit of orders_app is 0"),
+    Case("db-access-rule", {"kind": "db-access-rule", "target": "db", "client": "app-2"},
+         failing=("app-2",), healthy=("app-1", "app-3"), app_error="pg_hba.conf rejects connection",
+         verify_detail="reject"),
+]
+
+
+@pytest.fixture(scope="module")
+def shared_stack(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[Stack]:
+    with engine.stack(images=lab_images) as running:
+        yield running
+
+
+def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fault_id: str) -> Fault:
+    spec = families()[document["kind"]].spec.model_validate({"id": fault_id, **document},
+                                                             context={"topology": BUILTIN_TOPOLOGY})
+    return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
+
+
+def probe(url: str) -> Probe:
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+            return Probe(response.status, time.monotonic() - started, response.read().decode(errors="replace"))
+    except urllib.error.HTTPError as exc:
+        return Probe(exc.code, time.monotonic() - started, exc.read().decode(errors="replace"))
+    except OSError as exc:
+        return Probe(None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+
+
+def observe(stack: Stack, replicas: tuple[str, ...], seconds: float) -> dict[str, list[Probe]]:
+    """Ask each replica's /readyz (it touches the database) again and again for `seconds`."""
+    urls = stack.endpoints().app_urls
+    seen: dict[str, list[Probe]] = {name: [] for name in replicas}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for name in replicas:
+            seen[name].append(probe(f"{urls[name]}/readyz"))
+    return seen
+
+
+def db_errors(stack: Stack, replica: str, since: datetime) -> list[str]:
+    """The database errors a replica logged since `since` (its JSON lines, as the recorder reads them)."""
+    lines = stack.container(replica).logs(since=since, stdout=True, stderr=False).decode(errors="replace")
+    found = []
+    for line in lines.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("event") == "db_error":
+                found.append(f"{entry['error_class']}: {entry['message']}")
+    return found
+
+
+def wait_all_ready(stack: Stack, timeout_s: float = 45) -> None:
+    wait_ready(stack, tuple(stack.endpoints().app_urls), timeout_s)
+
+
+def wait_ready(stack: Stack, replicas: tuple[str, ...], timeout_s: float = 45) -> None:
+    urls = stack.endpoints().app_urls
+
+    def ready() -> None:
+        statuses = {name: probe(f"{urls[name]}/readyz").status for name in replicas}
+        if any(status != 200 for status in statuses.values()):
+            raise NotYet(str(statuses))
+
+    Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.5), retry=retry_if_exception_type(NotYet),
+             reraise=True)(ready)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_family_applied_seen_by_users_verified_and_reverted(
+    shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fault is in effect (its own verify says so, in the target's namespaces), the failing replicas fail with
+    the family's error while the others stay ready; after the revert the verify says gone and every replica is
+    ready again."""
+    wait_all_ready(shared_stack)
+    fault = fault_for(shared_stack, lab_images, case.spec, f"test-{case.name}")
+    since = datetime.now(UTC)
+    started = time.monotonic()
+    try:
+        said = fault.apply()
+        applied_s = time.monotonic() - started
+        state = fault.verify()
+        assert state.applied, state.detail
+        assert case.verify_detail in state.detail
+        if case.provoke is not None:
+            case.provoke(shared_stack)
+            wait_ready(shared_stack, case.healthy)  # the provocation's own blip is not the fault's doing
+        if case.extra is not None:
+            case.extra(shared_stack, lab_images)
+        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S)
+    finally:
+        outcome = fault.revert()
+    assert not fault.verify().applied
+    for name in case.failing:
+        assert any(p.status != 200 for p in seen[name]), f"{name} never failed: {seen[name]}"
+    for name in case.healthy:
+        assert all(p.status == 200 for p in seen[name][1:]), f"{name} failed too: {seen[name]}"
+    errors = [error for name in case.failing for error in db_errors(shared_stack, name, since)]
+    if case.app_error is not None:
+        assert any(case.app_error in error for error in errors), errors
+    wait_all_ready(shared_stack)
+    failed = [p for name in case.failing for p in seen[name] if p.status != 200]
+    with capsys.disabled():
+        shown = next((error for error in errors if case.app_error and case.app_error in error),
+                     errors[0] if errors else failed[0].body[:160])
+        print(f"\n[{case.name}] applied in {applied_s * 1000:.0f} ms ({said}); failing replicas: "
+              f"{len(failed)} failed probes, median {sorted(p.latency_s for p in failed)[len(failed) // 2]:.2f} s; "
+              f"app error: {shown}; revert: {outcome}")
+
+
+def test_packet_drop_share_drops_only_some_packets(shared_stack: Stack, lab_images: LabImages) -> None:
+    """With a probability below 1 the rule uses iptables' statistic match, and some connects get through."""
+    fault = fault_for(shared_stack, lab_images, {"kind": "packet-drop", "target": "app-2", "destination": "db",
+                                                 "port": 5432, "probability": 0.3}, "test-share")
+    try:
+        fault.apply()
+        state = fault.verify()
+    finally:
+        fault.revert()
+    found = re.search(r"-m statistic --mode random --probability (\S+)", state.detail)
+    assert state.applied and found is not None and float(found.group(1)) == pytest.approx(0.3)
+
+
+def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images: LabImages,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Capped at 8 kbit/s, app-2's replies queue: a burst of requests to it takes many times longer than before,
+    while app-1's do not slow down."""
+    wait_all_ready(shared_stack)
+    urls = shared_stack.endpoints().app_urls
+
+    def burst(name: str) -> float:
+        started = time.monotonic()
+        processes = [subprocess.Popen([sys.executable, "-c", f"import urllib.request as u; "
+                                       f"u.urlopen('{urls[name]}/healthz', timeout=30).read()"]) for _ in range(12)]
+        for process in processes:
+            process.wait(timeout=60)
+        return time.monotonic() - started
+
+    before = burst("app-2")
+    fault = fault_for(shared_stack, lab_images, {"kind": "bandwidth", "target": "app-2", "rate_kbit": 8,
+                                                 "burst_kb": 2, "queue_ms": 2000}, "test-bandwidth")
+    try:
+        fault.apply()
+        state = fault.verify()
+        capped, other = burst("app-2"), burst("app-1")
+    finally:
+        fault.revert()
+    assert state.applied and "tbf 5ab1:" in state.detail
+    assert not fault.verify().applied
+    assert capped > 3 * before and capped > 2 * other, (before, capped, other)
+    with capsys.disabled():
+        print(f"\n[bandwidth] 12 requests to app-2: {before:.2f} s before, {capped:.2f} s capped at 8 kbit/s "
+              f"(app-1 meanwhile: {other:.2f} s)")
+
+
+def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, lab_images: LabImages) -> None:
+    """Revert deletes only what carries the fault's mark: an identical rule without it stays in place."""
+    app2 = shared_stack.container("app-2")
+    db_ip = StackTarget(shared_stack, lab_images.tools).address("db", seen_from="app-2")
+    rule = ["OUTPUT", "-p", "tcp", "-d", db_ip, "--dport", "15432", "-j", "DROP"]
+
+    def tools(*argv: str) -> str:
+        return shared_stack.client.containers.run(
+            lab_images.tools, list(argv), remove=True, network_mode=f"container:{app2.id}", cap_drop=["ALL"],
+            cap_add=["NET_ADMIN"], labels={"outage-lab.managed": "true", "outage-lab.run": shared_stack.run_id,
+                                           "outage-lab.role": "fault", "outage-lab.probe": "true"}).decode()
+
+    tools("iptables", "-A", *rule)
+    try:
+        fault = fault_for(shared_stack, lab_images, {"kind": "packet-drop", "target": "app-2", "destination": "db",
+                                                     "port": 15432}, "test-mark")
+        fault.apply()
+        fault.revert()
+        assert "--dport 15432 -j DROP" in tools("iptables", "-S", "OUTPUT")
+    finally:
+        tools("iptables", "-D", *rule)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
+    shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The process that applied the fault is killed with SIGKILL: its helpers see their stdin close and revert at
+    once (the TTL is 600 s, so the TTL cannot be what removed it), and the helper containers are gone after."""
+    wait_all_ready(shared_stack)
+    fault_id = f"kill-{case.name}"
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.fault_holder"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HOLD_RUN_ID": shared_stack.run_id, "HOLD_DB_PASSWORD": shared_stack.db_password,
+             "HOLD_TOOLS_IMAGE": lab_images.tools, "HOLD_SPEC": json.dumps({"id": fault_id, **case.spec})})
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        assert line.strip() == "applied", holder.stderr.read() if holder.stderr else line
+        observer = fault_for(shared_stack, lab_images, case.spec, fault_id)  # same mark: sees the holder's fault
+        assert observer.verify().applied
+        holder.kill()
+        killed = time.monotonic()
+        holder.wait(timeout=10)
+
+        def gone() -> None:
+            if observer.verify().applied:
+                raise NotYet("still applied")
+
+        Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.05), retry=retry_if_exception_type(NotYet),
+                 reraise=True)(gone)
+        gone_s = time.monotonic() - killed
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+    def helpers_removed() -> None:
+        if shared_stack.client.containers.list(all=True, filters={"label": [f"outage-lab.fault={fault_id}"]}):
+            raise NotYet("a helper container is still there")
+
+    Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.1), retry=retry_if_exception_type(NotYet),
+             reraise=True)(helpers_removed)
+    wait_all_ready(shared_stack)
+    with capsys.disabled():
+        print(f"\n[kill -9 {case.name}] fault gone {gone_s:.2f} s after SIGKILL (TTL 600 s)")
