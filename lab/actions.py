@@ -1,22 +1,27 @@
-"""What each timeline step does to the stack: faults, responder actions (restart, exec) and notes.
+"""What each timeline step does to the stack: faults, responder actions (restart, runbook steps) and notes.
 
-Steps come from the scenario; they only ever act on containers of this run (the stack checks the label).
+Steps come from the scenario; they only ever act on containers of this run (the stack checks the label). The lab
+reverts only the faults the timeline reverts; a runbook step fixes, or does not fix, the rest by itself, and the
+fault watch observes which. Whatever is still in place at the end is reverted as cleanup, and recorded as such.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docker.errors import APIError
 
 from lab.errors import FaultError, StackError
 from lab.events import EventLog
+from lab.fault_watch import FaultWatch
 from lab.faults import Fault
-from lab.scenario import ApplyStep, ExecStep, RestartStep, RevertStep, StepBase
+from lab.runbook import RunbookRunner
+from lab.runner import StepFailed
+from lab.scenario import ApplyStep, RestartStep, RevertStep, RunbookStep, StepBase
 from lab.stack import Stack
 
-EXEC_OUTPUT_LIMIT = 500
 ARM_MARGIN_S = 60.0
 """How long a prepared fault helper waits past its step's offset before it leaves on its own."""
 
@@ -26,19 +31,22 @@ class StepPerformer:
     stack: Stack
     faults: dict[str, Fault]
     log: EventLog
+    watch: FaultWatch | None = None
+    runbook: RunbookRunner | None = None
     applied: set[str] = field(default_factory=set)
 
     def __call__(self, step: StepBase) -> str:
-        """Do the step; returns what happened. Raises FaultError when a fault cannot be put in place."""
+        """Do the step; returns what happened. Raises FaultError when a fault cannot be put in place, StepFailed
+        when a responder's step failed (the run goes on)."""
         match step:
             case ApplyStep():
                 return self.apply(step.fault_id)
             case RevertStep():
                 return self.revert(step.fault_id)
             case RestartStep():
-                return self.restart(step.service_name)
-            case ExecStep():
-                return self.exec(step.service_name, list(step.argv))
+                return self.responder_action(f"restart step {step.index}", lambda: self.restart(step.service_name))
+            case RunbookStep():
+                return self.responder_action(f"runbook step {step.index}", lambda: self.run_runbook(step))
             case _:
                 return step.text
 
@@ -59,13 +67,18 @@ class StepPerformer:
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if not state.applied:
             raise FaultError(f"fault {fault_id} was applied but is not in effect: {state.detail}")
+        if self.watch is not None:
+            self.watch.watch(fault_id)
         return state.detail
 
-    def revert(self, fault_id: str) -> str:
+    def revert(self, fault_id: str, cleanup: bool = False) -> str:
+        """The lab removes the fault: a revert step of the timeline, or (`cleanup`) the end of the run."""
         fault = self.faults[fault_id]
+        if self.watch is not None:
+            self.watch.unwatch(fault_id)
         outcome = fault.revert()
         self.applied.discard(fault_id)
-        self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome)
+        self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome, cleanup=cleanup)
         state = fault.verify()
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if state.applied:
@@ -73,15 +86,30 @@ class StepPerformer:
         return f"{outcome}; {state.detail}"
 
     def revert_all(self) -> list[str]:
-        """Revert every fault still applied; each failure is recorded, none stops the others."""
+        """Cleanup: revert every fault still applied, each recorded as still in effect or already gone; a failure
+        is recorded and does not stop the others."""
         problems = []
         for fault_id in sorted(self.applied):
             try:
-                self.revert(fault_id)
+                if self.watch is not None and fault_id in self.watch.watching():
+                    state = self.faults[fault_id].verify()
+                    self.log.emit("fault.cleanup", fault=fault_id, still_in_effect=state.applied,
+                                  detail=state.detail)
+                self.revert(fault_id, cleanup=True)
             except Exception as exc:
                 problems.append(f"{fault_id}: {exc}")
                 self.log.emit("fault.revert_failed", fault=fault_id, error=str(exc))
         return problems
+
+    def responder_action(self, what: str, act: Callable[[], str]) -> str:
+        """A responder's step: the fault watch learns it began (it may fix a fault) and checks right after."""
+        begun = self.watch.action(what) if self.watch is not None else None
+        try:
+            return act()
+        finally:
+            if self.watch is not None and begun is not None:
+                self.watch.done(begun)
+                self.watch.check_now()
 
     def restart(self, service: str) -> str:
         container = self.stack.container(service)
@@ -93,9 +121,14 @@ class StepPerformer:
         self.stack.wait_healthy((service,), timeout_s=60, poll_s=0.1)
         return f"{service} restarted and healthy again"
 
-    def exec(self, service: str, argv: list[str]) -> str:
-        container = self.stack.container(service)
-        result = container.exec_run(argv)  # argv list: never through a shell string
-        output = result.output.decode(errors="replace").strip()[-EXEC_OUTPUT_LIMIT:]
-        self.log.emit("action.exec", service=service, command=argv, exit_code=result.exit_code, output=output)
-        return f"`{' '.join(argv)}` in {service} exited {result.exit_code}"
+    def run_runbook(self, step: RunbookStep) -> str:
+        if self.runbook is None:
+            raise StepFailed("runbook steps need a runbook runner")
+        result = self.runbook.run(step)
+        self.log.emit("runbook.finished", index=step.index, where=step.where, service=step.service,
+                      command=list(step.command), exit_code=result.exit_code, duration_s=result.duration_s,
+                      output=result.output)
+        summary = result.summary(step.timeout_s)
+        if not result.ok:
+            raise StepFailed(summary)
+        return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.scenario import Checks, ImpactCheck, RecoveryCheck
-from lab.timeline import Analysis, WindowImpact
+from lab.timeline import OUTSIDE, STILL_AT_CLEANUP, Analysis, WindowImpact
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ def evaluate(analysis: Analysis, checks: Checks) -> list[CheckResult]:
         results.append(_restart_ineffective(analysis, checks.restart_ineffective.min_error_rate))
     if checks.recovery is not None:
         results.append(_recovery(analysis, checks.recovery))
+    if checks.fault_removed is not None:
+        results.append(_fault_removed(analysis))
+    if analysis.faults:
+        results.append(_fault_held(analysis))
     if checks.no_write_lost is not None:
         results.append(_no_write_lost(analysis))
     return results
@@ -95,6 +99,41 @@ def _recovery(analysis: Analysis, check: RecoveryCheck) -> CheckResult:
                                         f"requests under {check.max_latency_s:g} s)")
     return CheckResult(name, recover.seconds <= check.within_s,
                        f"{recover.seconds:.1f} s after the fix (max {check.within_s:g} s)")
+
+
+def _fault_removed(analysis: Analysis) -> CheckResult:
+    """The faults the timeline does not revert itself must have been removed by a responder's step."""
+    name = "the runbook removed the fault"
+    left = [w for w in analysis.faults if not w.ended_by.startswith(("revert step", "runbook step", "restart step"))]
+    if not analysis.faults:
+        return CheckResult(name, False, "no fault was applied")
+    if not left:
+        removed = [f"{w.fault} by {w.ended_by} (t={w.end:.1f} s)" for w in analysis.faults
+                   if not w.ended_by.startswith("revert step")]
+        return CheckResult(name, True, "removed: " + ("; ".join(removed) or "every fault by the timeline"))
+    last_runbook = next((s for s in reversed(analysis.steps) if s["action"] == "runbook"), None)
+    said = f" (last runbook step: {last_runbook['detail']})" if last_runbook else " (no runbook step ran)"
+    return CheckResult(name, False, "; ".join(f"fault {w.fault} {_how_it_ended(w.ended_by, w.end)}" for w in left)
+                       + said)
+
+
+def _fault_held(analysis: Analysis) -> CheckResult:
+    """A fault that went while nothing of the scenario acted makes the replay something else than the incident."""
+    name = "each fault held until the scenario removed it"
+    outside = [w for w in analysis.faults if w.ended_by == OUTSIDE]
+    if outside:
+        return CheckResult(name, False, "; ".join(f"fault {w.fault} was removed from outside at t={w.end:.1f} s "
+                                                 "(by nothing the scenario did)" for w in outside))
+    return CheckResult(name, True, "; ".join(f"{w.fault}: until {w.ended_by} at t={w.end:.1f} s"
+                                             for w in analysis.faults))
+
+
+def _how_it_ended(ended_by: str, t: float) -> str:
+    if ended_by == STILL_AT_CLEANUP:
+        return "was still in effect at cleanup: the runbook did not remove it"
+    if ended_by == OUTSIDE:
+        return f"was removed from outside at t={t:.1f} s, not by the runbook"
+    return f"lasted until the {ended_by}: nothing removed it"
 
 
 def _no_write_lost(analysis: Analysis) -> CheckResult:

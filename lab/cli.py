@@ -1,4 +1,8 @@
-"""Command line: parse arguments, call the core, turn a LabError into one line and its exit code. No logic."""
+"""Command line: parse arguments, call the core, turn a LabError into one line and its exit code. No logic.
+
+The runner, the drill and the reports (with their chart library) are imported by the commands that use them:
+what a trainee types in the middle of a drill (`lab exec`, `lab ack`, a runbook's `lab exec`) must start fast.
+"""
 
 from __future__ import annotations
 
@@ -19,15 +23,8 @@ from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
-from lab.drill.launch import run_drill
-from lab.drill.session import DrillOptions
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
 from lab.faults import families as fault_families
-from lab.report.build import make_reports as build_reports
-from lab.report.replay import replay as replay_recording
-from lab.report.runs import compare as compare_summaries
-from lab.report.runs import list_runs, load_summary
-from lab.run import RunOptions, run_scenario
 from lab.service_exec import run_in_service
 from lab.settings import Settings
 from lab.verdict import load_run
@@ -117,7 +114,7 @@ def images_prune() -> None:
 @one_line_errors
 def up(lb_port: int | None, db_port: int | None) -> None:
     """Start a stack and wait until every service is healthy."""
-    stack = lifecycle.bring_up(engine(), progress, lb_port=lb_port, db_port=db_port)
+    stack = lifecycle.bring_up(engine().with_compose(), progress, lb_port=lb_port, db_port=db_port)
     endpoints = stack.endpoints()
     click.echo(f"run      {stack.run_id}")
     click.echo(f"lb       {endpoints.lb_url}")
@@ -232,14 +229,24 @@ def schema(out_path: Path | None) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory (default: runs/<utc>-<name>).")
 @click.option("--rate", type=float, help="Synthetic requests per second (default: the scenario's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic mix.")
+@click.option("--runbook", "runbook_file", type=click.Path(path_type=Path),
+              help="Play the responders' steps of this runbook file instead of the scenario's own.")
 @one_line_errors
-def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int) -> None:
+def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int,
+        runbook_file: Path | None) -> None:
     """Replay SCENARIO on a fresh stack, record it, and judge it by the scenario's checks.
 
     Writes scenario.yaml, events.jsonl, summary.json and junit.xml to the run directory.
     """
+    from lab.run import RunOptions, run_scenario
+
     settings = Settings.from_env()
-    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir)).with_speed(speed)
+    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
+    if runbook_file is not None:
+        if not runbook_file.is_file():
+            raise InvalidInput(f"runbook file {runbook_file} does not exist")
+        loaded = loaded.with_runbook(scenario.load_runbook(runbook_file), str(runbook_file))
+    loaded = loaded.with_speed(speed)
     result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed),
                           Console(stderr=False))
     sys.exit(result.exit_code)
@@ -250,7 +257,9 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
 @one_line_errors
 def report(run_dir: Path) -> None:
     """Write report.html and postmortem.md for RUN_DIR (re-judging its recording; works on partial ones)."""
-    made = build_reports(_run_dir(run_dir))
+    from lab.report.build import make_reports
+
+    made = make_reports(_run_dir(run_dir))
     click.echo(f"{made.html}\n{made.postmortem}\n(rendered in {made.render_s:.2f} s)")
 
 
@@ -261,6 +270,8 @@ def report(run_dir: Path) -> None:
 @one_line_errors
 def replay(run_dir: Path, speed: float) -> None:
     """Play a recording back in the terminal: events as they happened, with live error rate and latency."""
+    from lab.report.replay import replay as replay_recording
+
     _, events = load_run(_run_dir(run_dir))
     console = Console(highlight=False)
     try:
@@ -274,6 +285,8 @@ def replay(run_dir: Path, speed: float) -> None:
 @one_line_errors
 def runs(runs_dir: Path | None) -> None:
     """The recordings in the runs folder, newest first, with verdict and key intervals."""
+    from lab.report.runs import list_runs
+
     rows = list_runs(runs_dir or Settings.from_env().runs_dir)
     if not rows:
         click.echo("no recordings yet: `lab run db-network-misconfig` makes one")
@@ -295,6 +308,9 @@ def runs(runs_dir: Path | None) -> None:
 @one_line_errors
 def compare(run_a: Path, run_b: Path) -> None:
     """Milestones, intervals, impact and checks of two recordings side by side, with the differences."""
+    from lab.report.runs import compare as compare_summaries
+    from lab.report.runs import load_summary
+
     rows = compare_summaries(load_summary(_run_dir(run_a)), load_summary(_run_dir(run_b)))
     table = Table()
     for column in ("section", "what", run_a.name, run_b.name, "B - A"):
@@ -320,6 +336,9 @@ def _run_dir(path: Path) -> Path:
 def drill(scenario_ref: str, seed: int, out_dir: Path | None, inject_after: float | None,
           max_duration: float | None) -> None:
     """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
+    from lab.drill.launch import run_drill
+    from lab.drill.session import DrillOptions
+
     settings = Settings.from_env()
     loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
     result = run_drill(loaded, settings, DrillOptions(seed, out_dir, inject_after, max_duration), Console())

@@ -21,21 +21,26 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Engine:
-    """What every stack command needs: a live Docker client and the Compose argv."""
+    """What every stack command needs: a live Docker client, and the Compose argv once it is needed."""
 
     client: docker.DockerClient
-    compose_argv: list[str]
     settings: Settings
+    compose_argv: list[str] | None = None
+    """Found by `with_compose()`; left None, a stack finds it when it first runs Compose (commands that only
+    look, such as `lab exec`, never need it: finding it costs a subprocess or two)."""
     reaped: tuple[str, ...] = ()
     """Runs whose owner process was gone, removed when this engine connected."""
 
     @classmethod
     def connect(cls, settings: Settings) -> Engine:
         """Connect, and remove what dead runs left behind (every lab command does this first)."""
-        client = docker_env.connect()
-        engine = cls(client=client, compose_argv=docker_env.compose_command(), settings=settings)
-        reaped = reap_dead_runs(client, lambda run_id: engine.stack(run_id).down())
+        engine = cls(client=docker_env.connect(), settings=settings)
+        reaped = reap_dead_runs(engine.client, lambda run_id: engine.stack(run_id).down())
         return replace(engine, reaped=tuple(reaped))
+
+    def with_compose(self) -> Engine:
+        """The same engine with Compose found now: commands that start a stack fail early without it."""
+        return self if self.compose_argv else replace(self, compose_argv=docker_env.compose_command())
 
     def stack(self, run_id: str | None = None, **kwargs: object) -> Stack:
         """A new stack (fresh run id), or the handle of an existing run's."""

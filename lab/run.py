@@ -16,6 +16,7 @@ from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, InvalidInput, LabError
+from lab.fault_watch import FaultWatch
 from lab.faults import build_fault
 from lab.faults.helper import StackTarget
 from lab.interrupts import run_guarded
@@ -23,14 +24,16 @@ from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
 from lab.recorder import Recorder
 from lab.report.build import make_reports
+from lab.runbook import RunbookRunner, check_scripts
 from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
 from lab.stack import Stack
+from lab.teardown import tear_down
 from lab.verdict import judge
 
 FAULT_TTL_MARGIN_S = 60.0
-"""A fault outlives its planned revert by at most this much if the runner dies (its helper reverts it)."""
+"""A fault outlives its run by at most this much should both the lab and its attachment vanish."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,14 @@ def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
 
 
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
+    """From the fault's apply to the end of the run, plus a margin: the time-to-live is the second line of defence
+    (the dead-man switch is the first), and must not remove a fault a runbook failed to remove before the run's
+    cleanup has seen it."""
     spec = scenario.fault(fault_id)
     if spec.ttl_s is not None:
         return spec.ttl_s
-    start, end = scenario.fault_windows()[fault_id]
-    return (end - start) * scenario.time.seconds_per_incident_minute + FAULT_TTL_MARGIN_S
+    start, _ = scenario.fault_windows()[fault_id]
+    return scenario.duration_s - scenario.offset_s(start) + FAULT_TTL_MARGIN_S
 
 
 def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:
@@ -65,7 +71,8 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     if options.rate is not None:
         traffic = scenario.traffic.model_copy(update={"rate": _checked_rate(options.rate)})
         scenario = scenario.model_copy(update={"traffic": traffic})
-    engine = Engine.connect(settings)  # before anything is written: no Docker, no run directory
+    check_scripts(scenario)
+    engine = Engine.connect(settings).with_compose()  # before anything is written: no Docker or Compose, no run dir
     for run_id in engine.reaped:
         console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
     run_dir = outputs.prepare_run_dir(options.out_dir or default_run_dir(settings, scenario))
@@ -95,7 +102,8 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
                         planned_duration_s=scenario.duration_s)
     target = StackTarget(stack, tools_image)
     faults = {spec.id: build_fault(spec, target, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
-    performer = StepPerformer(stack, faults, recorder.log)
+    performer = StepPerformer(stack, faults, recorder.log, watch=FaultWatch(faults, recorder.log, recorder.clock),
+                              runbook=RunbookRunner(stack, tools_image, scenario.base_dir))
     progress = ConsoleProgress(console, recorder.clock)
     recorder.log.subscribe(progress)
     partial, reason = True, "interrupted"
@@ -103,6 +111,8 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
         try:
             recorder.start()
             progress.start()
+            if performer.watch is not None:
+                performer.watch.start()
             Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
         except RunStopped:
             raise EngineLost(str(recorder.engine_loss.reason)) from None
@@ -114,10 +124,7 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
         raise
     finally:
         stop.set()
-        recorder.await_engine()
-        revert_problems = performer.revert_all()
-        progress.stop()
-        recorder.finish(partial, reason, revert_problems=revert_problems)
+        tear_down(recorder, performer, [progress], partial=partial, reason=reason)
 
 
 def _checked_rate(rate: float) -> float:

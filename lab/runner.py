@@ -25,6 +25,10 @@ class RunStopped(Exception):
     """The stop event was set while waiting for a step."""
 
 
+class StepFailed(Exception):
+    """A step did not do what it should (a runbook command exited non-zero): recorded, and the run goes on."""
+
+
 @dataclass(frozen=True)
 class StepRecord:
     index: int
@@ -85,6 +89,8 @@ class Runner:
         except FaultError as exc:
             self._record(step, planned, actual, ok=False, detail=str(exc))
             raise
+        except StepFailed as exc:
+            ok, detail = False, str(exc)
         except Exception as exc:
             ok, detail = False, f"{type(exc).__name__}: {exc}"
         return self._record(step, planned, actual, ok=ok, detail=detail)

@@ -127,32 +127,60 @@ class RestartStep(StepBase):
         return self.service_name
 
 
-class ExecStep(StepBase):
-    """A responder runs a command inside a service (argv, never a shell string)."""
+class RunbookStep(StepBase):
+    """A responder's command, run as they would run it: inside a service (`service`), in a service's network
+    namespace from the tools image with NET_ADMIN only (`netns`), or a team's own script on the host (`script`, a
+    path relative to the scenario file, given `args`). Always argv, never a shell string; its exit code, output
+    tail and duration go on the timeline. The lab fixes nothing for it: it observes whether the fault is gone."""
 
-    action: Literal["exec"]
-    service_name: ServiceName = Field(alias="service")
-    argv: tuple[str, ...] = Field(alias="command", min_length=1, description="argv, e.g. [psql, -c, 'select 1'].")
+    action: Literal["runbook"]
+    service_name: ServiceName | None = Field(None, alias="service", description="Run `command` inside this service.")
+    netns: ServiceName | None = Field(None, description="Run `command` in this service's network namespace "
+                                                        "(the tools image: iptables, ip, tc, ss; NET_ADMIN only).")
+    script: str | None = Field(None, min_length=1, description="A script on the host, relative to the scenario file.")
+    argv: tuple[str, ...] = Field((), alias="command", description="argv, e.g. [iptables, -S, OUTPUT].")
+    args: tuple[str, ...] = Field((), description="The script's arguments.")
+    timeout_s: float = Field(60.0, strict=True, gt=0, le=3600, description="The step fails if it runs longer.")
 
-    @field_validator("argv", mode="before")
+    @field_validator("argv", "args", mode="before")
     @classmethod
     def _not_a_shell_string(cls, value: Any) -> Any:
         if isinstance(value, str):
             raise ValueError("must be a list of arguments (argv), not a shell string")
         return value
 
+    @model_validator(mode="after")
+    def _one_place(self) -> RunbookStep:
+        places = [name for name, value in (("service", self.service_name), ("netns", self.netns),
+                                           ("script", self.script)) if value is not None]
+        if len(places) != 1:
+            raise FieldProblem("service", "give exactly one of service, netns or script"
+                                          + (f" (got {', '.join(places)})" if places else ""))
+        if self.script is None and not self.argv:
+            raise FieldProblem("command", f"is required with {places[0]}")
+        if self.script is not None and self.argv:
+            raise FieldProblem("command", "does not go with script: give the script's arguments as args")
+        if self.script is None and self.args:
+            raise FieldProblem("args", "only goes with script")
+        return self
+
+    @property
+    def where(self) -> str:
+        """service, netns or host."""
+        return "service" if self.service_name else ("netns" if self.netns else "host")
+
     @property
     def service(self) -> str | None:
-        return self.service_name
+        return self.service_name or self.netns
 
     @property
     def command(self) -> tuple[str, ...]:
-        return self.argv
+        return self.argv if self.script is None else (self.script, *self.args)
 
 
-Step = Annotated[Union[NoteStep, ApplyStep, RevertStep, RestartStep, ExecStep],  # noqa: UP007 - a tagged union
+Step = Annotated[Union[NoteStep, ApplyStep, RevertStep, RestartStep, RunbookStep],  # noqa: UP007 - a tagged union
                  Field(discriminator="action")]
-STEP_TYPES: tuple[type[StepBase], ...] = (NoteStep, ApplyStep, RevertStep, RestartStep, ExecStep)
+STEP_TYPES: tuple[type[StepBase], ...] = (NoteStep, ApplyStep, RevertStep, RestartStep, RunbookStep)
 ACTIONS = tuple(str(get_args(t.model_fields["action"].annotation)[0]) for t in STEP_TYPES)
 
 
@@ -194,12 +222,17 @@ class NoWriteLostCheck(DocumentModel):
     """Every write the app acknowledged is in the database at the end."""
 
 
+class FaultRemovedCheck(DocumentModel):
+    """Every fault the timeline does not revert itself is gone before the run's cleanup: the runbook removed it."""
+
+
 class Checks(DocumentModel):
     steady_state: SteadyStateCheck | None = None
     impact: ImpactCheck | None = None
     detection: DetectionCheck | None = None
     restart_ineffective: RestartIneffectiveCheck | None = None
     recovery: RecoveryCheck | None = None
+    fault_removed: FaultRemovedCheck | None = None
     no_write_lost: NoWriteLostCheck | None = None
 
     @field_validator("*", mode="before")
@@ -250,6 +283,12 @@ class Scenario(DocumentModel):
     checks: Checks = Checks()
     drill: DrillSpec = DrillSpec()
     _document: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _base_dir: Path = PrivateAttr(default_factory=Path)
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory the scenario file is in: runbook scripts are found relative to it."""
+        return self._base_dir
 
     @property
     def document(self) -> dict[str, Any]:
@@ -269,10 +308,17 @@ class Scenario(DocumentModel):
         return next(f for f in self.faults if f.id == fault_id)
 
     def fault_windows(self) -> dict[str, tuple[float, float]]:
-        """Fault id -> (apply, revert) in incident minutes, as the timeline plans them."""
-        starts = {s.fault_id: s.at_minutes for s in self.timeline if isinstance(s, ApplyStep)}
-        ends = {s.fault_id: s.at_minutes for s in self.timeline if isinstance(s, RevertStep)}
-        return {fault_id: (start, ends[fault_id]) for fault_id, start in starts.items() if fault_id in ends}
+        """Fault id -> (apply, planned end) in incident minutes: its revert step; without one, the runbook step
+        meant to remove it (the first mitigation after it), else the last step."""
+        windows = {}
+        last = max((step.at_minutes for step in self.timeline), default=0.0)
+        for apply in (s for s in self.timeline if isinstance(s, ApplyStep)):
+            later = [s for s in self.timeline if s.at_minutes >= apply.at_minutes and s.index > apply.index]
+            revert = next((s for s in later if isinstance(s, RevertStep) and s.fault_id == apply.fault_id), None)
+            fix = next((s for s in later if isinstance(s, RunbookStep) and s.milestone == "mitigation"), None)
+            end = revert or fix
+            windows[apply.fault_id] = (apply.at_minutes, end.at_minutes if end else last)
+        return windows
 
     def max_speed(self) -> float:
         """The largest --speed at which the recording can still tell the steps apart and every fault window
@@ -288,6 +334,21 @@ class Scenario(DocumentModel):
         limits += [(end - start) * scale / need for start, end in self.fault_windows().values() if end > start]
         return min(limits)
 
+    def with_runbook(self, steps: tuple[StepBase, ...], source: str) -> Scenario:
+        """The same incident with the runbook steps of a separate runbook file (`lab run --runbook FILE`) in place of
+        the scenario's own: its runbook steps go, the file's steps come, all in time order."""
+        kept = [step for step in self.timeline if not isinstance(step, RunbookStep)]
+        merged = sorted([*kept, *steps], key=lambda step: step.at_minutes)  # stable: the scenario's first
+        replaced = _finish(self.model_copy(update={"timeline": tuple(merged)}), self.name)
+        found = cross_check(replaced)
+        if found:
+            raise ScenarioError(source, found)
+        document = dict(self.document)
+        document["timeline"] = [step.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                                for step in replaced.timeline]
+        replaced._document = document
+        return replaced
+
     def with_speed(self, speed: float) -> Scenario:
         """The same scenario played `speed` times faster (steady state and tail stay as written)."""
         if not speed > 0 or not math.isfinite(speed):
@@ -299,9 +360,7 @@ class Scenario(DocumentModel):
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
         time = self.time.model_copy(update={"seconds_per_incident_minute": self.time.seconds_per_incident_minute
                                             / speed})
-        faster = self.model_copy(update={"time": time})
-        faster._document = self._document
-        return faster
+        return self.model_copy(update={"time": time})
 
 
 @cache
@@ -349,7 +408,9 @@ def load(path: Path, topology: Topology = BUILTIN_TOPOLOGY) -> Scenario:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read scenario {path}: {exc}") from exc
-    return parse(text, source=str(path), default_name=path.stem, topology=topology)
+    scenario = parse(text, source=str(path), default_name=path.stem, topology=topology)
+    scenario._base_dir = path.resolve().parent
+    return scenario
 
 
 def parse(text: str, source: str = "<scenario>", default_name: str = "scenario",
@@ -379,6 +440,32 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario",
         raise ScenarioError(source, found)
     scenario._document = document
     return scenario
+
+
+class RunbookFile(DocumentModel):
+    """A runbook kept apart from its incident: the responders' steps (`lab run SCENARIO --runbook FILE`)."""
+
+    title: str = ""
+    steps: tuple[Annotated[Union[NoteStep, RestartStep, RunbookStep],  # noqa: UP007 - a tagged union
+                           Field(discriminator="action")], ...] = Field(min_length=1)
+
+
+def load_runbook(path: Path, topology: Topology = BUILTIN_TOPOLOGY) -> tuple[StepBase, ...]:
+    """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read runbook {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(str(path), [f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
+    try:
+        runbook = RunbookFile.model_validate(document, context={"topology": topology})
+    except ValidationError as exc:
+        raise ScenarioError(str(path), problems(exc, discriminators())) from exc
+    base = path.resolve().parent
+    return tuple(step.model_copy(update={"script": str(base / step.script)})
+                 if isinstance(step, RunbookStep) and step.script and not Path(step.script).is_absolute() else step
+                 for step in runbook.steps)
 
 
 def _finish(scenario: Scenario, default_name: str) -> Scenario:
@@ -435,10 +522,11 @@ def _fault_windows_check(scenario: Scenario, ids: list[str]) -> list[str]:
             found.append(f"{where}: fault {step.fault!r} is reverted without being applied first")
         else:
             windows[step.fault] = (windows[step.fault][0], step.at_minutes)
-    for fault_id, (_, end) in windows.items():
-        if end == math.inf:
+    for fault_id, (start, end) in windows.items():
+        runbook_after = any(isinstance(s, RunbookStep) and s.at_minutes >= start for s in scenario.timeline)
+        if end == math.inf and not runbook_after:
             found.append(f"faults[{ids.index(fault_id)}]: fault {fault_id!r} is applied but never reverted: "
-                         "add a revert step")
+                         "add a revert step, or a runbook step that removes it")
     by_id = {fault.id: fault for fault in scenario.faults}
     applied = sorted(windows.items(), key=lambda item: item[1][0])
     for i, (first_id, (_, first_end)) in enumerate(applied):

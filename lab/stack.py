@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from lab import labels
-from lab.docker_env import ENGINE_ERRORS
+from lab.docker_env import ENGINE_ERRORS, compose_command
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
 from lab.leftovers import DETACHED
@@ -68,7 +68,8 @@ class Stack:
     """One lab stack. Use as a context manager: a failed `up` still runs `down`."""
 
     client: docker.DockerClient
-    compose_argv: list[str]
+    compose_argv: list[str] | None
+    """None: found on first use (lab.docker_env.compose_command)."""
     settings: Settings
     run_id: str = field(default_factory=new_run_id)
     images: LabImages | None = None
@@ -212,11 +213,12 @@ class Stack:
         return {"PGHOST": service, "PGPORT": "5432", "PGUSER": DB_ADMIN, "PGPASSWORD": self.db_password,
                 "PGDATABASE": DB_NAME, "PGDATA": DB_DATA, "PGCONNECT_TIMEOUT": "3"}
 
-    def _compose(self, *args: str) -> None:
+    def compose_environment(self) -> dict[str, str]:
+        """What the Compose file is interpolated with (the password included: it is passed in the environment,
+        never printed)."""
         images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused",
                                           reaper="unused")
-        env = {
-            **os.environ,
+        return {
             **images.compose_env(),
             "LAB_RUN_ID": self.run_id,
             "LAB_OWNER": self.owner,
@@ -224,6 +226,11 @@ class Stack:
             "LAB_LB_PORT": str(self.lb_port or ""),
             "LAB_DB_PORT": str(self.db_port or ""),
         }
+
+    def _compose(self, *args: str) -> None:
+        env = {**os.environ, **self.compose_environment()}
+        if self.compose_argv is None:
+            self.compose_argv = compose_command()
         argv = [*self.compose_argv, "--project-name", self.project, "--file", str(self.settings.compose_file), *args]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)

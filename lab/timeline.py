@@ -20,6 +20,9 @@ RESTART_SETTLE_S = 2.0
 RECOVERY_MIN_REQUESTS = 5
 
 NO_END_REASON = "the recording stops without run.ended: the lab process died"
+OUTSIDE = "outside"
+"""A fault that went while nothing of the scenario acted: removed from outside."""
+STILL_AT_CLEANUP = "still in effect at cleanup"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class FaultWindow:
     start: float
     end: float
     ended_by: str
+    """"revert step N" (the timeline reverted it), "runbook step N" / "restart step N" (a responder's step removed
+    it), "outside", "still in effect at cleanup", or "end of the recording"."""
     impact: WindowImpact
 
 
@@ -281,18 +286,23 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
 
 
 def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float) -> list[FaultWindow]:
-    """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw
-    it gone (`fault.lost`: removed from outside, or by a runbook), or the end of the recording."""
+    """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw it
+    gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of the run (still
+    in effect), or the end of the recording."""
     windows = []
     for apply in (s for s in steps if s["action"] == "apply" and s.get("ok") and s.get("fault")):
         fault_id, start = apply["fault"], apply["t"]
+
+        def about(kind: str, fault: str = fault_id, since: float = start) -> list[Event]:
+            return [e for e in events if e.get("kind") == kind and e.get("fault") == fault and e["t"] >= since]
+
         ends = [(end_t, "end of the recording")]
-        ends += [(s["t"], "revert step") for s in steps
+        ends += [(s["t"], f"revert step {s['index']}") for s in steps
                  if s["action"] == "revert" and s.get("fault") == fault_id and s["t"] >= start]
-        ends += [(e["t"], "seen gone") for e in events
-                 if e.get("kind") == "fault.lost" and e.get("fault") == fault_id and e["t"] >= start]
+        ends += [(e["t"], str(e.get("by", OUTSIDE))) for e in about("fault.lost")]
+        ends += [(e["t"], STILL_AT_CLEANUP) for e in about("fault.cleanup") if e.get("still_in_effect")]
         end, ended_by = min(ends)
-        applied = next((e for e in events if e.get("kind") == "fault.applied" and e.get("fault") == fault_id), {})
+        applied = next(iter(about("fault.applied", since=0.0)), {})
         windows.append(FaultWindow(fault=fault_id, kind=str(applied.get("fault_kind", "")),
                                    target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
                                    ended_by=ended_by, impact=window_impact(requests, start, end)))

@@ -38,7 +38,7 @@ def ensure_no_active_drill(runs_dir: Path) -> None:
 def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, console: Console) -> Debrief:
     if not scenario.faults:
         raise InvalidInput(f"scenario {scenario.name} has no fault to drill on")
-    engine = Engine.connect(settings)
+    engine = Engine.connect(settings).with_compose()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     ensure_no_active_drill(settings.runs_dir)
     run_dir = outputs.prepare_run_dir(

@@ -22,6 +22,7 @@ from lab.faults.helper import StackTarget
 from lab.recorder import Recorder
 from lab.scenario import ApplyStep, Scenario
 from lab.stack import Stack
+from lab.teardown import tear_down
 from lab.timeline import Request, find_recovery
 from lab.verdict import recovery_criteria
 
@@ -134,12 +135,8 @@ class DrillSession:
             outcome = ENGINE_LOST
         finally:
             self.log.emit("drill.ended", outcome=outcome)
-            self.recorder.await_engine()
-            revert_problems = self.performer.revert_all()
-            self.dashboard.stop()
-            server.stop()
-            self.recorder.finish(partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}",
-                                 revert_problems=revert_problems)
+            tear_down(self.recorder, self.performer, [self.dashboard, server],
+                      partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}")
         if outcome == ENGINE_LOST:
             raise EngineLost(str(self.recorder.engine_loss.reason))
 

@@ -41,6 +41,7 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
         "summary": summary,
         "scenario": scenario,
         "first_errors": first_db_errors(events),
+        "runbook_outputs": [e for e in events if e.get("kind") == "runbook.finished"],
         "postmortem": postmortem_context(summary, scenario),
     }
     html = _environment(autoescape=True).get_template("report.html.j2").render(

@@ -16,6 +16,7 @@ from lab.timeline import percentile, requests_from
 
 OK_COLOUR = "#2e7d32"
 FAILED_COLOUR = "#c62828"
+HATCHES = ("", "//", "\\\\", "..")
 FAULT_COLOUR = "#ffb74d"
 MARKER_COLOUR = "#37474f"
 ALERT_COLOUR = "#6a1b9a"
@@ -84,18 +85,14 @@ def _error_colour(rate: float) -> tuple[float, float, float]:
     return (min(1.0, 0.18 + 1.6 * rate), max(0.1, 0.49 - 0.4 * rate), 0.2)
 
 
-def _milestone_t(summary: dict[str, Any], name: str) -> float | None:
-    return next((m["t"] for m in summary.get("milestones", []) if m["name"] == name), None)
-
-
 def _shade_fault(summary: dict[str, Any], axes: tuple[Any, ...]) -> None:
-    start = _milestone_t(summary, "fault injected")
-    if start is None:
-        return
-    end = _milestone_t(summary, "mitigation") or _milestone_t(summary, "end") or start
-    for axis in axes:
-        axis.axvspan(start, end, color=FAULT_COLOUR, alpha=0.18, zorder=0,
-                     label="fault window" if axis is axes[0] else None)
+    """One shaded band per fault window (overlapping faults darken where they overlap)."""
+    windows = summary.get("faults") or []
+    for number, window in enumerate(windows):
+        for axis in axes:
+            axis.axvspan(window["start"], window["end"], color=FAULT_COLOUR, alpha=0.18, zorder=0,
+                         hatch=HATCHES[number % len(HATCHES)],
+                         label=f"fault {window['fault']}" if axis is axes[0] else None)
 
 
 def _mark_milestones(summary: dict[str, Any], axes: tuple[Any, ...]) -> None:

@@ -1,5 +1,5 @@
-"""`lab run` on real Docker with a real injected fault: the documented recovery passes, a runbook step that
-does not fix the network fails the recovery check, and a scenario without its fault fails the impact check."""
+"""`lab run` on real Docker with a real injected fault: the documented recovery, a real runbook, passes; and a
+scenario without its fault fails the impact check. (Stale runbooks: test_runbook.py.)"""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def lab_run(scenario: str | Path, out: Path) -> subprocess.CompletedProcess[str]
 
 def test_documented_recovery_passes_with_real_impact(tmp_path: Path, engine: lifecycle.Engine,
                                                      lab_images: LabImages) -> None:
-    """The seed scenario exits 0; a third of requests fail slowly, all on app-2; nothing is left behind."""
+    """The seed scenario exits 0; a third of requests fail slowly, all on app-2; its runbook (a script of the
+    responders' deleting the rule through `lab exec --netns`) removed the fault, the lab did not; nothing is left."""
     out = tmp_path / "run"
     result = lab_run("db-network-misconfig", out)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -45,37 +46,15 @@ def test_documented_recovery_passes_with_real_impact(tmp_path: Path, engine: lif
     assert db_errors & {"psycopg.errors.ConnectionTimeout", "psycopg_pool.PoolTimeout"}
     restarts = [e for e in events if e["kind"] == "docker.container" and e["action"] == "restart"]
     assert [e["service"] for e in restarts] == ["db"]
+    runbook = [e for e in events if e["kind"] == "runbook.finished"]
+    assert [(e["where"], e["exit_code"]) for e in runbook] == [("netns", 0), ("host", 0)]
+    assert "-j DROP" in runbook[0]["output"] and "reaches db:5432 again" in runbook[1]["output"]
+    lost = [e for e in events if e["kind"] == "fault.lost"]
+    assert [(e["fault"], e["by"]) for e in lost] == [("app2-db-packets-dropped", "runbook step 5")]
+    assert not any(e["kind"] == "fault.cleanup" for e in events)
     junit = ET.parse(out / "junit.xml").getroot()
     assert int(junit.get("tests")) == len(summary["checks"]) and junit.get("failures") == "0"
     assert leftovers(engine, summary["run_id"]) == []
-
-
-def test_runbook_step_that_does_not_restore_the_setting_fails_recovery(tmp_path: Path, engine: lifecycle.Engine,
-                                                                        lab_images: LabImages) -> None:
-    """If the 15:30 runbook step restarts the LB instead of fixing the network, `lab run` exits 1 on recovery."""
-
-    def wrong_fix(document: dict[str, Any]) -> None:
-        timeline = document["timeline"]
-        fix = next(step for step in timeline if step.get("milestone") == "mitigation")
-        fault_id = fix.pop("fault")
-        fix.update(action="restart", service="lb", text="Runbook: restart the load balancer")
-        timeline.append({"at": 200, "clock": "17:20", "action": "revert", "fault": fault_id,
-                         "text": "The lab removes the fault at the end"})
-
-    out = tmp_path / "run"
-    result = lab_run(variant(tmp_path, wrong_fix), out)
-    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
-    summary = summary_of(out)
-    checks = checks_of(summary)
-    assert checks.pop("recovered after the fix") is False
-    assert checks["impact observed during the fault"] is True
-    # The service does come back, but only once the fault itself is removed (and the LB restart did not cost
-    # the lab its own traffic: its host port is stable across restarts).
-    milestones = {m["name"]: m["t"] for m in summary["milestones"]}
-    # A request already waiting when the revert lands can be served within the 1 s a recovered request may take.
-    assert milestones["revert"] - 1.0 <= milestones["recovered"] <= milestones["revert"] + 5.0
-    assert milestones["recovered"] - milestones["mitigation"] > 10.0
-    assert leftovers(engine, summary_of(out)["run_id"]) == []
 
 
 def test_scenario_without_its_fault_fails_the_impact_check(tmp_path: Path, engine: lifecycle.Engine,
@@ -84,6 +63,7 @@ def test_scenario_without_its_fault_fails_the_impact_check(tmp_path: Path, engin
 
     def no_fault(document: dict[str, Any]) -> None:
         document["faults"] = []
+        document["checks"].pop("fault_removed")
         for step in document["timeline"]:
             if step["action"] in ("apply", "revert"):
                 step.pop("fault")
