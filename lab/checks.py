@@ -65,6 +65,11 @@ def _impact(analysis: Analysis, check: ImpactCheck) -> CheckResult:
     if check.min_failure_latency_s is not None:
         passed = passed and failure is not None and failure >= check.min_failure_latency_s
         detail += f"; median failure took {shown} (expected >= {check.min_failure_latency_s:g} s: slow pages)"
+    if check.max_impact_share is not None and check.fault is None:
+        share = analysis.impact_share
+        passed = passed and share is not None and share <= check.max_impact_share
+        detail += (f"; users affected {analysis.impacted_s:.0f} s of the fault window ({share:.0%}, expected <= "
+                   f"{check.max_impact_share:.0%})" if share is not None else "; no fault window")
     if check.max_failure_latency_s is not None:
         passed = passed and failure is not None and failure <= check.max_failure_latency_s
         detail += f"; median failure took {shown} (expected <= {check.max_failure_latency_s:g} s: failing fast)"

@@ -7,6 +7,7 @@ what a trainee types in the middle of a drill (`lab exec`, `lab ack`, a runbook'
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -17,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lab import __version__, lifecycle, scenario
+from lab import __version__, library, lifecycle, scenario
 from lab import images as images_module
 from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
@@ -25,6 +26,7 @@ from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
 from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
 from lab.faults import families as fault_families
+from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
 from lab.settings import Settings
 from lab.verdict import load_run
@@ -173,7 +175,7 @@ def validate(scenario_ref: str) -> None:
     settings = Settings.from_env()
     directory = Path(scenario_ref)
     paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
-        scenario.resolve(scenario_ref, settings.scenarios_dir)]
+        scenario.resolve(scenario_ref, settings.scenario_dirs)]
     if not paths:
         raise InvalidInput(f"no scenario file (*.yaml) in {directory}")
     failures: list[LabError] = []
@@ -185,10 +187,50 @@ def validate(scenario_ref: str) -> None:
             continue
         click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
                    f"{loaded.duration_s:.0f} s at speed 1")
+        if not loaded.faults:
+            click.echo(f"lab: warning: {path}: faults: none yet: add the incident's fault and its apply step "
+                       "(`lab faults` lists the families)", err=True)
     for failure in failures[:-1]:
         click.echo(f"lab: error: {failure}", err=True)
     if failures:
         raise failures[-1]
+
+
+@main.command()
+@one_line_errors
+def scenarios() -> None:
+    """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
+    settings = Settings.from_env()
+    table = Table()
+    for column in ("name", "title", "source", "faults", "incident", "lab (speed 1)", "difficulty"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "incident", "difficulty"))
+    for entry in library.entries(settings.scenario_dirs):
+        if entry.scenario is None:
+            table.add_row(entry.name, f"[red]invalid[/]: {entry.problem}", str(entry.path), "", "", "", "")
+            continue
+        found = entry.scenario
+        minutes = entry.incident_minutes
+        table.add_row(found.name, found.title, found.source, ", ".join(entry.fault_kinds) or "-",
+                      f"{int(minutes // 60)} h {int(minutes % 60):02d} min", f"{found.duration_s:.0f} s",
+                      found.difficulty)
+    Console().print(table)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--from-postmortem", "postmortem", required=True, type=click.Path(path_type=Path),
+              help="A postmortem in text or Markdown: its timestamped lines become the timeline.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Where to write it (default: NAME.yaml).")
+@one_line_errors
+def new(name: str, postmortem: Path, out_path: Path | None) -> None:
+    """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault is
+    left for you to fill in."""
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,59}$", name):
+        raise InvalidInput(f"NAME must be lowercase letters, digits and dashes, got {name!r}")
+    written = write_skeleton(name, postmortem, out_path or Path(f"{name}.yaml"))
+    found = scenario.load(written)
+    click.echo(f"wrote {written}: {len(found.timeline)} timeline entries from {found.time.incident_start}; "
+               "now add the fault (`lab faults`), the runbook steps and the checks, then `lab validate` it")
 
 
 @main.command()
@@ -231,9 +273,10 @@ def schema(out_path: Path | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic mix.")
 @click.option("--runbook", "runbook_file", type=click.Path(path_type=Path),
               help="Play the responders' steps of this runbook file instead of the scenario's own.")
+@click.option("--variant", help="Play it on the stack a corrective measure changes (the scenario's variants).")
 @one_line_errors
 def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int,
-        runbook_file: Path | None) -> None:
+        runbook_file: Path | None, variant: str | None) -> None:
     """Replay SCENARIO on a fresh stack, record it, and judge it by the scenario's checks.
 
     Writes scenario.yaml, events.jsonl, summary.json and junit.xml to the run directory.
@@ -241,11 +284,13 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
     from lab.run import RunOptions, run_scenario
 
     settings = Settings.from_env()
-    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
+    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenario_dirs))
     if runbook_file is not None:
         if not runbook_file.is_file():
             raise InvalidInput(f"runbook file {runbook_file} does not exist")
         loaded = loaded.with_runbook(scenario.load_runbook(runbook_file), str(runbook_file))
+    if variant is not None:
+        loaded = loaded.with_variant(variant)
     loaded = loaded.with_speed(speed)
     result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed),
                           Console(stderr=False))
@@ -327,21 +372,32 @@ def _run_dir(path: Path) -> Path:
 
 
 @main.command()
-@click.argument("scenario_ref", metavar="SCENARIO")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the moment the fault lands.")
+@click.argument("scenario_ref", metavar="[SCENARIO]", required=False)
+@click.option("--random", "at_random", is_flag=True, help="Draw the scenario from the library; you are not told which.")
+@click.option("--difficulty", type=click.Choice(library.DIFFICULTIES), help="With --random: only this difficulty.")
+@click.option("--seed", type=int, help="Seed of the draw and of the moment the fault lands (default: 0; with "
+                                       "--random, a fresh draw each time).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory.")
 @click.option("--inject-after", type=click.FloatRange(min=0), help="Land the fault after exactly S seconds.")
 @click.option("--max-duration", type=click.FloatRange(min=0, min_open=True), help="Give the trainee at most S seconds.")
 @one_line_errors
-def drill(scenario_ref: str, seed: int, out_dir: Path | None, inject_after: float | None,
-          max_duration: float | None) -> None:
+def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, seed: int | None, out_dir: Path | None,
+          inject_after: float | None, max_duration: float | None) -> None:
     """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
     from lab.drill.launch import run_drill
     from lab.drill.session import DrillOptions
 
     settings = Settings.from_env()
-    loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenarios_dir))
-    result = run_drill(loaded, settings, DrillOptions(seed, out_dir, inject_after, max_duration), Console())
+    if at_random == (scenario_ref is not None):
+        raise InvalidInput("name a SCENARIO, or give --random (not both)")
+    if difficulty is not None and not at_random:
+        raise InvalidInput("--difficulty goes with --random")
+    if scenario_ref is not None:
+        loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenario_dirs))
+    else:
+        loaded = library.pick_at_random(settings.scenario_dirs, difficulty, seed)
+    options = DrillOptions(seed or 0, out_dir, inject_after, max_duration, hidden=at_random)
+    result = run_drill(loaded, settings, options, Console())
     sys.exit(0 if result.outcome == "fixed" else 1)
 
 

@@ -43,6 +43,8 @@ def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: An
         "run_id": run_id,
         "scenario": scenario.name,
         "title": scenario.title,
+        "variant": scenario.variant.name if scenario.variant else None,
+        "measure": scenario.variant.measure if scenario.variant else None,
         "speed": speed,
         "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute,
         "verdict": verdict,

@@ -31,6 +31,7 @@ class Recorder:
         self.log = EventLog(run_dir / "events.jsonl", self.clock)
         endpoints = stack.endpoints()
         self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
+                      variant=scenario.variant.name if scenario.variant else None,
                       lb_url=endpoints.lb_url, seed=seed, **started_fields)
         self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed)
         self.engine_loss = EngineLoss(self.log, stop_on_engine_loss or threading.Event())

@@ -52,7 +52,8 @@ class RunResult:
 
 
 def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
-    return settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario.name}"
+    variant = f"-{scenario.variant.name}" if scenario.variant else ""
+    return settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario.name}{variant}"
 
 
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
@@ -80,7 +81,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-        stack = engine.stack(images=lab_images, owner=owner_token())
+        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs)
         console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
         with stack:
             record(scenario, stack, lab_images.tools, run_dir, options, console)

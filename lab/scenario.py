@@ -23,6 +23,7 @@ from pydantic import Field, PrivateAttr, ValidationError, create_model, field_va
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults import families
 from lab.faults.base import FaultSpec
+from lab.knobs import KnobChanges, StackKnobs
 from lab.model import (
     DocumentModel,
     FieldProblem,
@@ -200,6 +201,9 @@ class ImpactCheck(DocumentModel):
     max_error_rate: Ratio = 1.0
     min_failure_latency_s: Seconds | None = Field(None, description="Failures must be this slow (slow pages).")
     max_failure_latency_s: Seconds | None = Field(None, description="Failures must be this fast (fail fast).")
+    max_impact_share: Ratio | None = Field(
+        None, description="At most this share of the fault window may have users affected (a second counts when "
+                          "more than 5% of its requests failed or were slower than the recovery rule allows).")
     fault: str | None = Field(None, description="Judge this fault's window only (default: every fault's).")
 
 
@@ -238,6 +242,9 @@ class Checks(DocumentModel):
     @field_validator("*", mode="before")
     @classmethod
     def _bare_section_is_empty(cls, value: Any) -> Any:
+        """`no_write_lost:` alone turns a check on; `false` turns it off (a variant dropping a scenario's check)."""
+        if value is False:
+            return None
         return {} if value is None else value
 
     def recovery_criteria(self) -> RecoveryCheck:
@@ -266,15 +273,30 @@ class DrillSpec(DocumentModel):
         return self
 
 
+class Variant(DocumentModel):
+    """A corrective measure, proven: the same timeline on a stack changed as the measure says."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="`lab run SCENARIO --variant NAME`.")
+    measure: str = Field(min_length=1, description="The corrective measure it proves, in the postmortem's words.")
+    knobs: KnobChanges = Field(default_factory=KnobChanges, description="What the measure changes in the stack.")
+    checks: Checks | None = Field(None, description="Check sections that replace the scenario's for this variant "
+                                                    "(what the measure must achieve).")
+
+
 class Scenario(DocumentModel):
     """One incident to replay. `faults` holds each family's own spec (a FaultSpec subclass)."""
 
     name: str = Field("", description="Defaults to the file name.")
     title: str = Field(min_length=1)
     source: str = Field("(not given)", min_length=1, description="Where the incident is told (URL or file).")
+    postmortem: str | None = Field(None, description="The postmortem's text, shipped next to the scenario file.")
+    difficulty: Literal["easy", "medium", "hard"] = Field("medium", description="For drills drawn at random.")
     summary: str = ""
+    differences: str = Field("", description="Where the lab's reproduction differs from the real event.")
     root_cause: str = ""
     corrective_measures: tuple[str, ...] = ()
+    knobs: StackKnobs = Field(default_factory=StackKnobs, description="The built-in stack as it was in the incident.")
+    variants: tuple[Variant, ...] = ()
     time: TimeSpec = TimeSpec()
     traffic: TrafficSpec = TrafficSpec()
     faults: tuple[FaultSpec, ...] = ()
@@ -284,6 +306,26 @@ class Scenario(DocumentModel):
     drill: DrillSpec = DrillSpec()
     _document: dict[str, Any] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default_factory=Path)
+    _variant: Variant | None = PrivateAttr(None)
+
+    @property
+    def variant(self) -> Variant | None:
+        """The corrective measure this run proves (`with_variant`), if any."""
+        return self._variant
+
+    def with_variant(self, name: str) -> Scenario:
+        """The same incident on the stack the variant's measure changes, judged by the variant's checks."""
+        chosen = next((v for v in self.variants if v.name == name), None)
+        if chosen is None:
+            known = ", ".join(v.name for v in self.variants) or "none"
+            raise InvalidInput(f"scenario {self.name} has no variant {name!r} (variants: {known})")
+        checks = self.checks
+        if chosen.checks is not None:  # the sections it names replace the scenario's
+            checks = checks.model_copy(update={key: getattr(chosen.checks, key)
+                                               for key in chosen.checks.model_fields_set})
+        varied = self.model_copy(update={"knobs": chosen.knobs.applied_to(self.knobs), "checks": checks})
+        varied._variant = chosen
+        return varied
 
     @property
     def base_dir(self) -> Path:
@@ -387,8 +429,8 @@ def discriminators() -> dict[str, str]:
     return {**{kind: "kind" for kind in families()}, **{action: "action" for action in ACTIONS}}
 
 
-def resolve(name_or_path: str, scenarios_dir: Path) -> Path:
-    """A scenario name (`db-network-misconfig`) or a path to a YAML file."""
+def resolve(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> Path:
+    """A scenario name (`db-network-misconfig`, looked up in `scenario_dirs` in order) or a path to a YAML file."""
     path = Path(name_or_path)
     if path.is_dir():
         raise InvalidInput(f"{path} is a directory, not a scenario file (`lab validate {path}` checks each one)")
@@ -396,11 +438,12 @@ def resolve(name_or_path: str, scenarios_dir: Path) -> Path:
         if not path.is_file():
             raise InvalidInput(f"scenario file {path} does not exist")
         return path
-    candidate = scenarios_dir / f"{name_or_path}.yaml"
-    if not candidate.is_file():
-        known = ", ".join(sorted(p.stem for p in scenarios_dir.glob("*.yaml"))) or "none"
-        raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
-    return candidate
+    for directory in scenario_dirs:
+        candidate = directory / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted({p.stem for d in scenario_dirs for p in d.glob("*.yaml")})) or "none"
+    raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
 
 
 def load(path: Path, topology: Topology = BUILTIN_TOPOLOGY) -> Scenario:
@@ -499,6 +542,10 @@ def cross_check(scenario: Scenario) -> list[str]:
     named = scenario.checks.impact.fault if scenario.checks.impact else None
     if named is not None and named not in ids:
         found.append(f"checks.impact.fault: unknown fault {named!r} (declared: {', '.join(ids) or 'none'})")
+    names = [variant.name for variant in scenario.variants]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            found.append(f"variants[{i}].name: duplicate variant {name!r}")
     for i, fault_id in enumerate(scenario.drill.faults):
         if fault_id not in ids:
             found.append(f"drill.faults[{i}]: unknown fault {fault_id!r} (declared: {', '.join(ids) or 'none'})")

@@ -10,6 +10,10 @@ from pathlib import Path
 from lab.errors import InvalidInput
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUILTIN_SCENARIOS = PACKAGE_DIR / "scenarios"
+"""The incident library shipped with the package (a source checkout links scenarios/ to it)."""
+BUILTIN_COMPOSE_FILE = PACKAGE_DIR / "compose" / "stack.yaml"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 BOOTSTRAPPED_BASE_IMAGE = "outage-lab/base:bookworm-debootstrap"
 
@@ -22,9 +26,15 @@ class Settings:
     """Never pull: bootstrap the base image with debootstrap when it is not present locally."""
     runs_dir: Path
     compose_file: Path
-    scenarios_dir: Path
+    user_scenarios_dir: Path | None
+    """LAB_SCENARIOS_DIR: a team's own scenarios, found by name before the built-in library."""
     engine_wait_s: float = 60.0
     """How long a run whose Docker engine went away waits for it to come back before it gives up cleaning up."""
+
+    @property
+    def scenario_dirs(self) -> tuple[Path, ...]:
+        """Where scenario names are looked up, in order: the team's own directory, then the built-in library."""
+        return (self.user_scenarios_dir, BUILTIN_SCENARIOS) if self.user_scenarios_dir else (BUILTIN_SCENARIOS,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,8 +43,8 @@ class Settings:
             base_image=env.get("LAB_BASE_IMAGE", DEFAULT_BASE_IMAGE),
             offline=env.get("LAB_OFFLINE", "") not in ("", "0", "false", "no"),
             runs_dir=Path(env.get("LAB_RUNS_DIR", "runs")),
-            compose_file=Path(env.get("LAB_COMPOSE_FILE", PROJECT_ROOT / "compose" / "stack.yaml")),
-            scenarios_dir=Path(env.get("LAB_SCENARIOS_DIR", PROJECT_ROOT / "scenarios")),
+            compose_file=Path(env.get("LAB_COMPOSE_FILE", BUILTIN_COMPOSE_FILE)),
+            user_scenarios_dir=Path(env["LAB_SCENARIOS_DIR"]) if env.get("LAB_SCENARIOS_DIR") else None,
             engine_wait_s=_seconds(env, "LAB_ENGINE_WAIT_S", 60.0),
         )
 

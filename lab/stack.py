@@ -29,6 +29,7 @@ from lab import labels
 from lab.docker_env import ENGINE_ERRORS, compose_command
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
+from lab.knobs import StackKnobs
 from lab.leftovers import DETACHED
 from lab.model import Topology
 from lab.reaper import Reaper
@@ -80,6 +81,8 @@ class Stack:
     owner: str = DETACHED
     """Owner token of the process the stack lives and dies with (see lab.leftovers); "detached" for `lab up`."""
     reaper: Reaper | None = field(default=None, repr=False)
+    knobs: StackKnobs = field(default_factory=StackKnobs)
+    """The settings corrective measures change (health check depth, timeouts, pool)."""
 
     @property
     def project(self) -> str:
@@ -220,6 +223,7 @@ class Stack:
                                           reaper="unused")
         return {
             **images.compose_env(),
+            **self.knobs.environment(),
             "LAB_RUN_ID": self.run_id,
             "LAB_OWNER": self.owner,
             "LAB_DB_PASSWORD": self.db_password,

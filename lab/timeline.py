@@ -18,6 +18,9 @@ STEADY_WARMUP_S = 2.0
 RESTART_SETTLE_S = 2.0
 """After a restart is healthy, its own brief disruption is over; what follows shows whether it helped."""
 RECOVERY_MIN_REQUESTS = 5
+IMPACTED_SECOND_BAD_SHARE = 0.05
+"""A second of the fault window counts as impacting users when more than this share of the requests started in it
+failed or were slower than the recovery rule allows."""
 
 NO_END_REASON = "the recording stops without run.ended: the lab process died"
 OUTSIDE = "outside"
@@ -124,6 +127,10 @@ class Analysis:
     fault: WindowImpact | None
     """Requests started while any fault was in effect (the union of the fault windows)."""
     faults: list[FaultWindow]
+    impacted_s: float | None
+    """Seconds of the fault windows during which users were affected (see IMPACTED_SECOND_BAD_SHARE)."""
+    impact_share: float | None
+    """impacted_s over the length of the fault windows: 1.0 is users affected the whole time."""
     after_restart: WindowImpact | None
     after_recovery: WindowImpact | None
     steps: list[dict[str, Any]]
@@ -264,6 +271,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     windows = fault_windows(events, steps, requests, end_t)
     spans = merged([(w.start, w.end) for w in windows])
     fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
+    impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
+    fault_s = sum(end - start for start, end in spans)
     return Analysis(
         partial=partial,
         ended_reason=ended_reason,
@@ -272,6 +281,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
         fault=window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None,
         faults=windows,
+        impacted_s=impacted_s,
+        impact_share=round(impacted_s / fault_s, 4) if impacted_s is not None and fault_s > 0 else None,
         after_restart=(window_impact(requests, restart["t"] + restart["took_s"] + RESTART_SETTLE_S, fault_end)
                        if restart else None),
         after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
@@ -307,6 +318,19 @@ def fault_windows(events: list[Event], steps: list[Event], requests: list[Reques
                                    target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
                                    ended_by=ended_by, impact=window_impact(requests, start, end)))
     return windows
+
+
+def impacted_seconds(requests: list[Request], spans: list[tuple[float, float]], criteria: RecoveryCriteria) -> float:
+    """How many whole seconds of the spans had users affected (more than a few bad requests started in them)."""
+    buckets: dict[tuple[int, int], list[int]] = {}  # (span, second) -> [requests, bad]
+    for request in requests:
+        for number, (start, end) in enumerate(spans):
+            if start <= request.t < end:
+                counts = buckets.setdefault((number, int(request.t - start)), [0, 0])
+                counts[0] += 1
+                counts[1] += 0 if _good(request, criteria) else 1
+                break
+    return float(sum(1 for total, bad in buckets.values() if bad / total > IMPACTED_SECOND_BAD_SHARE))
 
 
 def merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -30,8 +30,9 @@ def recovery_criteria(scenario: Scenario) -> RecoveryCriteria:
 
 def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
     loaded, events = load_run(run_dir)
-    scenario = scenario or loaded
     started = next((e for e in events if e.get("kind") == "run.started"), {})
+    if scenario is None:  # re-judging from the files: the variant it ran is in the recording
+        scenario = loaded.with_variant(started["variant"]) if started.get("variant") else loaded
     analysis = analyse(events, recovery_criteria(scenario))
     results = checks.evaluate(analysis, scenario.checks)
     summary = outputs.summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)),

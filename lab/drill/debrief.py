@@ -89,8 +89,9 @@ def render_markdown(result: Debrief, scenario: Scenario) -> str:
         ("mitigated (the fault no longer in effect)", result.mitigated_s, result.original_mitigated_min),
         ("recovered (users back to steady state)", result.recovered_s, None),
     ]
-    lines = [f"# Drill debrief: {scenario.title}", "", f"Outcome: **{result.outcome}**. Hints used: "
-             f"{result.hints_used} of {len(scenario.drill.hints)}.", "",
+    lines = [f"# Drill debrief: {scenario.title}", "",
+             f"The incident was `{scenario.name}` ({scenario.difficulty}): {scenario.source}.", "",
+             f"Outcome: **{result.outcome}**. Hints used: {result.hints_used} of {len(scenario.drill.hints)}.", "",
              "| since the fault landed | you (min:s) | original incident |", "| --- | ---: | ---: |"]
     for label, seconds, original in rows:
         lines.append(f"| {label} | {minutes(seconds)} | {'-' if original is None else f'{original:g} min'} |")

@@ -42,12 +42,13 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     ensure_no_active_drill(settings.runs_dir)
     run_dir = outputs.prepare_run_dir(
-        options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-{scenario.name}")
+        options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-"
+                                              f"{'random' if options.hidden else scenario.name}")
     outputs.write_scenario(run_dir, scenario, 1.0)
 
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-        with engine.stack(images=lab_images, owner=owner_token()) as stack:
+        with engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs) as stack:
             console.print(f"lab: drill {stack.run_id}: the stack is up and users are arriving. You are on call.",
                           highlight=False)
             DrillSession(scenario, stack, lab_images.tools, run_dir, settings.runs_dir, options, console).run()

@@ -37,6 +37,8 @@ class DrillOptions:
     inject_after_s: float | None = None
     """Fixed moment for the fault (scripted drills and tests); default: drawn from the scenario's window."""
     max_duration_s: float | None = None
+    hidden: bool = False
+    """Drawn at random: nothing names the scenario until the debrief."""
 
 
 def drawn_fault(scenario: Scenario, seed: int) -> FaultSpec:

@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from lab.events import Event
 from lab.report.chart import timeline_svg
-from lab.report.narrative import postmortem_context
+from lab.report.narrative import measure_proofs, postmortem_context
 from lab.scenario import Scenario
 from lab.verdict import judge, load_run
 
@@ -43,6 +43,7 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
         "first_errors": first_db_errors(events),
         "runbook_outputs": [e for e in events if e.get("kind") == "runbook.finished"],
         "postmortem": postmortem_context(summary, scenario),
+        "proofs": measure_proofs(run_dir, summary, scenario),
     }
     html = _environment(autoescape=True).get_template("report.html.j2").render(
         chart_svg=timeline_svg(events, summary), **context)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from lab.report.runs import latest_run
 from lab.scenario import Scenario
 
 
@@ -21,6 +24,37 @@ class PostmortemContext:
         if seconds is None:
             return "n/a"
         return f"{seconds / self.seconds_per_minute:.0f} incident min"
+
+
+def impact_words(summary: dict[str, Any]) -> str:
+    """"error rate 1.2% during the fault, users affected 3 s (3% of it)" from a summary."""
+    fault = summary.get("fault") or {}
+    rate = (fault.get("overall") or {}).get("error_rate")
+    words = [f"error rate {rate:.1%} during the fault" if rate is not None else "no fault window"]
+    if summary.get("impacted_s") is not None and summary.get("impact_share") is not None:
+        words.append(f"users affected {summary['impacted_s']:.0f} s ({summary['impact_share']:.0%} of it)")
+    return ", ".join(words)
+
+
+def measure_proofs(run_dir: Path, summary: dict[str, Any], scenario: Scenario) -> dict[str, str]:
+    """Corrective measure -> what a variant run showed, with figures: this run's, if it is the variant, beside
+    the newest run without it in the same runs folder; or, for a run without, the newest run of each variant."""
+    proofs: dict[str, str] = {}
+    variant = summary.get("variant")
+    if variant:
+        base = latest_run(run_dir.parent, scenario.name, None)
+        against = (f", against {impact_words(json.loads((base / 'summary.json').read_text()))} without it (run "
+                   f"{base.name})") if base else " (no run without it in this folder to compare with)"
+        proofs[str(summary.get("measure"))] = f"tested by this run (variant {variant}): {impact_words(summary)}" + \
+            against
+        return proofs
+    for tested in scenario.variants:
+        found = latest_run(run_dir.parent, scenario.name, tested.name)
+        if found:
+            other = json.loads((found / "summary.json").read_text())
+            proofs[tested.measure] = (f"tested by variant {tested.name} (run {found.name}, {other['verdict']}): "
+                                      f"{impact_words(other)}, against {impact_words(summary)} in this run")
+    return proofs
 
 
 def postmortem_context(summary: dict[str, Any], scenario: Scenario) -> PostmortemContext:

@@ -49,6 +49,20 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
     return rows
 
 
+def latest_run(runs_dir: Path, scenario: str, variant: str | None, before: str | None = None) -> Path | None:
+    """The newest recording of `scenario` (with `variant`, None for none) in runs_dir, older than `before`."""
+    if not runs_dir.is_dir():
+        return None
+    for run_dir in sorted((d for d in runs_dir.iterdir() if (d / "summary.json").is_file()), reverse=True):
+        if before is not None and run_dir.name >= before:
+            continue
+        summary = json.loads((run_dir / "summary.json").read_text())
+        if summary.get("scenario") == scenario and summary.get("variant") == variant and summary["verdict"] != \
+                "partial":
+            return run_dir
+    return None
+
+
 @dataclass(frozen=True)
 class ComparisonRow:
     section: str
@@ -60,7 +74,8 @@ class ComparisonRow:
 
 def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[ComparisonRow]:
     rows = [ComparisonRow("run", "verdict", summary_a["verdict"], summary_b["verdict"],
-                          "" if summary_a["verdict"] == summary_b["verdict"] else "differs")]
+                          "" if summary_a["verdict"] == summary_b["verdict"] else "differs"),
+            ComparisonRow("run", "variant", summary_a.get("variant") or "-", summary_b.get("variant") or "-", "")]
     milestones_a = {m["name"]: m["t"] for m in summary_a["milestones"]}
     milestones_b = {m["name"]: m["t"] for m in summary_b["milestones"]}
     for name in dict.fromkeys([*milestones_a, *milestones_b]):
@@ -77,6 +92,12 @@ def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[Compar
             rows.append(_numeric(f"{window} impact", "error rate %", _percent(stats_a.get("error_rate")),
                                  _percent(stats_b.get("error_rate"))))
             rows.append(_numeric(f"{window} impact", "p95 latency (s)", stats_a.get("p95_s"), stats_b.get("p95_s")))
+    for name, key in (("users affected (s)", "impacted_s"), ("users affected (% of the fault)", "impact_share")):
+        a, b = summary_a.get(key), summary_b.get(key)
+        if a is not None or b is not None:
+            scale = 100 if key == "impact_share" else 1
+            rows.append(_numeric("user impact", name, None if a is None else a * scale,
+                                 None if b is None else b * scale))
     checks_a = {c["name"]: c["passed"] for c in summary_a["checks"]}
     checks_b = {c["name"]: c["passed"] for c in summary_b["checks"]}
     for name in dict.fromkeys([*checks_a, *checks_b]):

@@ -54,6 +54,9 @@ def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
 def variant(tmp_path: Path, edit: Any, name: str = "variant.yaml") -> Path:
     """The seed scenario with one change: variants stay in step with the scenario they test."""
     document = yaml.safe_load(SEED.read_text())
+    for step in document["timeline"]:  # the copy lives elsewhere: its runbook scripts stay the seed's
+        if "script" in step and not Path(step["script"]).is_absolute():
+            step["script"] = str(SEED.parent.resolve() / step["script"])
     edit(document)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -126,8 +126,8 @@ def test_empty_and_non_mapping_documents_are_refused() -> None:
 
 def test_resolve_finds_names_and_refuses_missing_files(tmp_path: Path) -> None:
     """A name looks in scenarios/; a missing name or path is one clear error."""
-    assert resolve("db-network-misconfig", SEED.parent) == SEED
+    assert resolve("db-network-misconfig", (SEED.parent,)) == SEED
     with pytest.raises(InvalidInput, match="no scenario named 'nope' \\(known: db-network-misconfig"):
-        resolve("nope", SEED.parent)
+        resolve("nope", (SEED.parent,))
     with pytest.raises(InvalidInput, match="does not exist"):
-        resolve(str(tmp_path / "missing.yaml"), SEED.parent)
+        resolve(str(tmp_path / "missing.yaml"), (SEED.parent,))

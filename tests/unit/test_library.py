@@ -1,0 +1,152 @@
+"""The incident library without Docker: postmortems turned into scenario skeletons, the library listed and drawn
+from (a team's own directory first), corrective measures as variants, and the impact figures variants are judged
+by."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.errors import InvalidInput
+from lab.library import entries, pick_at_random
+from lab.postmortem_import import entries as timeline_entries
+from lab.postmortem_import import skeleton, summary_of, title_of
+from lab.scenario import load, parse
+from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
+from lab.timeline import RecoveryCriteria, Request, impacted_seconds
+
+POSTMORTEMS = PROJECT_ROOT / "tests" / "fixtures" / "postmortems"
+SEED = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def lab(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, env={**os.environ, **NO_DOCKER, **(env or {})}, check=False)
+
+
+def test_the_first_scenarios_own_postmortem_gives_its_seven_timeline_lines() -> None:
+    """`2:00 PM` ... `4:30 PM` become 14:00 ... 16:30, at their offsets from the first line."""
+    found = timeline_entries((POSTMORTEMS / "march-2023-fictitious.txt").read_text())
+    assert [(e.clock, e.minutes) for e in found] == [
+        ("14:00", 0), ("14:05", 5), ("14:20", 20), ("14:35", 35), ("15:15", 75), ("15:30", 90), ("16:30", 150)]
+    assert found[2].text.startswith("An attempt to reboot the database server")
+
+
+def test_a_postmortem_with_dated_headings_crosses_midnight() -> None:
+    """GitHub's shape: `### 2018 October 21 22:52 UTC` headings, each over its paragraph; 00:05 is the next day."""
+    found = timeline_entries((POSTMORTEMS / "github-2018-10-21.md").read_text())
+    assert [(e.clock, e.minutes) for e in found] == [
+        ("22:52", 0), ("22:54", 2), ("23:07", 15), ("23:13", 21), ("23:19", 27), ("00:05", 73), ("00:41", 109)]
+    assert found[1].text.startswith("Our internal monitoring systems began generating alerts")
+
+
+def test_a_postmortem_with_bulleted_times_and_a_summary() -> None:
+    """Cloudflare's shape: `- 21:12: text` lines; the title from the heading, the summary from its label."""
+    text = (POSTMORTEMS / "cloudflare-2020-07-17.md").read_text()
+    found = timeline_entries(text)
+    assert [(e.clock, e.minutes) for e in found] == [
+        ("20:25", 0), ("21:12", 47), ("21:39", 74), ("21:47", 82), ("22:10", 105)]
+    assert found[1].text == "Configuration change on the Atlanta router: all backbone traffic starts flowing to Atlanta"
+    assert title_of(text) == "Cloudflare outage on July 17, 2020"
+    assert summary_of(text).startswith("for 27 minutes, Internet properties")
+
+
+@pytest.mark.parametrize("name", ["march-2023-fictitious.txt", "github-2018-10-21.md", "cloudflare-2020-07-17.md"])
+def test_a_skeleton_is_a_valid_scenario_with_its_lines_as_notes(name: str) -> None:
+    """The skeleton parses as a scenario: each timestamped line a note at its clock, no fault yet."""
+    text = (POSTMORTEMS / name).read_text()
+    scenario = parse(yaml.safe_dump(skeleton("x", text, name)), source=name)
+    assert scenario.faults == ()
+    assert [step.action for step in scenario.timeline] == ["note"] * len(timeline_entries(text))
+    assert scenario.timeline[0].clock == scenario.time.incident_start
+
+
+def test_lab_new_writes_the_skeleton_and_validate_says_the_fault_is_missing(tmp_path: Path) -> None:
+    """The command a scenario author types; `lab validate` accepts the file and warns that it has no fault."""
+    made = lab("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "7 timeline entries from 14:00" in made.stdout
+    checked = lab("validate", str(tmp_path / "march.yaml"))
+    assert checked.returncode == 0
+    assert "faults: none yet: add the incident's fault" in checked.stderr
+    again = lab("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
+    assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_lab_new_refuses_a_text_without_a_timeline(tmp_path: Path) -> None:
+    """A document with no timestamped line is one line, exit 2, nothing written."""
+    prose = tmp_path / "prose.md"
+    prose.write_text("# An essay\n\nNothing happened at any particular time.\n")
+    made = lab("new", "essay", "--from-postmortem", str(prose), cwd=tmp_path)
+    assert made.returncode == 2 and "no timestamped line found" in made.stderr
+    assert not (tmp_path / "essay.yaml").exists()
+
+
+def test_a_teams_own_scenario_shadows_the_builtin_one_and_both_are_listed(tmp_path: Path) -> None:
+    """LAB_SCENARIOS_DIR comes first: a name there wins; a broken file is listed with its problem, not hidden."""
+    own = yaml.safe_load(SEED.read_text())
+    own["title"] = "Our own version"
+    (tmp_path / "db-network-misconfig.yaml").write_text(yaml.safe_dump(own))
+    (tmp_path / "broken.yaml").write_text("title: [\n")
+    found = {entry.name: entry for entry in entries((tmp_path, BUILTIN_SCENARIOS))}
+    own_entry = found["db-network-misconfig"]
+    assert own_entry.scenario is not None and own_entry.scenario.title == "Our own version"
+    assert found["broken"].scenario is None and "not valid YAML" in found["broken"].problem
+    listed = lab("scenarios", env={"LAB_SCENARIOS_DIR": str(tmp_path), "COLUMNS": "200"})
+    assert listed.returncode == 0 and "Our own version" in listed.stdout and "broken" in listed.stdout
+
+
+def test_a_random_draw_repeats_with_its_seed_and_honours_the_difficulty(tmp_path: Path) -> None:
+    """`lab drill --random --seed N` draws the same scenario again; `--difficulty` narrows the pool."""
+    for difficulty, name in (("easy", "first"), ("hard", "second"), ("hard", "third")):
+        document = yaml.safe_load(SEED.read_text())
+        document.update(name=name, difficulty=difficulty)
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(document))
+    draws = {pick_at_random((tmp_path,), None, seed).name for seed in range(20)}
+    assert draws == {"first", "second", "third"}
+    assert pick_at_random((tmp_path,), None, 7).name == pick_at_random((tmp_path,), None, 7).name
+    assert {pick_at_random((tmp_path,), "hard", seed).name for seed in range(10)} == {"second", "third"}
+    with pytest.raises(InvalidInput, match="no scenario with a fault of difficulty medium"):
+        pick_at_random((tmp_path,), "medium", 1)
+
+
+def test_drill_takes_a_scenario_or_random_not_both() -> None:
+    """Asking for both, or for neither, is invalid input before anything starts."""
+    assert lab("drill", "db-network-misconfig", "--random").returncode == 2
+    assert lab("drill").returncode == 2
+    assert lab("drill", "db-network-misconfig", "--difficulty", "hard").returncode == 2
+
+
+def test_a_variant_changes_the_stack_and_replaces_only_the_checks_it_names() -> None:
+    """--variant deep-health-check: the LB checks /readyz; impact is judged by the variant's own bounds, the
+    checks it turns off are off, and the others stay the scenario's."""
+    scenario = load(SEED)
+    varied = scenario.with_variant("deep-health-check")
+    assert varied.knobs.lb_health_check == "deep" and scenario.knobs.lb_health_check == "shallow"
+    assert varied.knobs.environment()["LAB_KNOB_LB_CHECK_PATH"] == "/readyz"
+    assert varied.checks.impact is not None and varied.checks.impact.max_impact_share == 0.2
+    assert varied.checks.detection is None and varied.checks.restart_ineffective is None
+    assert varied.checks.recovery == scenario.checks.recovery
+    assert varied.variant is not None and varied.variant.measure in scenario.corrective_measures
+    assert varied.with_speed(3).variant == varied.variant
+    with pytest.raises(InvalidInput, match="has no variant 'nope' \\(variants: deep-health-check\\)"):
+        scenario.with_variant("nope")
+
+
+def test_users_affected_counts_the_seconds_with_more_than_a_few_bad_requests() -> None:
+    """A second counts when more than 5% of its requests failed or were slower than the recovery rule allows."""
+    criteria = RecoveryCriteria(max_latency_s=1.0)
+
+    def second(start: float, bad: int, slow: int = 0) -> list[Request]:
+        return [Request(t=start + i / 20, latency_s=2.0 if i < slow else 0.01, ok=i >= bad, replica="app-1",
+                        status=200, error=None, endpoint="GET") for i in range(20)]
+
+    requests = second(0, bad=0) + second(1, bad=1) + second(2, bad=2) + second(3, bad=0, slow=3) + second(4, bad=7)
+    assert impacted_seconds(requests, [(0.0, 5.0)], criteria) == 3.0  # 2, 3 and 4: 1 bad in 20 is not enough
+    assert impacted_seconds(requests, [(0.0, 2.0), (4.0, 5.0)], criteria) == 1.0
