@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lab import __version__, library, lifecycle, scenario
+from lab import __version__, library, lifecycle, scenario, starter
 from lab import images as images_module
 from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
@@ -234,6 +234,18 @@ def new(name: str, postmortem: Path, out_path: Path | None) -> None:
 
 
 @main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              help="The repository with the Compose file (default: here).")
+@one_line_errors
+def init(directory: Path) -> None:
+    """Start using the lab on your own stack: a starter scenario for the Compose file found here and a CI workflow
+    example (GitHub Actions) that runs it and keeps junit.xml and report.html."""
+    for path in starter.init(directory):
+        click.echo(f"wrote {path}")
+    click.echo("next: adapt the scenario (fault, timeline, runbook, checks), then `lab validate` and `lab run` it")
+
+
+@main.command()
 @one_line_errors
 def faults() -> None:
     """The fault families: what each does, how, and its parameters (beside id, kind, target, ttl_s, description)."""
@@ -288,7 +300,7 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
     if runbook_file is not None:
         if not runbook_file.is_file():
             raise InvalidInput(f"runbook file {runbook_file} does not exist")
-        loaded = loaded.with_runbook(scenario.load_runbook(runbook_file), str(runbook_file))
+        loaded = loaded.with_runbook(scenario.load_runbook(runbook_file, loaded.topology), str(runbook_file))
     if variant is not None:
         loaded = loaded.with_variant(variant)
     loaded = loaded.with_speed(speed)

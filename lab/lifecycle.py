@@ -12,7 +12,7 @@ from lab import docker_env, images
 from lab.errors import LabError
 from lab.leftovers import owner_alive, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
-from lab.stack import SERVICES, Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
+from lab.stack import Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
 
 __all__ = ["pick_run", "running_run_ids"]
 
@@ -100,11 +100,8 @@ def stack_status(engine: Engine, run_id: str) -> list[ServiceStatus]:
     stack = engine.stack(run_id)
     rows = []
     containers = stack.containers()
-    for service in SERVICES:
-        container = containers.get(service)
-        if container is None:
-            rows.append(ServiceStatus(service, "missing", "-", "-"))
-            continue
+    for service in sorted(containers):
+        container = containers[service]
         state = container.attrs["State"]
         ports = ", ".join(
             f"{b['HostIp']}:{b['HostPort']}->{port}" for port, binds in container.ports.items() for b in binds or []

@@ -32,6 +32,12 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
     document["time"] = {**(document.get("time") or {}),
                         "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
     document["traffic"] = {**(document.get("traffic") or {}), "rate": scenario.traffic.rate}
+    if scenario.stack is not None:  # the recording lives elsewhere: its paths must not depend on where it is
+        document["stack"] = {**document["stack"], "compose_file": scenario.stack.compose_file}
+    document["timeline"] = [
+        {**raw, "script": str(scenario.base_dir / raw["script"])}
+        if isinstance(raw, dict) and isinstance(raw.get("script"), str) else raw
+        for raw in document.get("timeline") or []]
     header = f"# scenario {scenario.name} as run (speed {speed:g}x)\n"
     (run_dir / "scenario.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
 

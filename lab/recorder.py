@@ -7,6 +7,7 @@ in the database, and closes the recording with run.ended.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from lab.clock import MonotonicClock
 from lab.engine_loss import EngineLoss
 from lab.events import EventLog
 from lab.scenario import Scenario
-from lab.stack import APP_SERVICES, Stack
+from lab.stack import Stack
 from lab.traffic import SyntheticUsers
 from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
 from lab.writes import verify_acknowledged_writes
@@ -33,11 +34,17 @@ class Recorder:
         self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
                       variant=scenario.variant.name if scenario.variant else None,
                       lb_url=endpoints.lb_url, seed=seed, **started_fields)
-        self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed)
+        self.workload = scenario.workload_spec
+        self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed,
+                                    workload=self.workload)
         self.engine_loss = EngineLoss(self.log, stop_on_engine_loss or threading.Event())
         self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log,
                                                            on_end=self._event_stream_ended)]
-        self.watchers += [AppLogWatcher(stack.container(name), name, self.log) for name in APP_SERVICES]
+        app_logs = stack.spec.app_logs
+        if app_logs is not None:
+            pattern = None if app_logs.format == "lab-json" else re.compile(app_logs.error_pattern)
+            self.watchers += [AppLogWatcher(stack.container(name), name, self.log, pattern)
+                              for name in app_logs.services]
         self.log.subscribe(AlertEvaluator(scenario.alerts, self.log))
 
     def start(self) -> None:
@@ -65,13 +72,19 @@ class Recorder:
         self.log.close()
 
     def _verify_writes(self) -> None:
+        declared = self.workload.write_check
+        if declared is None:  # nothing to check: the scenario's no_write_lost check cannot be asked for then
+            return
         acknowledged = self.users.acknowledged
         self.log.emit("writes.checking", acknowledged=len(set(acknowledged)))
         try:
             if self.engine_loss.returned:  # the engine's restart stopped the database: its data should be intact
-                for service in self.stack.start_stopped(("db",)):
+                for service in self.stack.start_stopped(self.stack.database_services):
                     self.log.emit("writes.db_started", service=service)
-            check = verify_acknowledged_writes(self.stack.db_conninfo(), self.stack.db_password, acknowledged)
+            database = self.stack.database(declared.database)
+            _, password = self.stack.database_credentials(database)
+            check = verify_acknowledged_writes(self.stack.db_conninfo(database.service), password, acknowledged,
+                                               declared.query)
         except Exception as exc:  # recorded; the no_write_lost check then fails with the reason
             self.log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
             return

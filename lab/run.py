@@ -22,9 +22,10 @@ from lab.faults.helper import StackTarget
 from lab.interrupts import run_guarded
 from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
+from lab.preflight import preflight
 from lab.recorder import Recorder
 from lab.report.build import make_reports
-from lab.runbook import RunbookRunner, check_scripts
+from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
@@ -72,7 +73,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     if options.rate is not None:
         traffic = scenario.traffic.model_copy(update={"rate": _checked_rate(options.rate)})
         scenario = scenario.model_copy(update={"traffic": traffic})
-    check_scripts(scenario)
+    preflight(scenario)
     engine = Engine.connect(settings).with_compose()  # before anything is written: no Docker or Compose, no run dir
     for run_id in engine.reaped:
         console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
@@ -81,7 +82,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs)
+        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
         console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
         with stack:
             record(scenario, stack, lab_images.tools, run_dir, options, console)

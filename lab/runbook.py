@@ -19,9 +19,8 @@ from typing import Any
 from requests.exceptions import ConnectionError as EngineConnectionError
 from requests.exceptions import ReadTimeout
 
-from lab.errors import InvalidInput
 from lab.netns import run_tool
-from lab.scenario import RunbookStep, Scenario
+from lab.scenario import RunbookStep
 from lab.stack import Stack
 
 OUTPUT_TAIL = 2000
@@ -50,17 +49,6 @@ def script_path(step: RunbookStep, base_dir: Path) -> Path:
     assert step.script is not None  # a host step
     path = Path(step.script)
     return path if path.is_absolute() else base_dir / path
-
-
-def check_scripts(scenario: Scenario) -> None:
-    """Before anything starts: every host script exists and is executable (one line, exit 2, otherwise)."""
-    for step in scenario.timeline:
-        if isinstance(step, RunbookStep) and step.script is not None:
-            path = script_path(step, scenario.base_dir)
-            if not path.is_file():
-                raise InvalidInput(f"timeline[{step.index}].script: {path} does not exist")
-            if not os.access(path, os.X_OK):
-                raise InvalidInput(f"timeline[{step.index}].script: {path} is not executable (chmod +x it)")
 
 
 class RunbookRunner:

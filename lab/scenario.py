@@ -35,6 +35,9 @@ from lab.model import (
     problems,
 )
 from lab.stack import BUILTIN_TOPOLOGY
+from lab.stack_spec import BUILTIN_STACK, StackSpec
+from lab.topology import ComposeTopology, read_topology
+from lab.workload import WorkloadRequest, WorkloadSpec, orders_workload
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_RATE = 500.0
@@ -295,6 +298,9 @@ class Scenario(DocumentModel):
     differences: str = Field("", description="Where the lab's reproduction differs from the real event.")
     root_cause: str = ""
     corrective_measures: tuple[str, ...] = ()
+    stack: StackSpec | None = Field(None, description="A team's own Compose stack (default: the built-in one).")
+    workload: WorkloadSpec | None = Field(None, description="What synthetic users ask for (default: the built-in "
+                                                            "app's orders; on a team's stack, GET /).")
     knobs: StackKnobs = Field(default_factory=StackKnobs, description="The built-in stack as it was in the incident.")
     variants: tuple[Variant, ...] = ()
     time: TimeSpec = TimeSpec()
@@ -307,6 +313,26 @@ class Scenario(DocumentModel):
     _document: dict[str, Any] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default_factory=Path)
     _variant: Variant | None = PrivateAttr(None)
+    _topology: Topology = PrivateAttr(BUILTIN_TOPOLOGY)
+
+    @property
+    def topology(self) -> Topology:
+        """The service names its stack has (what its faults and steps were checked against)."""
+        return self._topology
+
+    @property
+    def workload_spec(self) -> WorkloadSpec:
+        """Its workload: declared, or the built-in orders one, or GET / on a team's stack."""
+        if self.workload is not None:
+            return self.workload
+        if self.stack is None:
+            return orders_workload(self.traffic.read_ratio)
+        return WorkloadSpec(requests=(WorkloadRequest(name="GET /", path="/"),))
+
+    @property
+    def stack_spec(self) -> StackSpec:
+        """Its stack: the team's Compose file (path made absolute), or the built-in stack."""
+        return self.stack or BUILTIN_STACK
 
     @property
     def variant(self) -> Variant | None:
@@ -446,18 +472,20 @@ def resolve(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> Path:
     raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
 
 
-def load(path: Path, topology: Topology = BUILTIN_TOPOLOGY) -> Scenario:
+def load(path: Path) -> Scenario:
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read scenario {path}: {exc}") from exc
-    scenario = parse(text, source=str(path), default_name=path.stem, topology=topology)
-    scenario._base_dir = path.resolve().parent
-    return scenario
+    return parse(text, source=str(path), default_name=path.stem, base_dir=path.resolve().parent)
 
 
-def parse(text: str, source: str = "<scenario>", default_name: str = "scenario",
-          topology: Topology = BUILTIN_TOPOLOGY) -> Scenario:
+def parse(text: str, source: str = "<scenario>", default_name: str = "scenario", base_dir: Path | None = None,
+          check_stack: bool = True) -> Scenario:
+    """A scenario from its text. Service names are checked against its stack: the built-in one, or the team's
+    Compose file named in `stack.compose_file` (relative to `base_dir`), whose topology is read first. A recording's
+    scenario is parsed with `check_stack=False`: it was checked when it ran, and the team's file, or the
+    environment it needs, may not be there any more."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -471,18 +499,39 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario",
         raise ScenarioError(source, ["(file): is empty"])
     if not isinstance(document, dict):
         raise ScenarioError(source, [f"(file): must be a mapping, got {type(document).__name__}"])
+    base = base_dir or Path.cwd()
+    compose, topology = _stack_of(document, base, source) if check_stack else (None, None)
     try:
-        scenario = document_model().model_validate(document, context={"topology": topology})
+        scenario = document_model().model_validate(document, context={"topology": topology, "compose": compose})
     except ValidationError as exc:
         raise ScenarioError(source, problems(exc, discriminators())) from exc
     except RecursionError as exc:
         raise ScenarioError(source, ["nested too deeply to be a scenario"]) from exc
     scenario = _finish(scenario, default_name)
+    if scenario.stack is not None:
+        scenario = scenario.model_copy(update={"stack": scenario.stack.resolved(base)})
     found = cross_check(scenario)
     if found:
         raise ScenarioError(source, found)
     scenario._document = document
+    scenario._base_dir = base
+    scenario._topology = topology or BUILTIN_TOPOLOGY
     return scenario
+
+
+def _stack_of(document: dict[str, Any], base: Path, source: str) -> tuple[ComposeTopology | None, Topology]:
+    """The team's Compose topology, if the scenario names a Compose file, and the names its faults and steps may
+    use. Read before the rest is validated, since every service name is checked against it."""
+    stack = document.get("stack")
+    if not isinstance(stack, dict) or not isinstance(stack.get("compose_file"), str):
+        return None, BUILTIN_TOPOLOGY
+    path = Path(stack["compose_file"])
+    try:
+        compose = read_topology(path if path.is_absolute() else base / path)
+    except InvalidInput as exc:
+        raise ScenarioError(source, [str(exc)]) from exc
+    databases = tuple(str(d.get("service")) for d in stack.get("databases") or [] if isinstance(d, dict))
+    return compose, Topology(services=tuple(compose.services), databases=databases)
 
 
 class RunbookFile(DocumentModel):
@@ -493,7 +542,7 @@ class RunbookFile(DocumentModel):
                            Field(discriminator="action")], ...] = Field(min_length=1)
 
 
-def load_runbook(path: Path, topology: Topology = BUILTIN_TOPOLOGY) -> tuple[StepBase, ...]:
+def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
     """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
     try:
         document = yaml.safe_load(path.read_text())
@@ -542,6 +591,16 @@ def cross_check(scenario: Scenario) -> list[str]:
     named = scenario.checks.impact.fault if scenario.checks.impact else None
     if named is not None and named not in ids:
         found.append(f"checks.impact.fault: unknown fault {named!r} (declared: {', '.join(ids) or 'none'})")
+    check = scenario.workload.write_check if scenario.workload else None
+    if check is not None and check.database not in [d.service for d in scenario.stack_spec.databases]:
+        found.append(f"workload.write_check.database: {check.database!r} is not one of stack.databases "
+                     f"({', '.join(d.service for d in scenario.stack_spec.databases) or 'none'})")
+    if scenario.checks.no_write_lost is not None and scenario.workload_spec.write_check is None:
+        found.append("checks.no_write_lost: the workload declares no write_check to run")
+    if scenario.stack is not None:
+        found += [f"variants[{i}].knobs: knobs change the built-in stack only (this scenario runs on "
+                  f"{Path(scenario.stack.compose_file).name})" for i, variant in enumerate(scenario.variants)
+                  if variant.knobs.model_fields_set]
     names = [variant.name for variant in scenario.variants]
     for i, name in enumerate(names):
         if names.index(name) != i:

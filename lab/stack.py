@@ -9,8 +9,10 @@ import os
 import secrets
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +36,8 @@ from lab.leftovers import DETACHED
 from lab.model import Topology
 from lab.reaper import Reaper
 from lab.settings import Settings
+from lab.stack_spec import BUILTIN_STACK, DatabaseAccess, StackSpec, override, override_yaml
+from lab.topology import ComposeTopology, read_topology
 
 SERVICES = ("db", "app-1", "app-2", "app-3", "lb")
 APP_SERVICES = ("app-1", "app-2", "app-3")
@@ -82,7 +86,19 @@ class Stack:
     """Owner token of the process the stack lives and dies with (see lab.leftovers); "detached" for `lab up`."""
     reaper: Reaper | None = field(default=None, repr=False)
     knobs: StackKnobs = field(default_factory=StackKnobs)
-    """The settings corrective measures change (health check depth, timeouts, pool)."""
+    """The settings corrective measures change (health check depth, timeouts, pool): the built-in stack's."""
+    spec: StackSpec = BUILTIN_STACK
+    """Which stack: the built-in one, or a team's own Compose file (absolute path)."""
+    compose_topology: ComposeTopology | None = field(default=None, repr=False)
+    """The Compose file's topology, read when the stack first starts."""
+
+    @property
+    def entry_service(self) -> str:
+        return self.spec.entry.service
+
+    @property
+    def database_services(self) -> tuple[str, ...]:
+        return tuple(database.service for database in self.spec.databases)
 
     @property
     def project(self) -> str:
@@ -104,30 +120,41 @@ class Stack:
         self.down()
 
     def up(self) -> None:
-        """Start and wait for health. LB and DB host ports are picked free here (unless given) rather than left
-        to Docker, whose ephemeral ports change when a container restarts: a scenario that restarts the LB would
-        otherwise lose its own traffic."""
+        """Start and wait for health. The entry and database host ports are picked free here (unless given)
+        rather than left to Docker, whose ephemeral ports change when a container restarts: a scenario that
+        restarts the LB would otherwise lose its own traffic."""
         if self.images is None:
             raise StackError("no images given: run `lab images build` first")
         for port in (self.lb_port, self.db_port):
             if port is not None:
                 ensure_port_free(port)
+        if self.compose_topology is None:
+            self.compose_topology = read_topology(Path(self.spec.compose_file), self.compose_environment(),
+                                                  self._compose_argv())
         pick_lb, pick_db = self.lb_port is None, self.db_port is None
         Retrying(stop=stop_after_attempt(3 if pick_lb or pick_db else 1), retry=retry_if_exception_type(PortInUse),
                  reraise=True)(self._start, pick_lb, pick_db)
-        self.wait_healthy()
+        self.wait_healthy(self.spec.wait or None)
 
     def _start(self, pick_lb: bool, pick_db: bool) -> None:
         if pick_lb:
             self.lb_port = free_port()
         if pick_db:
             self.db_port = free_port()
+        build = ["--no-build"] if self.spec.builtin else ["--build"]  # a team's images build from its contexts
         try:
-            self._compose("up", "--detach", "--no-build", "--pull", "never", "--quiet-pull")
+            self._compose("up", "--detach", *build, "--pull", "never", "--quiet-pull")
         except PortInUse:
             if pick_lb or pick_db:  # a picked port was taken between picking and binding: retry with new ones
                 self._compose("down", "--volumes", "--timeout", "1")
             raise
+
+    def host_ports(self) -> dict[str, int]:
+        """The 127.0.0.1 ports the lab picked: the entry's, and the databases' (the first one's is db_port)."""
+        ports = {self.entry_service: self.lb_port or 0}
+        for number, service in enumerate(self.database_services):
+            ports[service] = (self.db_port or 0) if number == 0 else ports.get(service, 0)
+        return ports
 
     def down(self) -> None:
         """Remove everything of this run: Compose first, then anything still carrying the run label; the reaper
@@ -143,10 +170,13 @@ class Stack:
             self.reaper.dismiss()
             self.reaper = None
 
-    def wait_healthy(self, services: tuple[str, ...] = SERVICES, timeout_s: float | None = None,
+    def wait_healthy(self, services: tuple[str, ...] | None = None, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:
-        """Until every one of `services` is running and healthy; StackError at once if one exited or vanished."""
-        timeout_s = self.health_timeout_s if timeout_s is None else timeout_s
+        """Until every one of `services` (default: all of the stack's) is running, and healthy if it has a health
+        check; StackError at once if one exited or vanished, with its last log lines."""
+        if services is None:
+            services = tuple(self.compose_topology.services) if self.compose_topology else SERVICES
+        timeout_s = min(self.health_timeout_s, self.spec.wait_timeout_s) if timeout_s is None else timeout_s
         retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
                             retry=retry_if_exception_type(NotHealthyYet), reraise=True)
         try:
@@ -163,9 +193,10 @@ class Stack:
             state = container.attrs["State"]
             if state["Status"] in ("exited", "dead"):
                 raise StackError(f"{name} exited with code {state['ExitCode']}: {last_log_line(container)}")
-            health = state.get("Health", {}).get("Status", "none")
-            if health != "healthy":
-                raise NotHealthyYet(f"{name} is {state['Status']}/{health}")
+            health = state.get("Health", {}).get("Status")
+            if health not in ("healthy", None) or state["Status"] != "running":
+                raise NotHealthyYet(f"{name} is {state['Status']}/{health or 'no health check'}: "
+                                    f"{last_log_line(container)}")
 
     def start_stopped(self, services: tuple[str, ...], timeout_s: float = 60) -> list[str]:
         """Start those of `services` that are not running (an engine restart stops them all) and wait until they
@@ -195,47 +226,89 @@ class Stack:
         return container
 
     def endpoints(self) -> Endpoints:
+        """Where the lab reaches the stack from this host: the entry (`lb_url`), the first database, and the app
+        services that publish a port (the built-in replicas do, on ephemeral ports)."""
         containers = self.containers()
+        entry = self.spec.entry
+        apps = self.spec.app_logs.services if self.spec.app_logs else ()
+        first_db = self.spec.databases[0] if self.spec.databases else None
         return Endpoints(
-            lb_url=f"http://127.0.0.1:{host_port(containers['lb'], 'lb', '80/tcp')}",
-            db_host_port=host_port(containers["db"], "db", "5432/tcp"),
+            lb_url=f"http://127.0.0.1:{host_port(containers[entry.service], entry.service, f'{entry.port}/tcp')}",
+            db_host_port=host_port(containers[first_db.service], first_db.service, f"{first_db.port}/tcp")
+            if first_db else 0,
             app_urls={name: f"http://127.0.0.1:{host_port(containers[name], name, '8000/tcp')}"
-                      for name in APP_SERVICES},
+                      for name in apps if name in containers and containers[name].ports.get("8000/tcp")},
         )
 
-    def db_conninfo(self) -> str:
-        """How to reach the database from this host; needs only the db container to be running."""
-        port = host_port(self.container("db"), "db", "5432/tcp")
-        return f"host=127.0.0.1 port={port} dbname={DB_NAME} user={DB_ADMIN} connect_timeout=5"
+    def database(self, service: str | None = None) -> DatabaseAccess:
+        """The PostgreSQL service named (default: the first) and how an administrator logs in to it."""
+        for database in self.spec.databases:
+            if service in (None, database.service):
+                return database
+        raise StackError(f"{service or 'this stack'} is not a PostgreSQL service of the stack (stack.databases)")
+
+    def db_conninfo(self, service: str | None = None) -> str:
+        """How to reach a database from this host; needs only its container to be running."""
+        database = self.database(service)
+        port = host_port(self.container(database.service), database.service, f"{database.port}/tcp")
+        user = self.database_credentials(database)[0]
+        return f"host=127.0.0.1 port={port} dbname={database.dbname} user={user} connect_timeout=5"
+
+    def database_credentials(self, database: DatabaseAccess) -> tuple[str, str]:
+        """(user, password) of an administrator: the built-in stack's own, or read from the environment variables
+        the scenario names (never printed)."""
+        if self.spec.builtin:
+            return DB_ADMIN, self.db_password
+        if not database.user_env or not database.password_env:
+            raise InvalidInput(f"stack.databases: {database.service}: name the environment variables of an "
+                               "administrator's credentials (user_env, password_env)")
+        missing = [name for name in (database.user_env, database.password_env) if name not in os.environ]
+        if missing:
+            raise InvalidInput(f"stack.databases: {database.service}: set {' and '.join(missing)} in the environment "
+                               "(an administrator's credentials; never printed)")
+        return os.environ[str(database.user_env)], os.environ[str(database.password_env)]
 
     def database_env(self, service: str) -> dict[str, str]:
         """libpq's environment for an administrator of database `service`, seen from the stack's network (the
         password is passed in the environment, never printed)."""
-        if service != "db":
-            raise StackError(f"{service} is not a database of the built-in stack")
-        return {"PGHOST": service, "PGPORT": "5432", "PGUSER": DB_ADMIN, "PGPASSWORD": self.db_password,
-                "PGDATABASE": DB_NAME, "PGDATA": DB_DATA, "PGCONNECT_TIMEOUT": "3"}
+        database = self.database(service)
+        user, password = self.database_credentials(database)
+        return {"PGHOST": service, "PGPORT": str(database.port), "PGUSER": user, "PGPASSWORD": password,
+                "PGDATABASE": database.dbname, "PGDATA": database.data_dir, "PGCONNECT_TIMEOUT": "3"}
 
     def compose_environment(self) -> dict[str, str]:
-        """What the Compose file is interpolated with (the password included: it is passed in the environment,
-        never printed)."""
+        """What the Compose files are interpolated with: for the built-in stack its images, knobs and password
+        (passed in the environment, never printed); for a team's, the base image its builds may start from."""
         images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused",
                                           reaper="unused")
-        return {
-            **images.compose_env(),
-            **self.knobs.environment(),
-            "LAB_RUN_ID": self.run_id,
-            "LAB_OWNER": self.owner,
-            "LAB_DB_PASSWORD": self.db_password,
-            "LAB_LB_PORT": str(self.lb_port or ""),
-            "LAB_DB_PORT": str(self.db_port or ""),
-        }
+        common = {"LAB_RUN_ID": self.run_id, "LAB_BASE_IMAGE": images.base}
+        if not self.spec.builtin:
+            return common
+        return {**common, **images.compose_env(), **self.knobs.environment(), "LAB_DB_PASSWORD": self.db_password}
+
+    def _compose_argv(self) -> list[str]:
+        if self.compose_argv is None:
+            self.compose_argv = compose_command()
+        return self.compose_argv
+
+    def _override_file(self) -> Path:
+        """The lab's override of the stack's Compose file (labels, ownership, host ports), next to nothing of the
+        team's: in a directory of the lab's own."""
+        directory = Path(tempfile.gettempdir()) / "outage-lab" / self.run_id
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "override.yaml"
+        if self.compose_topology is not None:
+            document = override(self.spec, self.compose_topology, self.run_id, self.owner, self.host_ports())
+            path.write_text(override_yaml(document))
+        return path
 
     def _compose(self, *args: str) -> None:
         env = {**os.environ, **self.compose_environment()}
-        if self.compose_argv is None:
-            self.compose_argv = compose_command()
-        argv = [*self.compose_argv, "--project-name", self.project, "--file", str(self.settings.compose_file), *args]
+        files = ["--file", self.spec.compose_file]
+        if self.compose_topology is not None:
+            files += ["--file", str(self._override_file())]
+        argv = [*self._compose_argv(), "--project-name", self.project,
+                "--project-directory", str(Path(self.spec.compose_file).parent), *files, *args]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
         except subprocess.TimeoutExpired as exc:

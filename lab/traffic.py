@@ -9,37 +9,29 @@ from __future__ import annotations
 
 import http.client
 import json
-import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from lab.clock import Clock
 from lab.events import EventLog
 from lab.scenario import TrafficSpec
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    seq: int
-    method: str
-    path: str
-    endpoint: str
-    body: bytes | None
+from lab.workload import Mix, PlannedRequest, WorkloadSpec, acknowledged_id, orders_workload
 
 
 class SyntheticUsers:
-    def __init__(self, lb_url: str, spec: TrafficSpec, log: EventLog, clock: Clock, seed: int = 0) -> None:
+    def __init__(self, lb_url: str, spec: TrafficSpec, log: EventLog, clock: Clock, seed: int = 0,
+                 workload: WorkloadSpec | None = None) -> None:
         parts = urlsplit(lb_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.spec = spec
         self.log = log
         self.clock = clock
-        self._random = random.Random(seed)
+        self._mix = Mix(workload or orders_workload(spec.read_ratio), seed)
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.acknowledged: list[int] = []
+        self.acknowledged: list[Any] = []
         self.sent = 0
         self.recorded = 0
         workers = min(512, int(spec.rate * (spec.timeout_s + 1)) + 8)  # enough for every request to hang
@@ -65,18 +57,15 @@ class SyntheticUsers:
 
     def _plan(self, seq: int) -> PlannedRequest:
         with self._lock:
-            order_id = self._random.choice(self.acknowledged) if self.acknowledged else None
-        if order_id is not None and self._random.random() < self.spec.read_ratio:
-            return PlannedRequest(seq, "GET", f"/orders/{order_id}", "GET /orders/{id}", None)
-        body = json.dumps({"item": f"item-{seq}", "quantity": 1 + seq % 5}).encode()
-        return PlannedRequest(seq, "POST", "/orders", "POST /orders", body)
+            acknowledged = list(self.acknowledged)
+        return self._mix.plan(seq, acknowledged)
 
     def _send(self, planned: PlannedRequest) -> None:
         started = self.clock.now()
         status: int | None = None
         replica: str | None = None
         error: str | None = None
-        order_id: int | None = None
+        order_id: Any = None
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.spec.timeout_s)
         try:
             headers = {"Connection": "close", "Content-Type": "application/json"}
@@ -84,20 +73,20 @@ class SyntheticUsers:
             response = connection.getresponse()
             payload = response.read()
             status, replica = response.status, response.getheader("X-Served-By")
-            if status == 201:
-                order_id = int(json.loads(payload)["id"])
+            order_id = acknowledged_id(planned.template, status, payload)
+            if order_id is not None:
                 with self._lock:
                     self.acknowledged.append(order_id)
-            elif status >= 400:
-                error = _error_from(payload)
+            elif status not in planned.template.expect:
+                error = _error_from(payload) or f"HTTP {status}"
         except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             connection.close()
         latency = self.clock.now() - started
         self.log.emit("request", t=started, seq=planned.seq, endpoint=planned.endpoint, status=status,
-                      ok=status in (200, 201), latency_s=round(latency, 4), replica=replica, error=error,
-                      order_id=order_id)
+                      ok=status in planned.template.expect and error is None, latency_s=round(latency, 4),
+                      replica=replica, error=error, order_id=order_id)
         with self._lock:
             self.recorded += 1
 

@@ -18,7 +18,7 @@ def load_run(run_dir: Path) -> tuple[Scenario, list[Event]]:
     scenario_path, events_path = run_dir / "scenario.yaml", run_dir / "events.jsonl"
     if not scenario_path.is_file():
         raise InvalidInput(f"{run_dir} is not a run directory (no scenario.yaml)")
-    scenario = parse(scenario_path.read_text(), source=str(scenario_path))
+    scenario = parse(scenario_path.read_text(), source=str(scenario_path), base_dir=run_dir, check_stack=False)
     events = read_events(events_path) if events_path.is_file() else []
     return scenario, events
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -87,13 +88,17 @@ class DockerEventWatcher(Watcher):
 
 
 class AppLogWatcher(Watcher):
-    """Follows one app replica's JSON log lines and records its database errors."""
+    """Follows one app service's log and records its errors: the built-in app's JSON lines (each database error
+    with its exact exception class), or, for a team's app, every line that matches the scenario's pattern."""
 
-    def __init__(self, container: Any, service: str, log: EventLog) -> None:
+    def __init__(self, container: Any, service: str, log: EventLog, error_pattern: re.Pattern[str] | None = None) \
+            -> None:
         since = datetime.now(UTC)
         super().__init__(f"logs-{service}", log,
                          lambda: container.logs(stream=True, follow=True, since=since, stdout=True, stderr=True))
         self.service = service
+        self.error_pattern = error_pattern
+        """None: the built-in app's JSON lines."""
         self._partial = b""
 
     def handle(self, item: Any) -> None:
@@ -103,6 +108,10 @@ class AppLogWatcher(Watcher):
             self._record(line.decode(errors="replace").strip())
 
     def _record(self, line: str) -> None:
+        if self.error_pattern is not None:
+            if line and self.error_pattern.search(line):
+                self.log.emit("app.error", replica=self.service, message=line[:500])
+            return
         if not line.startswith("{"):
             return
         try:

@@ -18,6 +18,7 @@ from lab.events import read_events
 from lab.interrupts import run_guarded
 from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
+from lab.preflight import preflight
 from lab.scenario import Scenario
 from lab.settings import Settings
 
@@ -38,6 +39,7 @@ def ensure_no_active_drill(runs_dir: Path) -> None:
 def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, console: Console) -> Debrief:
     if not scenario.faults:
         raise InvalidInput(f"scenario {scenario.name} has no fault to drill on")
+    preflight(scenario)
     engine = Engine.connect(settings).with_compose()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     ensure_no_active_drill(settings.runs_dir)
@@ -48,7 +50,8 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
 
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
-        with engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs) as stack:
+        with engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs,
+                          spec=scenario.stack_spec) as stack:
             console.print(f"lab: drill {stack.run_id}: the stack is up and users are arriving. You are on call.",
                           highlight=False)
             DrillSession(scenario, stack, lab_images.tools, run_dir, settings.runs_dir, options, console).run()

@@ -18,6 +18,7 @@ from lab.fault_watch import Action, FaultWatch, credited
 from lab.faults import FaultState
 from lab.scenario import Checks, FaultRemovedCheck, RunbookStep, load, load_runbook, parse
 from lab.settings import PROJECT_ROOT
+from lab.stack import BUILTIN_TOPOLOGY
 from lab.timeline import analyse
 
 from .streams import Incident, event, recording
@@ -73,7 +74,7 @@ def test_a_runbook_file_replaces_the_scenarios_runbook_and_keeps_the_incident(tm
     runbook.write_text(yaml.safe_dump({"steps": [
         {"at": 80, "action": "runbook", "netns": "app-2", "command": ["iptables", "-S"], "milestone": "identified"},
         {"at": 95, "action": "runbook", "script": "fix.sh", "milestone": "mitigation"}]}))
-    scenario = load(SEED).with_runbook(load_runbook(runbook), str(runbook))
+    scenario = load(SEED).with_runbook(load_runbook(runbook, BUILTIN_TOPOLOGY), str(runbook))
     assert [(s.at_minutes, s.action) for s in scenario.timeline] == [
         (0, "apply"), (5, "note"), (20, "restart"), (35, "note"), (80, "runbook"), (95, "runbook"), (150, "note")]
     assert [s.index for s in scenario.timeline] == list(range(7))
@@ -88,7 +89,7 @@ def test_a_runbook_file_may_not_apply_faults(tmp_path: Path) -> None:
     runbook = tmp_path / "runbook.yaml"
     runbook.write_text(yaml.safe_dump({"steps": [{"at": 1, "action": "apply", "fault": "x"}]}))
     with pytest.raises(ScenarioError, match=r"steps\[0\].action: unknown value 'apply'"):
-        load_runbook(runbook)
+        load_runbook(runbook, BUILTIN_TOPOLOGY)
 
 
 def test_the_watch_credits_the_action_running_when_the_fault_went() -> None:

@@ -1,0 +1,185 @@
+"""A team's own stack without Docker: its Compose file read (the Compose binary, no engine), every name a scenario
+uses checked against it, the override the lab generates (labels, ownership, ports; the team's file untouched),
+declared workloads, the checks before anything starts, `lab init`, and the pytest plugin's contract."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lab import labels
+from lab.errors import ScenarioError
+from lab.scenario import load
+from lab.settings import PROJECT_ROOT
+from lab.stack_spec import BUILTIN_STACK, override, override_yaml
+from lab.topology import parse_config
+from lab.workload import Mix, WorkloadSpec, acknowledged_id
+
+EXAMPLE = PROJECT_ROOT / "examples" / "notes"
+SCENARIO = EXAMPLE / "notes-db-refused.yaml"
+SECRETS = {"NOTES_ADMIN_USER": "notes_admin", "NOTES_ADMIN_PASSWORD": "a-secret", "NOTES_APP_PASSWORD": "b-secret"}
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+
+
+def lab(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **NO_DOCKER, **(env or {})}, cwd=cwd, check=False)
+
+
+def example_with(tmp_path: Path, edit: Any) -> Path:
+    """A copy of the example (its Compose file beside it) with one change to its scenario."""
+    copy = tmp_path / "notes"
+    shutil.copytree(EXAMPLE, copy)
+    document = yaml.safe_load(SCENARIO.read_text())
+    edit(document)
+    path = copy / "scenario.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_the_example_scenario_is_read_with_the_teams_compose_file(secrets: None) -> None:
+    """Service names come from compose.yaml; the Compose file's path is made absolute; the workload is its own."""
+    scenario = load(SCENARIO)
+    assert scenario.topology.services == ("api", "db", "web")
+    assert scenario.stack is not None and Path(scenario.stack.compose_file) == EXAMPLE / "compose.yaml"
+    assert not scenario.stack_spec.builtin and BUILTIN_STACK.builtin
+    assert [r.name for r in scenario.workload_spec.requests] == ["write a note", "read a note"]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda d: d["stack"].update(compose_file="missing.yaml"), "stack.compose_file: "),
+    (lambda d: d["stack"]["entry"].update(port=81), "stack.entry: port 81 is not one web publishes or exposes"),
+    (lambda d: d["stack"]["entry"].update(service="proxy"), "stack.entry.service: unknown service 'proxy'"),
+    (lambda d: d["faults"][0].update(target="cache"), "faults[0].target: unknown service 'cache'"),
+    (lambda d: d["workload"]["requests"][0].update(path="notes"), "workload.requests[0].path: must start with /"),
+    (lambda d: d["workload"]["write_check"].update(query="SELECT 1"),
+     "workload.write_check.query: must use %(ids)s"),
+    (lambda d: d["workload"]["write_check"].update(database="api"),
+     "workload.write_check.database: 'api' is not one of stack.databases"),
+    (lambda d: d.update(variants=[{"name": "v", "measure": "m", "knobs": {"lb_health_check": "deep"}}]),
+     "variants[0].knobs: knobs change the built-in stack only"),
+])
+def test_a_scenario_naming_what_the_stack_lacks_is_refused(tmp_path: Path, secrets: None, edit: Any,
+                                                            expected: str) -> None:
+    """One problem per mistake, with its field path, before anything starts."""
+    with pytest.raises(ScenarioError) as caught:
+        load(example_with(tmp_path, edit))
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_compose_file_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
+    """Compose's own complaint, in the lab's one line, exit 2."""
+    path = example_with(tmp_path, lambda d: None)
+    (path.parent / "compose.yaml").write_text("services: [not, a, mapping]\n")
+    result = lab("validate", str(path))
+    assert result.returncode == 2 and "is not a valid Compose file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_credentials_stop_the_run_before_anything_starts(tmp_path: Path) -> None:
+    """The write check needs an administrator of db: without its variables, `lab run` is exit 2 in one line
+    (the Compose file's own variables set, so that validation itself passes)."""
+    env = {"NOTES_ADMIN_PASSWORD": "x", "NOTES_APP_PASSWORD": "y"}
+    result = lab("run", str(SCENARIO), "--out", str(tmp_path / "never"), env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == ("lab: error: stack.databases: db: set NOTES_ADMIN_USER in the environment "
+                                     "(an administrator's credentials, never printed)")
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_override_labels_everything_and_owns_the_ports(secrets: None) -> None:
+    """Every service, network and volume gets the run's labels; the entry and database ports go to the lab's
+    picked ports (replacing the team's); the team's other published ports are dropped."""
+    compose = parse_config(EXAMPLE / "compose.yaml", {
+        "services": {"web": {"ports": [{"target": 80, "published": "8080"}]}, "api": {"expose": ["9000"]},
+                     "db": {"expose": ["5432"], "healthcheck": {"test": ["CMD", "true"]}}},
+        "networks": {"default": {}}, "volumes": {"notes-data": {}, "shared": {"external": True}}})
+    spec = load(SCENARIO).stack_spec
+    document = override(spec, compose, "r1", "host:1:2", {"web": 40001, "db": 40002})
+    for service in ("web", "api", "db"):
+        assert document["services"][service]["labels"][labels.RUN] == "r1"
+        assert document["services"][service]["labels"][labels.OWNER] == "host:1:2"
+    assert document["services"]["web"]["ports"] == ["127.0.0.1:40001:80"]
+    assert document["services"]["db"]["ports"] == ["127.0.0.1:40002:5432"]
+    assert document["volumes"] == {"notes-data": {"labels": document["networks"]["default"]["labels"]}}
+    text = override_yaml(document)
+    assert "ports: !override" in text and "ports: !reset []" in text
+
+
+def test_a_workload_waits_for_an_acknowledged_write_before_reading_one() -> None:
+    """Reads of {acknowledged} come only once a write was acknowledged; the mix follows the shares and the seed."""
+    spec = WorkloadSpec.model_validate(yaml.safe_load(SCENARIO.read_text())["workload"])
+    mix = Mix(spec, seed=3)
+    first = [mix.plan(seq, []) for seq in range(20)]
+    assert {p.endpoint for p in first} == {"write a note"} and first[4].body == b'{"body": "note 4"}'
+    later = [mix.plan(seq, [41, 42]) for seq in range(2000)]
+    reads = [p for p in later if p.endpoint == "read a note"]
+    assert 0.55 < len(reads) / len(later) < 0.65 and {p.path for p in reads} == {"/notes/41", "/notes/42"}
+
+    def sequence() -> list[str]:
+        mix = Mix(spec, seed=3)
+        return [mix.plan(seq, [7, 8, 9]).path for seq in range(30)]
+
+    assert sequence() == sequence()
+    write = spec.requests[0]
+    assert acknowledged_id(write, 201, b'{"note_id": 17}') == 17
+    assert acknowledged_id(write, 503, b'{"error": "x"}') is None
+
+
+def test_lab_init_writes_a_starter_that_validates_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    """In a repository with a Compose file: a scenario naming its services, a CI workflow, the schema."""
+    repo = tmp_path / "notes-repo"
+    shutil.copytree(EXAMPLE, repo)
+    made = lab("init", cwd=repo, env=SECRETS)
+    assert made.returncode == 0, made.stderr
+    scenario = repo / "outage-lab" / "notes-repo-outage.yaml"
+    workflow = (repo / ".github" / "workflows" / "outage-lab.yml").read_text()
+    assert "lab run outage-lab/notes-repo-outage.yaml" in workflow and "upload-artifact" in workflow
+    assert (repo / "outage-lab" / "scenario.schema.json").is_file()
+    checked = lab("validate", str(scenario), env=SECRETS)
+    assert checked.returncode == 0, checked.stderr
+    document = yaml.safe_load(scenario.read_text())
+    assert document["stack"]["entry"] == {"service": "web", "port": 80}
+    assert document["stack"]["databases"][0]["service"] == "db" and document["faults"][0]["target"] == "api"
+    again = lab("init", cwd=repo, env=SECRETS)
+    assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def test_lab_init_without_a_compose_file_is_one_line(tmp_path: Path) -> None:
+    """Nothing to start from: exit 2, the file names it looked for."""
+    result = lab("init", cwd=tmp_path)
+    assert result.returncode == 2 and "no Compose file in" in result.stderr and "compose.yaml" in result.stderr
+
+
+def test_the_pytest_plugin_offers_its_fixture_and_reports_a_run_that_could_not_be_judged(
+    pytester: pytest.Pytester
+) -> None:
+    """Installed, the plugin gives every test session `outage_lab`; a scenario that is not valid raises
+    LabRunError with the lab's one line (no Docker needed to see that)."""
+    pytester.makepyfile(test_team="""
+        import pytest
+        from lab.pytest_plugin import LabRunError
+
+        def test_bad_scenario(outage_lab, tmp_path):
+            bad = tmp_path / "bad.yaml"
+            bad.write_text("title: [\\n")
+            with pytest.raises(LabRunError, match="exited 2: lab: error: .*not valid YAML"):
+                outage_lab.run(bad, speed=10)
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    listed = pytester.runpytest_subprocess("--fixtures")
+    assert "outage_lab" in listed.stdout.str() and "Plays outage-lab scenarios" in listed.stdout.str()
