@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.deadman import deadman
 from bench.injection import family_latency, injection_latency
 from bench.recorder import recorder_capacity
 from bench.skew import scheduler_skew
@@ -22,6 +23,7 @@ from lab.leftovers import owner_token
 from lab.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = {"skew", "stack", "injection", "families", "recorder", "run", "deadman"}
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
@@ -33,7 +35,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="also time bootstrap + build from nothing")
     parser.add_argument("--speed", type=float, default=5.0, help="speed of the whole `lab run` measured")
+    parser.add_argument("--kills", type=int, default=10, help="kill -9 of `lab run` per stage (0: skip)")
+    parser.add_argument("--only", help="comma-separated sections: skew, stack, injection, families, recorder, run, "
+                                       "deadman (default: all)")
     args = parser.parse_args()
+    sections = set(args.only.split(",")) if args.only else SECTIONS
     os.environ.setdefault("LAB_OFFLINE", "1")
     console = Console()
     engine = lifecycle.Engine.connect(Settings.from_env())
@@ -46,20 +52,31 @@ def main() -> None:
         results["cold_build_s"] = round(cold_build(engine), 1)
     lab_images = lifecycle.ensure_images(engine, progress=console.print)
     results["image_sizes_mib"] = image_sizes(engine, lab_images)
-    console.print("scheduler skew ...")
-    results["scheduler_skew"] = scheduler_skew()
-    console.print("stack up/down ...")
-    results["stack"] = up_down(engine, lab_images, trials=max(2, args.trials // 3))
-    with engine.stack(images=lab_images, owner=owner_token()) as stack:
-        console.print("injection mechanisms ...")
-        results["injection"] = injection_latency(stack, lab_images.tools, args.trials)
-        console.print("fault families: apply / verify / revert ...")
-        results["families"] = family_latency(stack, lab_images.tools, max(3, args.trials // 2))
-        console.print("recorder capacity ...")
-        results["recorder"] = recorder_capacity(stack.endpoints().lb_url)
-    console.print(f"whole lab run at speed {args.speed:g} ...")
-    results["lab_run"] = whole_run(args.speed)
+    if "skew" in sections:
+        console.print("scheduler skew ...")
+        results["scheduler_skew"] = scheduler_skew()
+    if "stack" in sections:
+        console.print("stack up/down ...")
+        results["stack"] = up_down(engine, lab_images, trials=max(2, args.trials // 3))
+    if sections & {"injection", "families", "recorder"}:
+        with engine.stack(images=lab_images, owner=owner_token()) as stack:
+            if "injection" in sections:
+                console.print("injection mechanisms ...")
+                results["injection"] = injection_latency(stack, lab_images.tools, args.trials)
+            if "families" in sections:
+                console.print("fault families: apply / verify / revert ...")
+                results["families"] = family_latency(stack, lab_images.tools, max(3, args.trials // 2))
+            if "recorder" in sections:
+                console.print("recorder capacity ...")
+                results["recorder"] = recorder_capacity(stack.endpoints().lb_url)
+    if "run" in sections:
+        console.print(f"whole lab run at speed {args.speed:g} ...")
+        results["lab_run"] = whole_run(args.speed)
+    if "deadman" in sections and args.kills > 0:
+        console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
+        results["deadman"] = deadman(engine.client, lab_images.tools, args.kills)
     show(console, results)
+    console.print(f"image sizes (MiB): {results['image_sizes_mib']}")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
@@ -70,32 +87,40 @@ def show(console: Console, results: dict[str, Any]) -> None:
     table = Table(title=f"outage-lab bench ({results['machine']['cpus']} cores, Docker {results['machine']['docker']})")
     for column in ("what", "min ms", "median ms", "p99 ms", "max ms"):
         table.add_column(column)
-    table.add_row("runner schedule skew (no-op steps)", *ms(results["scheduler_skew"]))
-    run = results["lab_run"]
-    table.add_row("lab run: skew of fault/action steps", *ms(run["skew_fault_and_action_steps"]))
-    for name, phases in results["injection"].items():
+    if "scheduler_skew" in results:
+        table.add_row("runner schedule skew (no-op steps)", *ms(results["scheduler_skew"]))
+    run = results.get("lab_run")
+    if run:
+        table.add_row("lab run: skew of fault/action steps", *ms(run["skew_fault_and_action_steps"]))
+    for name, phases in results.get("injection", {}).items():
         table.add_row(f"apply: {name}", *ms(phases["apply"]))
         table.add_row(f"revert: {name}", *ms(phases["revert"]))
     for kind, phases in results.get("families", {}).items():
         for phase in ("apply", "verify", "revert"):
             table.add_row(f"{kind}: {phase}", *ms(phases[phase]))
-    for name, stats in results["stack"].items():
+    for stage, measured in results.get("deadman", {}).items():
+        if measured["fault_gone"]:
+            table.add_row(f"kill -9 at {stage}: fault gone ({measured['kills']} kills)", *ms(measured["fault_gone"]))
+        table.add_row(f"kill -9 at {stage}: nothing of the run left", *ms(measured["all_gone"]))
+    for name, stats in results.get("stack", {}).items():
         table.add_row(f"stack {name.replace('_', ' ')}", *ms(stats))
     console.print(table)
-    capacity = Table(title="recorder capacity (8 s per rate)")
-    for column in ("target req/s", "achieved", "sent", "recorded", "lost", "CPU % of a core", "RSS MiB"):
-        capacity.add_column(column)
-    for row in results["recorder"]:
-        capacity.add_row(*(str(row[key]) for key in ("target_rate", "achieved_rate", "sent", "recorded", "lost",
-                                                       "cpu_percent_of_one_core", "rss_mib")))
-    console.print(capacity)
+    if "recorder" in results:
+        capacity = Table(title="recorder capacity (8 s per rate)")
+        for column in ("target req/s", "achieved", "sent", "recorded", "lost", "CPU % of a core", "RSS MiB"):
+            capacity.add_column(column)
+        for row in results["recorder"]:
+            capacity.add_row(*(str(row[key]) for key in ("target_rate", "achieved_rate", "sent", "recorded", "lost",
+                                                           "cpu_percent_of_one_core", "rss_mib")))
+        console.print(capacity)
+    if not run:
+        return
     console.print(f"lab run at speed {run['speed']:g}: exit {run['exit_code']}, wall {run['wall_s']} s for a "
                   f"{run['scenario_s']} s scenario: overhead {run['overhead_s']} s; fault effect "
                   f"{run['fault_effect_s']} s; fault -> first failed request "
                   f"{run['fault_to_first_failed_request_s']} s; fix -> recovered {run['fix_to_recovered_s']} s")
     if "cold_build_s" in results:
         console.print(f"cold bootstrap + build: {results['cold_build_s']} s")
-    console.print(f"image sizes (MiB): {results['image_sizes_mib']}")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,6 @@ class BandwidthSpec(FaultSpec):
     towards: ServiceName | None = Field(None, description="Cap the interface that reaches this service "
                                                           "(default: the one of the default route).")
 
-    def services(self) -> tuple[str, ...]:
-        return (self.target,) if self.towards is None else (self.target, self.towards)
 
 
 SCRIPT = r"""

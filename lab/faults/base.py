@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 import docker
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from lab.model import DocumentModel, PositiveSeconds, ServiceName
+from lab.model import DocumentModel, FieldProblem, PositiveSeconds, ServiceName
 
 FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -29,6 +29,9 @@ class FaultSpec(DocumentModel):
                                     "(default: its planned window + 60 s).")
     description: str = Field("", description="What the fault is, in the incident's words (shown in debriefs).")
 
+    peer: ClassVar[str | None] = None
+    """The family's field naming the other service the fault is about (destination, client): not the target."""
+
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
@@ -36,9 +39,11 @@ class FaultSpec(DocumentModel):
             raise ValueError(f"must be lowercase letters, digits and dashes (at most 40), got {value!r}")
         return value
 
-    def services(self) -> tuple[str, ...]:
-        """Every service this fault acts on or names (its target first)."""
-        return (self.target,)
+    @model_validator(mode="after")
+    def _peer_is_elsewhere(self) -> FaultSpec:
+        if self.peer is not None and getattr(self, self.peer) == self.target:
+            raise FieldProblem(self.peer, "must differ from the target")
+        return self
 
 
 @dataclass(frozen=True)

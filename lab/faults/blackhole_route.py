@@ -9,12 +9,12 @@ denied"). The route is marked with its own protocol number, and only routes carr
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
-from lab.model import FieldProblem, ServiceName
+from lab.model import ServiceName
 
 ROUTE_PROTOCOL = "209"
 """The `proto` number the lab's routes carry (unassigned by IANA's and iproute2's tables)."""
@@ -24,18 +24,12 @@ class BlackholeRouteSpec(FaultSpec):
     """A route in the target swallows (or refuses) its traffic to a service."""
 
     kind: Literal["blackhole-route"]
+    peer: ClassVar[str | None] = "destination"
     destination: ServiceName = Field(description="The service whose address the route captures.")
     route_type: Literal["blackhole", "unreachable", "prohibit"] = Field(
         "blackhole", description="blackhole: silent drop; unreachable / prohibit: an immediate error.")
 
-    @model_validator(mode="after")
-    def _destination_is_elsewhere(self) -> BlackholeRouteSpec:
-        if self.destination == self.target:
-            raise FieldProblem("destination", "must differ from the target")
-        return self
 
-    def services(self) -> tuple[str, ...]:
-        return (self.target, self.destination)
 
 
 SCRIPT = r"""

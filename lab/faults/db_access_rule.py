@@ -9,13 +9,13 @@ client's open connections, which the new rule does not affect. Revert removes th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.postgres import PSQL
-from lab.model import DatabaseService, FieldProblem, ServiceName
+from lab.model import DatabaseService, ServiceName
 
 SCRIPT = PSQL + r"""
 hba="$PGDATA/pg_hba.conf"
@@ -50,20 +50,14 @@ class DbAccessRuleSpec(FaultSpec):
     """The database's pg_hba.conf refuses one client host (reloaded, so at once for new connections)."""
 
     kind: Literal["db-access-rule"]
+    peer: ClassVar[str | None] = "client"
     target: DatabaseService = Field(description="The PostgreSQL service.")
     client: ServiceName = Field(description="The service whose connections the database refuses.")
     database: str = Field("all", pattern=r"^[A-Za-z0-9_,]+$", description="pg_hba database field.")
     user: str = Field("all", pattern=r"^[A-Za-z0-9_,]+$", description="pg_hba user field.")
     terminate_existing: bool = Field(True, description="Close the client's open connections too.")
 
-    @model_validator(mode="after")
-    def _client_is_elsewhere(self) -> DbAccessRuleSpec:
-        if self.client == self.target:
-            raise FieldProblem("client", "must differ from the target")
-        return self
 
-    def services(self) -> tuple[str, ...]:
-        return (self.target, self.client)
 
 
 def plan(spec: DbAccessRuleSpec, target: FaultTarget, mark: str) -> list[HelperPlan]:

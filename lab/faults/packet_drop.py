@@ -8,32 +8,26 @@ and queries are slowed by TCP retransmissions rather than failing outright.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.iptables import MARKED_RULES
-from lab.model import FieldProblem, Port, ServiceName
+from lab.model import Port, ServiceName
 
 
 class PacketDropSpec(FaultSpec):
     """The target silently drops its TCP packets to a service (all, or a random share)."""
 
     kind: Literal["packet-drop"]
+    peer: ClassVar[str | None] = "destination"
     destination: ServiceName = Field(description="The service whose packets are dropped.")
     port: Port | None = Field(None, description="Only packets to this port (default: every TCP port).")
     probability: float = Field(1.0, strict=True, gt=0, le=1,
                                description="Share of packets dropped, at random (1: all of them).")
 
-    @model_validator(mode="after")
-    def _destination_is_elsewhere(self) -> PacketDropSpec:
-        if self.destination == self.target:
-            raise FieldProblem("destination", "must differ from the target")
-        return self
 
-    def services(self) -> tuple[str, ...]:
-        return (self.target, self.destination)
 
 
 SCRIPT = MARKED_RULES + r"""

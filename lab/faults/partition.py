@@ -34,8 +34,6 @@ class PartitionSpec(FaultSpec):
             raise FieldProblem("apart_from", f"names services on the target's side too: {', '.join(both)}")
         return self
 
-    def services(self) -> tuple[str, ...]:
-        return (self.target, *self.with_, *self.apart_from)
 
 
 SCRIPT = MARKED_RULES + r"""

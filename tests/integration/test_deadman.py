@@ -4,6 +4,7 @@ rule from a NET_ADMIN helper in app-2's own network namespace, the resources by 
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,18 @@ def seconds_until(condition: str, check: object, timeout_s: float = GONE_WITHIN_
     return time.monotonic() - started
 
 
+def kill_and_time(process: subprocess.Popen[str], engine: lifecycle.Engine, lab_images: LabImages,
+                  run_id: str) -> tuple[float, float]:
+    """SIGKILL the lab process; seconds until its fault is gone, and until nothing of its run is left."""
+    process.kill()
+    killed = time.monotonic()
+    process.wait(timeout=10)
+    seconds_until("rule gone", lambda: not fault_rule_present(engine, lab_images, run_id))
+    fault_gone_s = time.monotonic() - killed
+    seconds_until("run removed", lambda: leftovers(engine, run_id) == [])
+    return fault_gone_s, time.monotonic() - killed
+
+
 @pytest.fixture
 def look_alike(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[str]:
     """A container that looks like the lab's (same labels but another run's id) and must outlive any reaper."""
@@ -78,13 +91,7 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     wait_for_event(out, stage, timeout_s=240)
     if fault_applied:
         assert fault_rule_present(engine, lab_images, run_id)
-    process.kill()
-    killed = time.monotonic()
-    process.wait(timeout=10)
-    seconds_until("rule gone", lambda: not fault_rule_present(engine, lab_images, run_id))
-    fault_gone_s = time.monotonic() - killed
-    seconds_until("run removed", lambda: leftovers(engine, run_id) == [])
-    all_gone_s = time.monotonic() - killed
+    fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
     assert engine.client.containers.get(look_alike).status == "running"
     with capsys.disabled():
         print(f"\n[kill -9 at {stage}] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after "
@@ -101,15 +108,9 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: life
     run_id = wait_for_event(out, "run.started")["run_id"]
     wait_for_event(out, "fault.applied")
     assert fault_rule_present(engine, lab_images, run_id)
-    process.kill()
-    killed = time.monotonic()
-    process.wait(timeout=10)
-    seconds_until("rule gone", lambda: not fault_rule_present(engine, lab_images, run_id))
-    fault_gone_s = time.monotonic() - killed
-    seconds_until("run removed", lambda: leftovers(engine, run_id) == [])
+    fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
     with capsys.disabled():
-        print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone "
-              f"{time.monotonic() - killed:.1f} s after SIGKILL")
+        print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
 
 
 def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: Path, engine: lifecycle.Engine,
