@@ -16,7 +16,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,17 +105,19 @@ class OutageLab:
         return result
 
 
-@pytest.fixture
-def outage_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutageLab]:
-    """Plays outage-lab scenarios; their recordings go to a temporary directory (or `--outage-lab-runs DIR`)."""
+@pytest.fixture(scope="session")
+def outage_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> OutageLab:
+    """Plays outage-lab scenarios; their recordings go to a temporary directory (or `--outage-lab-runs DIR`).
+    Session-wide, so that a module can play a scenario once and judge it in several tests."""
     chosen = request.config.getoption("outage_lab_runs")
     runs_dir = Path(chosen) if chosen else tmp_path_factory.mktemp("outage-lab")
+    runs_dir.mkdir(parents=True, exist_ok=True)
     lab = OutageLab(runs_dir)
-    request.node.stash[RESULTS] = lab.results  # the same list: the failure report sees every run
-    yield lab
+    request.config.stash[LAB] = lab
+    return lab
 
 
-RESULTS = pytest.StashKey[list[LabResult]]()
+LAB = pytest.StashKey[OutageLab]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,10 +128,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> \
         Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failing test that played scenarios names their recordings and reports in its failure output."""
+    """A failing test that played scenarios (through `outage_lab`, directly or through another fixture) names their
+    recordings and reports in its failure output."""
     report = yield
-    results = item.stash.get(RESULTS, [])
-    if report.failed and results:
+    lab = item.config.stash.get(LAB, None)
+    if report.failed and lab is not None and lab.results and "outage_lab" in getattr(item, "fixturenames", ()):
         report.sections.append(("outage-lab recordings", "\n".join(
-            f"{r.summary.get('scenario')}: {r.verdict} -> {r.report}" for r in results)))
+            f"{r.summary.get('scenario')}: {r.verdict} -> {r.report}" for r in lab.results)))
     return report

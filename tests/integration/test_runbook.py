@@ -14,7 +14,7 @@ import yaml
 from lab import lifecycle
 from lab.images import LabImages
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, summary_of
+from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -86,3 +86,28 @@ def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path
     assert [e["by"] for e in events if e["kind"] == "fault.lost"] == ["runbook step 5"]
     assert any(e["kind"] == "docker.container" and e["action"] == "restart" and e["service"] == "app-2"
                for e in events)
+
+
+def test_a_fault_removed_from_outside_is_said_so_not_taken_for_a_recovery(tmp_path: Path, engine: lifecycle.Engine,
+                                                                         lab_images: LabImages) -> None:
+    """Someone else deletes the fault's rule a few seconds after it landed (another terminal's `lab exec --run`):
+    the run notices within about a second, records fault.lost, and the verdict says the fault was removed from
+    outside at that time: exit 1, a distinct outcome from users recovering by themselves."""
+    out = tmp_path / "run"
+    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
+    run_id = wait_for_event(out, "run.started")["run_id"]
+    applied = wait_for_event(out, "fault.applied")
+    rules = lab_cli("exec", "--run", run_id, "--netns", "app-2", "--", "iptables", "-S", "OUTPUT").stdout
+    rule = next(line for line in rules.splitlines() if f"outage-lab:{run_id}:" in line)
+    deleted = lab_cli("exec", "--run", run_id, "--netns", "app-2", "--", "iptables",
+                      *["-D", *rule.replace('"', "").split()[1:]])
+    assert deleted.returncode == 0, deleted.stderr
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stdout[-3000:] + stderr[-2000:]
+    lost = [e for e in events_of(out) if e["kind"] == "fault.lost"]
+    assert [(e["fault"], e["by"]) for e in lost] == [("app2-db-packets-dropped", "outside")]
+    assert applied["t"] < lost[0]["t"] < applied["t"] + 15
+    held = {c["name"]: c for c in summary_of(out)["checks"]}["each fault held until the scenario removed it"]
+    assert held["passed"] is False
+    assert held["detail"] == f"fault app2-db-packets-dropped was removed from outside at t={lost[0]['t']:.1f} s " \
+                             "(by nothing the scenario did)"
