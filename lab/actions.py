@@ -44,9 +44,13 @@ class StepPerformer:
             case RevertStep():
                 return self.revert(step.fault_id)
             case RestartStep():
-                return self.responder_action(f"restart step {step.index}", lambda: self.restart(step.service_name))
+                return self.responder_action(f"restart step {step.index}", frozenset({step.service_name}),
+                                             lambda: self.restart(step.service_name))
             case RunbookStep():
-                return self.responder_action(f"runbook step {step.index}", lambda: self.run_runbook(step))
+                acts_on = step.service_name or step.netns
+                return self.responder_action(f"runbook step {step.index}",
+                                             None if acts_on is None else frozenset({acts_on}),
+                                             lambda: self.run_runbook(step))
             case _:
                 return step.text
 
@@ -101,9 +105,10 @@ class StepPerformer:
                 self.log.emit("fault.revert_failed", fault=fault_id, error=str(exc))
         return problems
 
-    def responder_action(self, what: str, act: Callable[[], str]) -> str:
-        """A responder's step: the fault watch learns it began (it may fix a fault) and checks right after."""
-        begun = self.watch.action(what) if self.watch is not None else None
+    def responder_action(self, what: str, services: frozenset[str] | None, act: Callable[[], str]) -> str:
+        """A responder's step acting on `services` (None: anywhere, a script on the host): the fault watch learns
+        it began (it may fix a fault held there) and checks right after."""
+        begun = self.watch.action(what, services) if self.watch is not None else None
         try:
             return act()
         finally:

@@ -25,13 +25,22 @@ class Action:
     """E.g. "runbook step 5", "restart step 2"."""
     end: float | None = None
     """None while it runs."""
+    services: frozenset[str] | None = None
+    """The services it acts on (a restart, a command in a service or its network namespace); None: it may act on
+    any (a script on the host)."""
+
+    def may_touch(self, places: frozenset[str]) -> bool:
+        return self.services is None or not self.services.isdisjoint(places)
 
 
-def credited(actions: list[Action], last_seen_t: float, noticed_t: float) -> Action | None:
-    """The responder action that removed a fault: of those running at some moment between the last check that saw
-    the fault and the first that did not (checks only poll), the last begun; None if nothing was done then."""
+def credited(actions: list[Action], last_seen_t: float, noticed_t: float,
+             places: frozenset[str] | None = None) -> Action | None:
+    """The responder action that removed a fault held in `places` (the services whose namespaces or state hold it;
+    None: anywhere): of those that act there and ran at some moment between the last check that saw the fault and
+    the first that did not (checks only poll), the last begun; None if nothing that could have was done then."""
     running = [action for action in actions
-               if action.t <= noticed_t and (action.end is None or action.end >= last_seen_t)]
+               if action.t <= noticed_t and (action.end is None or action.end >= last_seen_t)
+               and (places is None or action.may_touch(places))]
     return max(running, key=lambda action: action.t, default=None)
 
 
@@ -71,9 +80,10 @@ class FaultWatch:
         with self._lock:
             return sorted(self._last_seen)
 
-    def action(self, what: str) -> Action:
-        """A responder's step begins now (it may remove a fault); `done()` it when it ends."""
-        begun = Action(self.clock.now(), what)
+    def action(self, what: str, services: frozenset[str] | None = None) -> Action:
+        """A responder's step begins now (it may remove a fault held in `services`, None: anywhere); `done()` it
+        when it ends."""
+        begun = Action(self.clock.now(), what, services=services)
         with self._lock:
             self._actions.append(begun)
         return begun
@@ -103,7 +113,7 @@ class FaultWatch:
                 self._last_seen[fault_id] = checked_t
                 return
             last_seen_t = self._last_seen.pop(fault_id)
-            action = credited(self._actions, last_seen_t, checked_t)
+            action = credited(self._actions, last_seen_t, checked_t, self.faults[fault_id].places())
         noticed_t = self.clock.now()
         # Gone somewhere between the last check that saw it and this one: no earlier than either.
         self.log.emit("fault.lost", t=max(action.t, last_seen_t) if action else noticed_t, fault=fault_id,

@@ -252,7 +252,7 @@ class Checks(DocumentModel):
 
     def recovery_criteria(self) -> RecoveryCheck:
         """The recovery rule (users back to steady state), the scenario's or the default one."""
-        return self.recovery or RecoveryCheck(within_s=float("inf"))
+        return self.recovery or RecoveryCheck.model_construct(within_s=float("inf"))  # unbounded: not a document
 
 
 class Hint(DocumentModel):

@@ -38,6 +38,11 @@ class Fault:
             self._plans = self.family.plan(self.spec, self.target, self.mark)
         return self._plans
 
+    def places(self) -> frozenset[str]:
+        """The services whose namespaces or state hold the fault: only a step acting on one of them can remove it."""
+        return frozenset({self.spec.target} | {owner for plan in self.plans()
+                                                 if (owner := plan.network_of or plan.pid_of) is not None})
+
     def helper_name(self, plan: HelperPlan) -> str:
         return f"{self.target.project}-fault-{self.spec.id}-{plan.name}"
 

@@ -101,11 +101,26 @@ def test_the_watch_credits_the_action_running_when_the_fault_went() -> None:
     assert credited([restart], last_seen_t=12.0, noticed_t=14.0) is restart
 
 
+def test_the_watch_credits_only_an_action_on_the_faults_own_services() -> None:
+    """A restart of the database cannot remove a rule held in app-2's network namespace: a fault gone meanwhile
+    was removed from outside; a host script may act anywhere, so it is credited."""
+    restart_db = Action(10.0, "restart step 2", end=13.0, services=frozenset({"db"}))
+    on_app2 = Action(10.0, "runbook step 3", end=13.0, services=frozenset({"app-2"}))
+    host_script = Action(10.0, "runbook step 4", end=13.0, services=None)
+    app2 = frozenset({"app-2"})
+    assert credited([restart_db], last_seen_t=12.0, noticed_t=14.0, places=app2) is None
+    assert credited([restart_db, on_app2], last_seen_t=12.0, noticed_t=14.0, places=app2) is on_app2
+    assert credited([restart_db, host_script], last_seen_t=12.0, noticed_t=14.0, places=app2) is host_script
+
+
 class VanishingFault:
     """Stands for a fault whose verify says "gone" from a given moment (no Docker: the watch's logic only)."""
 
     def __init__(self, clock: FakeClock, gone_at: float) -> None:
         self.clock, self.gone_at = clock, gone_at
+
+    def places(self) -> frozenset[str]:
+        return frozenset({"app-2"})
 
     def verify(self) -> FaultState:
         return FaultState(self.clock.now() < self.gone_at, "rule present" if self.clock.now() < self.gone_at else "")

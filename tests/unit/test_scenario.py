@@ -131,3 +131,11 @@ def test_resolve_finds_names_and_refuses_missing_files(tmp_path: Path) -> None:
         resolve("nope", (SEED.parent,))
     with pytest.raises(InvalidInput, match="does not exist"):
         resolve(str(tmp_path / "missing.yaml"), (SEED.parent,))
+
+
+def test_a_scenario_without_a_recovery_check_judges_recovery_without_a_deadline() -> None:
+    """No `checks.recovery`: users must be back to steady state at some point, with the default windows."""
+    document = seed_document()
+    del document["checks"]["recovery"]
+    criteria = parse(yaml.safe_dump(document), source="x.yaml").checks.recovery_criteria()
+    assert criteria.within_s == float("inf") and criteria.window_s == 3.0 and criteria.max_error_rate == 0.01
