@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import docker
@@ -31,7 +31,7 @@ def no_engine() -> docker.DockerClient:
 
 
 class Recording(Watcher):
-    def __init__(self, log: EventLog, stream: Iterator[bytes], on_end: list[str]) -> None:
+    def __init__(self, log: EventLog, stream: Iterable[bytes], on_end: list[str]) -> None:
         super().__init__("test", log, lambda: stream, on_end.append)
         self.items: list[bytes] = []
 
@@ -65,20 +65,34 @@ def test_a_stream_that_breaks_is_reported_with_its_error(log: EventLog) -> None:
     assert [e["kind"] for e in read_events(log.path)] == ["recorder.warning"]
 
 
-def test_a_stream_closed_by_the_lab_is_not_a_loss(log: EventLog) -> None:
-    release = threading.Event()
+class EngineStream:
+    """Like the engine's streams: iterating blocks until close(), which ends the iteration at once (close returns
+    only once the reader has seen the end, so a stop() that closes before it says "stopping" loses the race)."""
 
-    def endless() -> Iterator[bytes]:
-        while not release.wait(0.01):
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        self.reader: threading.Thread | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.closed.wait(0.01):
             yield b"tick"
 
+    def close(self) -> None:
+        self.closed.set()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+
+
+def test_a_stream_closed_by_the_lab_is_not_a_loss(log: EventLog) -> None:
+    """Watcher.stop() itself marks the end as the lab's doing: neither on_end nor a warning hears of it."""
+    stream = EngineStream()
     ended: list[str] = []
-    watcher = Recording(log, endless(), ended)
+    watcher = Recording(log, stream, ended)
+    stream.reader = watcher._thread
     watcher.start()
-    watcher._stopping.set()
-    release.set()
     watcher.stop()
-    assert ended == []
+    assert not watcher._thread.is_alive() and stream.closed.is_set()
+    assert ended == [] and read_events(log.path) == []
 
 
 def test_a_loss_is_recorded_once_and_stops_the_run(log: EventLog) -> None:
