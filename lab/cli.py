@@ -451,7 +451,7 @@ def give_up() -> None:
 
 
 def _stack_for_commands(run_id: str | None) -> tuple[lifecycle.Engine, str, str | None]:
-    """(engine, run id, tools image): the active drill's stack, or the named or only running one."""
+    """(engine, run id, tools image): the named stack, else the active drill's, else the only `lab up` one."""
     current = engine()
     settings = Settings.from_env()
     if run_id is None:
@@ -461,13 +461,13 @@ def _stack_for_commands(run_id: str | None) -> tuple[lifecycle.Engine, str, str 
         except LabError:
             pass
     built = images_module.built_images(current.client, settings)
-    return current, lifecycle.pick_run(current.client, run_id), built.tools if built else None
+    return current, lifecycle.pick_run_for_commands(current.client, run_id), built.tools if built else None
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--netns", is_flag=True, help="Run CMD in a tools container in SERVICE's network namespace "
                                              "(iptables, ip, ss; NET_ADMIN only).")
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.argument("service")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @one_line_errors
@@ -485,7 +485,7 @@ def exec(netns: bool, run_id: str | None, service: str, command: tuple[str, ...]
 
 
 @main.command()
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.option("--tail", type=int, default=50, show_default=True)
 @click.argument("service")
 @one_line_errors
@@ -496,7 +496,7 @@ def logs(run_id: str | None, tail: int, service: str) -> None:
 
 
 @main.command()
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.argument("service")
 @one_line_errors
 def restart(run_id: str | None, service: str) -> None:
