@@ -47,7 +47,8 @@ def running_lab(*args: str, env: dict[str, str] | None = None) -> Iterator[subpr
 
 
 def summary_of(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text())
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    return summary
 
 
 def events_of(run_dir: Path) -> list[dict[str, Any]]:
