@@ -24,7 +24,7 @@ from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
-from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError
+from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError, NothingRunning
 from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
@@ -40,7 +40,7 @@ Exit codes:
   2    invalid input: bad scenario file or arguments, nothing started
   3    environment problem: no Docker daemon, no Compose v2, port taken, build failed,
        the Docker engine went away mid-run
-  4    nothing to act on (e.g. `lab down` with no stack up)
+  4    nothing to act on (e.g. `lab down` with no stack up, `lab ack` before any alert)
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
 """
 
@@ -416,14 +416,15 @@ def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, see
 def _drill_request(op: str, **fields: object) -> str:
     reply = send_to_drill(Settings.from_env().runs_dir, {"op": op, **fields})
     if not reply.get("ok"):
-        raise InvalidInput(str(reply.get("error", "the drill refused the request")))
+        refusal = NothingRunning if reply.get("nothing_to_act_on") else InvalidInput
+        raise refusal(str(reply.get("error", "the drill refused the request")))
     return str(reply.get("message", "ok"))
 
 
 @main.command()
 @one_line_errors
 def ack() -> None:
-    """Acknowledge the drill's alert (recorded on the timeline)."""
+    """Acknowledge the drill's alert (recorded on the timeline); before any alert has fired: exit 4."""
     click.echo(_drill_request("ack"))
 
 
@@ -450,7 +451,7 @@ def give_up() -> None:
 
 
 def _stack_for_commands(run_id: str | None) -> tuple[lifecycle.Engine, str, str | None]:
-    """(engine, run id, tools image): the active drill's stack, or the named or only running one."""
+    """(engine, run id, tools image): the named stack, else the active drill's, else the only `lab up` one."""
     current = engine()
     settings = Settings.from_env()
     if run_id is None:
@@ -460,13 +461,13 @@ def _stack_for_commands(run_id: str | None) -> tuple[lifecycle.Engine, str, str 
         except LabError:
             pass
     built = images_module.built_images(current.client, settings)
-    return current, lifecycle.pick_run(current.client, run_id), built.tools if built else None
+    return current, lifecycle.pick_run_for_commands(current.client, run_id), built.tools if built else None
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--netns", is_flag=True, help="Run CMD in a tools container in SERVICE's network namespace "
                                              "(iptables, ip, ss; NET_ADMIN only).")
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.argument("service")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @one_line_errors
@@ -484,7 +485,7 @@ def exec(netns: bool, run_id: str | None, service: str, command: tuple[str, ...]
 
 
 @main.command()
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.option("--tail", type=int, default=50, show_default=True)
 @click.argument("service")
 @one_line_errors
@@ -495,7 +496,7 @@ def logs(run_id: str | None, tail: int, service: str) -> None:
 
 
 @main.command()
-@click.option("--run", "run_id", help="Run id (default: the active drill, or the only stack up).")
+@click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
 @click.argument("service")
 @one_line_errors
 def restart(run_id: str | None, service: str) -> None:

@@ -66,7 +66,7 @@ class SafetyError(LabError):
 
 
 class NothingRunning(LabError):
-    """A command that acts on a lab stack found none."""
+    """A command found nothing to act on: no lab stack, no drill, no alert to acknowledge yet."""
 
     exit_code = EXIT_NOTHING_TO_DO
 

@@ -31,6 +31,13 @@ def owner_token(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{pid}:{process_start_ticks(pid) or '?'}"
 
 
+def owner_pid(token: str) -> str:
+    """The process id in an owner token ("host:pid:ticks"), with its host when that is not this one."""
+    host, _, rest = token.partition(":")
+    pid = rest.partition(":")[0] or "?"
+    return pid if host == socket.gethostname() else f"{pid} on {host}"
+
+
 def owner_alive(token: str, hostname: str | None = None) -> bool:
     """False only when we can tell the owner is gone; an owner on another host is assumed alive."""
     if token in ("", DETACHED):

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import docker
 
 from lab import docker_env, images
-from lab.errors import LabError
-from lab.leftovers import owner_alive, owners_by_run, reap_dead_runs
+from lab.errors import InvalidInput, LabError, NothingRunning
+from lab.leftovers import owner_alive, owner_pid, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
 from lab.stack import Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
 
@@ -73,6 +73,30 @@ def tear_down(engine: Engine, run_id: str | None) -> str:
     chosen = pick_run(engine.client, run_id)
     engine.stack(chosen).down()
     return chosen
+
+
+def pick_run_for_commands(client: docker.DockerClient, run_id: str | None) -> str:
+    """The stack `lab exec`, `lab logs` and `lab restart` act on outside a drill: the one named, else the only
+    stack from `lab up`. A stack owned by a live lab process (a `lab run` in progress) is never picked unnamed:
+    acting on it would change that run's result behind its back."""
+    if run_id is not None:
+        return pick_run(client, run_id)
+    owners = owners_by_run(client)
+    runs = running_run_ids(client)
+    owned = [run for run in runs if run in owners and owner_alive(owners[run])]
+    free = [run for run in runs if run not in owned]
+    if len(free) > 1:
+        raise InvalidInput(f"{len(free)} lab stacks are running ({', '.join(free)}): name one with --run")
+    if free:
+        return free[0]
+    if not owned:
+        raise NothingRunning("no lab stack is running: start one with `lab up`")
+    if len(owned) == 1:
+        raise InvalidInput(f"stack {owned[0]} belongs to a running lab process (pid {owner_pid(owners[owned[0]])}), "
+                           f"not to a drill or `lab up`: add --run {owned[0]} to act on it anyway")
+    listing = ", ".join(f"{run} (pid {owner_pid(owners[run])})" for run in owned)
+    raise InvalidInput(f"the lab stacks up belong to running lab processes, none to a drill or `lab up`: {listing}; "
+                       "name one with --run to act on it anyway")
 
 
 def clean_all(engine: Engine, force: bool = False) -> tuple[list[str], list[str]]:

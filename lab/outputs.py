@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,18 @@ from lab.checks import CheckResult
 from lab.errors import InvalidInput
 from lab.scenario import Scenario
 from lab.timeline import Analysis
+
+
+def check_run_dir(path: Path) -> None:
+    """Say in one line why `path` cannot become the run directory, creating nothing: a bad --out is invalid input,
+    found before Docker is asked anything."""
+    existing = path
+    while not existing.exists():  # the nearest ancestor that exists decides whether the rest can be created
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not writable")
 
 
 def prepare_run_dir(path: Path) -> Path:

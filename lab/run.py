@@ -74,10 +74,12 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
         traffic = scenario.traffic.model_copy(update={"rate": _checked_rate(options.rate)})
         scenario = scenario.model_copy(update={"traffic": traffic})
     preflight(scenario)
+    run_dir = options.out_dir or default_run_dir(settings, scenario)
+    outputs.check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
     engine = Engine.connect(settings).with_compose()  # before anything is written: no Docker or Compose, no run dir
     for run_id in engine.reaped:
         console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
-    run_dir = outputs.prepare_run_dir(options.out_dir or default_run_dir(settings, scenario))
+    outputs.prepare_run_dir(run_dir)
     outputs.write_scenario(run_dir, scenario, options.speed)
 
     def play() -> None:

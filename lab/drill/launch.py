@@ -40,12 +40,13 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     if not scenario.faults:
         raise InvalidInput(f"scenario {scenario.name} has no fault to drill on")
     preflight(scenario)
+    run_dir = options.out_dir or settings.runs_dir / (f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-"
+                                                      f"{'random' if options.hidden else scenario.name}")
+    outputs.check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
     engine = Engine.connect(settings).with_compose()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     ensure_no_active_drill(settings.runs_dir)
-    run_dir = outputs.prepare_run_dir(
-        options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-"
-                                              f"{'random' if options.hidden else scenario.name}")
+    outputs.prepare_run_dir(run_dir)
     outputs.write_scenario(run_dir, scenario, 1.0)
 
     def play() -> None:

@@ -70,6 +70,9 @@ class DrillSession:
         self._requests: list[Request] = []
         self._hints_released = 0
         self._actions: list[float] = []  # when the trainee (or anyone) acted on the stack
+        self._alert_fired_t: float | None = None
+        self._last_check: tuple[float | None, bool | None] = (None, None)
+        """When the monitor last verified the fault, and whether it was still in place (for `info`)."""
         self.fault_t: float | None = None
         self.dashboard = Dashboard(console, self.clock)
         self.log.subscribe(self._observe)
@@ -79,10 +82,12 @@ class DrillSession:
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "info":
-            return {"ok": True, "run_id": self.stack.run_id, "tools_image": self.tools_image}
+            with self._lock:
+                checked_t, in_place = self._last_check
+            return {"ok": True, "run_id": self.stack.run_id, "tools_image": self.tools_image,
+                    "fault_checked_t": checked_t, "fault_in_place": in_place}
         if op == "ack":
-            self.log.emit("drill.ack")
-            return {"ok": True, "message": "alert acknowledged"}
+            return self._acknowledge()
         if op == "note":
             self.log.emit("drill.note", text=str(request.get("text", "")))
             return {"ok": True, "message": "noted on the timeline"}
@@ -98,6 +103,17 @@ class DrillSession:
             return {"ok": True, "message": f"the cause was: {spec.description or spec.kind} "
                                            f"(fault {spec.id} on {spec.target}); reverting it now"}
         return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _acknowledge(self) -> dict[str, Any]:
+        """An acknowledgement answers a page: before any alert has fired there is nothing to acknowledge, so an early
+        `lab ack` is refused (exit 4) rather than recorded as a response to a page that never came."""
+        with self._lock:
+            fired = self._alert_fired_t
+        if fired is None:
+            return {"ok": False, "nothing_to_act_on": True,
+                    "error": "no alert has fired yet: nothing to acknowledge (`lab note TEXT` records what you see)"}
+        self.log.emit("drill.ack")
+        return {"ok": True, "message": "alert acknowledged"}
 
     def _release_hint(self, requested: bool) -> str:
         with self._lock:
@@ -116,6 +132,10 @@ class DrillSession:
         elif event["kind"] == "request":
             with self._lock:
                 self._requests.append(Request.from_event(event))
+        elif event["kind"] == "alert.fired":
+            with self._lock:
+                if self._alert_fired_t is None:
+                    self._alert_fired_t = event["t"]
 
     # --- the drill ---------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -161,7 +181,10 @@ class DrillSession:
             self._release_scheduled_hints(now - started)
             if fixed_t is None:
                 checked_t = self.clock.now()
-                if self.fault.verify().applied:
+                applied = self.fault.verify().applied
+                with self._lock:
+                    self._last_check = (checked_t, applied)
+                if applied:
                     still_applied_t = checked_t
                 else:
                     fixed_t = self._fix_time(still_applied_t, now)

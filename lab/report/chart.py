@@ -8,9 +8,6 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from matplotlib import rc_context
-from matplotlib.figure import Figure
-
 from lab.events import Event
 from lab.timeline import percentile, requests_from
 
@@ -49,6 +46,10 @@ def per_second(events: list[Event]) -> dict[str, Any]:
 def timeline_svg(events: list[Event], summary: dict[str, Any]) -> str:
     bins = per_second(events)
     seconds = bins["seconds"]
+    # Imported here: matplotlib takes a second to import, and only the commands that draw a chart should wait for it.
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
     with rc_context({"svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif"}):
         figure = Figure(figsize=(11, 7.2), layout="constrained")
         rate_axis, latency_axis, lane_axis = figure.subplots(3, 1, sharex=True,

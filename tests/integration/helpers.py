@@ -6,14 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab import labels, lifecycle
 from lab.settings import PROJECT_ROOT
+
+T = TypeVar("T")
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 LAB = [sys.executable, "-m", "lab.cli"]
@@ -29,8 +33,22 @@ def start_lab(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
                             env={**os.environ, **(env or {})})
 
 
+@contextmanager
+def running_lab(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """start_lab, and SIGKILL it if the test ends while it still runs (its fault helpers and reaper then clean up),
+    so that a failing test does not leave a run going on the shared engine."""
+    process = start_lab(*args, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def summary_of(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text())
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    return summary
 
 
 def events_of(run_dir: Path) -> list[dict[str, Any]]:
@@ -44,8 +62,8 @@ def checks_of(summary: dict[str, Any]) -> dict[str, bool]:
 def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
     selector = labels.run_filter(run_id)
     client = engine.client
-    return (
-        [c.name for c in client.containers.list(all=True, filters=selector)]
+    return (  # the engine's listing, no per-container inspection: a container going away meanwhile is no error
+        [c["Names"][0].lstrip("/") for c in client.api.containers(all=True, filters=selector)]
         + [n.name for n in client.networks.list(filters=selector)]
         + [v.name for v in client.volumes.list(filters=selector)]
     )
@@ -67,15 +85,37 @@ class NotYet(Exception):
     """A condition a test waits for has not happened yet."""
 
 
-def wait_for_event(run_dir: Path, kind: str, timeout_s: float = 180) -> dict[str, Any]:
-    """The first event of `kind` in a recording that is still being written."""
+def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 180) -> T:
+    """The first value of `condition()` that is not None, polled every 0.2 s; NotYet(what) after the timeout."""
 
-    def find() -> dict[str, Any]:
-        path = run_dir / "events.jsonl"
-        found = next((e for e in (events_of(run_dir) if path.exists() else []) if e["kind"] == kind), None)
+    def value() -> T:
+        found = condition()
         if found is None:
-            raise NotYet(kind)
+            raise NotYet(what)
         return found
 
     return Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
-                    reraise=True)(find)
+                    reraise=True)(value)
+
+
+def wait_for(run_dir: Path, matches: Callable[[dict[str, Any]], bool], what: str, timeout_s: float = 180,
+             process: subprocess.Popen[str] | None = None) -> dict[str, Any]:
+    """The first event that `matches` in a recording that is still being written; if the `process` writing it
+    ends first, an AssertionError with its output (rather than a wait until the timeout)."""
+    path = run_dir / "events.jsonl"
+
+    def find() -> dict[str, Any] | None:
+        found = next((e for e in (events_of(run_dir) if path.exists() else []) if matches(e)), None)
+        if found is None and process is not None and process.poll() is not None:
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"the lab process ended (exit {process.returncode}) before {what}:\n"
+                                 f"{stdout[-2000:]}{stderr[-2000:]}")
+        return found
+
+    return wait_until(find, what, timeout_s)
+
+
+def wait_for_event(run_dir: Path, kind: str, timeout_s: float = 180,
+                   process: subprocess.Popen[str] | None = None) -> dict[str, Any]:
+    """The first event of `kind` in a recording that is still being written (see wait_for)."""
+    return wait_for(run_dir, lambda event: event["kind"] == kind, kind, timeout_s, process)

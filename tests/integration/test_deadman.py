@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +38,11 @@ def fault_rule_present(engine: lifecycle.Engine, lab_images: LabImages, run_id: 
     return f"outage-lab:{run_id}:" in output.decode()
 
 
-def seconds_until(condition: str, check: object, timeout_s: float = GONE_WITHIN_S) -> float:
+def seconds_until(condition: str, check: Callable[[], bool], timeout_s: float = GONE_WITHIN_S) -> float:
     started = time.monotonic()
 
     def done() -> None:
-        if not check():  # type: ignore[operator]
+        if not check():
             raise NotYet(condition)
 
     Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.05), retry=retry_if_exception_type(NotYet),

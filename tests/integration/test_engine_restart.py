@@ -30,6 +30,8 @@ def dockerd_pid(engine: lifecycle.Engine, lab_images: LabImages) -> int:
 def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
     tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """dockerd restarted while the fault is applied: exit 3 in one line, recording partial with the reason, fault
+    reverted, every acknowledged write found, nothing left."""
     out = tmp_path / "run"
     process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
     wait_for_event(out, "fault.applied")
@@ -65,6 +67,8 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
 def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
     tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """dockerd restarted mid-drill: exit 3, a debrief saying the engine went away, nothing left and no active-drill
+    pointer."""
     env = {"LAB_RUNS_DIR": str(tmp_path / "runs")}
     out = tmp_path / "drill"
     process = start_lab("drill", "db-network-misconfig", "--inject-after", "5", "--max-duration", "240",
@@ -91,6 +95,8 @@ def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
 def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(
     tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int
 ) -> None:
+    """dockerd stopped for good mid-run: the run gives up after LAB_ENGINE_WAIT_S saying what is left, and the next lab
+    command removes it."""
     out = tmp_path / "run"
     process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out),
                         env={"LAB_ENGINE_WAIT_S": "3"})

@@ -261,10 +261,11 @@ def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, 
     rule = ["OUTPUT", "-p", "tcp", "-d", db_ip, "--dport", "15432", "-j", "DROP"]
 
     def tools(*argv: str) -> str:
-        return shared_stack.client.containers.run(
+        output = shared_stack.client.containers.run(
             lab_images.tools, list(argv), remove=True, network_mode=f"container:{app2.id}", cap_drop=["ALL"],
             cap_add=["NET_ADMIN"], labels={"outage-lab.managed": "true", "outage-lab.run": shared_stack.run_id,
-                                           "outage-lab.role": "fault", "outage-lab.probe": "true"}).decode()
+                                           "outage-lab.role": "fault", "outage-lab.probe": "true"})
+        return str(output.decode())
 
     tools("iptables", "-A", *rule)
     try:

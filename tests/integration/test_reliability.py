@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,17 @@ from lab import lifecycle
 from lab.images import LabImages
 from lab.stack import project_name
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summary_of, wait_for_event
+from .helpers import (
+    checks_of,
+    events_of,
+    lab_cli,
+    leftovers,
+    running_lab,
+    start_lab,
+    summary_of,
+    variant,
+    wait_for_event,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -52,16 +63,23 @@ def test_lab_never_touches_containers_it_did_not_create(engine: lifecycle.Engine
 def test_an_app_container_killed_mid_run_ends_in_a_verdict_not_a_hang(
     tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages
 ) -> None:
-    """Killing app-1 during the fault: the run still ends, with a verdict, the kill on the timeline, nothing left."""
+    """Killing app-1 as the fault lands: the run still ends, with its verdict (pass: the variant expects the higher
+    error rate), the kill on the timeline, nothing left."""
+
+    def one_replica_lost(document: dict[str, Any]) -> None:
+        # With app-1 gone, app-2's failures are half of the traffic rather than a third.
+        document["checks"]["impact"]["max_error_rate"] = 0.8
+
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
-    wait_for_event(out, "fault.applied")
-    run_id = wait_for_event(out, "run.started")["run_id"]
-    engine.client.containers.get(f"{project_name(run_id)}-app-1-1").kill()
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode in (0, 1), stderr
+    with running_lab("run", str(variant(tmp_path, one_replica_lost)), "--speed", "5", "--out", str(out)) as process:
+        wait_for_event(out, "fault.applied", process=process)
+        run_id = wait_for_event(out, "run.started")["run_id"]
+        engine.client.containers.get(f"{project_name(run_id)}-app-1-1").kill()
+        stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stdout[-3000:] + stderr[-2000:]
     summary = summary_of(out)
-    assert summary["verdict"] in ("pass", "fail")
+    assert summary["verdict"] == "pass" and all(checks_of(summary).values())
+    assert summary["fault"]["overall"]["error_rate"] > 0.4  # the replica was really lost: more than app-2's third
     assert any(e["kind"] == "docker.container" and e["action"] == "die" and e["service"] == "app-1"
                for e in events_of(out))
     assert leftovers(engine, run_id) == []
@@ -69,10 +87,12 @@ def test_an_app_container_killed_mid_run_ends_in_a_verdict_not_a_hang(
 
 def test_recorder_loses_no_request_at_five_times_the_default_rate(tmp_path: Path, engine: lifecycle.Engine,
                                                                    lab_images: LabImages) -> None:
-    """At 100 requests/s through the fault, every request sent is in the recording."""
+    """At 100 requests/s through the fault, every request sent is in the recording, and the run passes."""
     out = tmp_path / "run"
-    result = lab_cli("run", "db-network-misconfig", "--speed", "10", "--rate", "100", "--out", str(out))
+    # Speed 5, as the other runs: at 10 the window after the db restart (2.4 s) is shorter than app-2's requests
+    # take to fail, and "restart did not help" cannot be judged.
+    result = lab_cli("run", "db-network-misconfig", "--speed", "5", "--rate", "100", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     summary = summary_of(out)
     assert summary["traffic"]["sent"] == summary["traffic"]["recorded"] > 0
-    assert result.returncode in (0, 1)
-    assert checks_of(summary)["no acknowledged write lost"] is True
+    assert summary["verdict"] == "pass" and all(checks_of(summary).values())

@@ -53,7 +53,7 @@ def test_documented_recovery_passes_with_real_impact(tmp_path: Path, engine: lif
     assert [(e["fault"], e["by"]) for e in lost] == [("app2-db-packets-dropped", "runbook step 5")]
     assert not any(e["kind"] == "fault.cleanup" for e in events)
     junit = ET.parse(out / "junit.xml").getroot()
-    assert int(junit.get("tests")) == len(summary["checks"]) and junit.get("failures") == "0"
+    assert int(junit.attrib["tests"]) == len(summary["checks"]) and junit.get("failures") == "0"
     assert leftovers(engine, summary["run_id"]) == []
 
 

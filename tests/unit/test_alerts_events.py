@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from lab.alerts import AlertEvaluator, AlertState
 from lab.clock import FakeClock
-from lab.events import EventLog, read_events
+from lab.events import Event, EventLog, read_events
 from lab.scenario import AlertRule
 
 RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
@@ -52,11 +54,11 @@ def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     assert [e["kind"] for e in read_events(path)] == ["a"]
 
 
-def test_a_failing_observer_does_not_stop_the_recording(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_observer_does_not_stop_the_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Observers watch; one that raises is reported once and every event is still written."""
     log = EventLog(tmp_path / "events.jsonl", FakeClock())
 
-    def broken(event: dict) -> None:
+    def broken(event: Event) -> None:
         raise RuntimeError("boom")
 
     log.subscribe(broken)

@@ -21,10 +21,11 @@ SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
-def run_lab(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_lab(*args: str, env_extra: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **NO_DOCKER, **(env_extra or {})}  # any attempt to reach Docker would fail loudly (exit 3)
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+                          timeout=60, check=False, cwd=cwd)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], exit_code: int, contains: str) -> None:
@@ -88,25 +89,91 @@ def test_binary_file_as_scenario(tmp_path: Path) -> None:
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_no_docker_daemon_for_run() -> None:
+def test_no_docker_daemon_for_run(tmp_path: Path) -> None:
     """A valid scenario with no daemon: exit 3, and no run directory is created."""
-    result = run_lab("run", "db-network-misconfig", "--out", "/tmp/outage-lab-never-created")
+    result = run_lab("run", "db-network-misconfig", "--out", str(tmp_path / "never-created"))
     assert_one_line(result, 3, "cannot reach the Docker daemon")
-    assert not Path("/tmp/outage-lab-never-created").exists()
+    assert not (tmp_path / "never-created").exists()
 
 
-def test_unwritable_out_is_reported_before_starting(tmp_path: Path) -> None:
-    """--out under a regular file cannot be a directory; says so in one line (the daemon check comes first)."""
+@pytest.mark.parametrize("command", ["run", "drill"])
+def test_unwritable_out_is_reported_before_starting(tmp_path: Path, command: str) -> None:
+    """--out under a regular file cannot be a directory: invalid input (exit 2), said before Docker is asked."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_lab("run", "db-network-misconfig", "--out", str(blocker / "run"), env_extra={"DOCKER_HOST": ""})
-    assert result.returncode in (2, 3) and len(result.stderr.strip().splitlines()) == 1
+    result = run_lab(command, "db-network-misconfig", "--out", str(blocker / "run"))
+    assert_one_line(result, 2, f"cannot write the run directory {blocker / 'run'}: {blocker} is not a directory")
 
 
 def test_validate_good_scenario_says_ok() -> None:
     """The seed scenario validates: steps, faults and duration are printed."""
     result = run_lab("validate", "db-network-misconfig")
     assert result.returncode == 0 and result.stdout.startswith("ok: db-network-misconfig: 7 steps, 1 fault(s)")
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_deeply_nested_yaml_is_one_line_naming_the_file(tmp_path: Path, command: str) -> None:
+    """5,000 levels of nested lists end as one line naming the file (exit 2), not a RecursionError traceback."""
+    path = write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    assert_one_line(run_lab(command, path), 2, f"{path}: nested too deeply to be a scenario")
+
+
+@pytest.mark.parametrize("speed", ["inf", "Infinity", "-inf", "nan"])
+def test_non_finite_speed_is_refused_before_anything_starts(speed: str) -> None:
+    """--speed inf or nan is invalid input (exit 2) before Docker is asked anything."""
+    assert_one_line(run_lab("run", "db-network-misconfig", "--speed", speed), 2, "--speed must be greater than 0")
+
+
+@pytest.mark.parametrize("speed", ["1e308", "15.1", "1000"])
+def test_speed_that_blurs_the_timeline_is_refused_naming_the_largest_allowed(speed: str) -> None:
+    """Above the seed's largest speed (15: its 90-minute fault window must outlast the 5 s alert window plus 1 s),
+    `lab run` refuses before anything starts, naming that speed."""
+    result = run_lab("run", "db-network-misconfig", "--speed", speed)
+    assert_one_line(result, 2, "the largest speed it allows is 15")
+
+
+def test_the_largest_allowed_speed_itself_is_accepted() -> None:
+    """--speed 15 passes the speed check: the next thing the run does is ask the Docker daemon (absent: exit 3)."""
+    assert_one_line(run_lab("run", "db-network-misconfig", "--speed", "15"), 3, "cannot reach the Docker daemon")
+
+
+def test_the_largest_speed_follows_the_scenarios_own_windows(tmp_path: Path) -> None:
+    """A 30 s alert window needs a 31 s fault window: the 90-minute window allows speed 90/31, shown as 2.9."""
+    path = seed_with(tmp_path, alerts=[{"name": "slow-alert", "error_rate_above": 0.05, "window_s": 30,
+                                        "min_requests": 10}])
+    assert_one_line(run_lab("run", path, "--speed", "3"), 2, "the largest speed it allows is 2.9")
+
+
+def test_validate_a_directory_checks_every_scenario_in_it() -> None:
+    """`lab validate scenarios`, as typed from the project root, validates each *.yaml there."""
+    result = run_lab("validate", "scenarios", cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    names = [path.stem for path in sorted((PROJECT_ROOT / "scenarios").glob("*.yaml"))]
+    assert names and [line.split(":")[:2] for line in result.stdout.splitlines()] == [["ok", f" {n}"] for n in names]
+
+
+def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) -> None:
+    """In a directory, good files say ok and each bad one gets its own error line; any bad file means exit 2."""
+    write(tmp_path, SEED.read_text(), "good.yaml")
+    write(tmp_path, "title: [unclosed\n", "broken.yaml")
+    write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    result = run_lab("validate", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stdout.splitlines() == ["ok: db-network-misconfig: 7 steps, 1 fault(s), 180 s at speed 1"]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("lab: error: ") for line in errors)
+    assert f"{tmp_path / 'broken.yaml'}: not valid YAML" in errors[0]
+    assert f"{tmp_path / 'deep.yaml'}: nested too deeply" in errors[1]
+
+
+def test_validate_an_empty_directory_says_there_is_nothing_to_check(tmp_path: Path) -> None:
+    """A directory without *.yaml files is invalid input, not a silent success."""
+    assert_one_line(run_lab("validate", str(tmp_path)), 2, f"no scenario file (*.yaml) in {tmp_path}")
+
+
+def test_run_of_a_directory_points_to_validate(tmp_path: Path) -> None:
+    """`lab run` of a directory says it is one and how to check each file in it."""
+    assert_one_line(run_lab("run", str(tmp_path)), 2, f"`lab validate {tmp_path}` checks each one")
 
 
 yaml_values = st.recursive(

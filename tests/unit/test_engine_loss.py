@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import docker
@@ -31,7 +31,7 @@ def no_engine() -> docker.DockerClient:
 
 
 class Recording(Watcher):
-    def __init__(self, log: EventLog, stream: Iterator[bytes], on_end: list[str]) -> None:
+    def __init__(self, log: EventLog, stream: Iterable[bytes], on_end: list[str]) -> None:
         super().__init__("test", log, lambda: stream, on_end.append)
         self.items: list[bytes] = []
 
@@ -45,6 +45,7 @@ def log(tmp_path: Path) -> EventLog:
 
 
 def test_a_stream_that_ends_by_itself_is_reported(log: EventLog) -> None:
+    """A stream the engine ends is handed over whole and reported once as ended."""
     ended: list[str] = []
     watcher = Recording(log, iter([b"a", b"b"]), ended)
     watcher.start()
@@ -53,6 +54,7 @@ def test_a_stream_that_ends_by_itself_is_reported(log: EventLog) -> None:
 
 
 def test_a_stream_that_breaks_is_reported_with_its_error(log: EventLog) -> None:
+    """A stream that breaks is reported with its error, and recorded as a recorder warning."""
     def broken() -> Iterator[bytes]:
         yield b"a"
         raise ConnectionResetError("engine closed the connection")
@@ -65,23 +67,38 @@ def test_a_stream_that_breaks_is_reported_with_its_error(log: EventLog) -> None:
     assert [e["kind"] for e in read_events(log.path)] == ["recorder.warning"]
 
 
-def test_a_stream_closed_by_the_lab_is_not_a_loss(log: EventLog) -> None:
-    release = threading.Event()
+class EngineStream:
+    """Like the engine's streams: iterating blocks until close(), which ends the iteration at once (close returns
+    only once the reader has seen the end, so a stop() that closes before it says "stopping" loses the race)."""
 
-    def endless() -> Iterator[bytes]:
-        while not release.wait(0.01):
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        self.reader: threading.Thread | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.closed.wait(0.01):
             yield b"tick"
 
+    def close(self) -> None:
+        self.closed.set()
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+
+
+def test_a_stream_closed_by_the_lab_is_not_a_loss(log: EventLog) -> None:
+    """Watcher.stop() itself marks the end as the lab's doing: neither on_end nor a warning hears of it."""
+    stream = EngineStream()
     ended: list[str] = []
-    watcher = Recording(log, endless(), ended)
+    watcher = Recording(log, stream, ended)
+    stream.reader = watcher._thread
     watcher.start()
-    watcher._stopping.set()
-    release.set()
     watcher.stop()
-    assert ended == []
+    assert not watcher._thread.is_alive() and stream.closed.is_set()
+    assert ended == [] and read_events(log.path) == []
 
 
 def test_a_loss_is_recorded_once_and_stops_the_run(log: EventLog) -> None:
+    """The first notice of a loss records engine.lost with its reason and stops the run; later notices add nothing."""
     stop = threading.Event()
     loss = EngineLoss(log, stop)
     loss.notice("its event stream ended")
@@ -92,12 +109,14 @@ def test_a_loss_is_recorded_once_and_stops_the_run(log: EventLog) -> None:
 
 
 def test_without_a_loss_cleanup_does_not_wait(log: EventLog) -> None:
+    """With no loss noticed, cleanup neither waits for the engine nor records anything."""
     loss = EngineLoss(log, threading.Event())
     loss.await_return(no_engine(), timeout_s=30)
     assert read_events(log.path) == [] and not loss.returned
 
 
 def test_an_engine_that_stays_away_is_given_up_on_after_the_wait(log: EventLog) -> None:
+    """An engine still away after the wait is given up on: lost, waiting, gone on the recording."""
     loss = EngineLoss(log, threading.Event())
     loss.notice("its event stream ended")
     loss.await_return(no_engine(), timeout_s=0.3)
@@ -106,10 +125,12 @@ def test_an_engine_that_stays_away_is_given_up_on_after_the_wait(log: EventLog) 
 
 
 def test_wait_for_engine_is_false_when_nothing_answers() -> None:
+    """wait_for_engine says False once its timeout passes with nothing listening."""
     assert wait_for_engine(no_engine(), timeout_s=0.2, poll_s=0.05) is False
 
 
 def test_every_engine_event_is_shown_to_the_person_running_the_lab(log: EventLog) -> None:
+    """Each engine event (lost, waiting, gone, returned) is shown once on the console."""
     output = io.StringIO()
     progress = ConsoleProgress(Console(file=output, width=200), FakeClock())
     loss = EngineLoss(log, threading.Event())
@@ -123,6 +144,7 @@ def test_every_engine_event_is_shown_to_the_person_running_the_lab(log: EventLog
 
 
 def test_the_analysis_carries_why_a_recording_ends() -> None:
+    """A partial recording's end milestone and analysis carry the reason it ended."""
     events = recording()
     ended = next(e for e in events if e["kind"] == "run.ended")
     ended.update(partial=True, reason="aborted: the Docker engine went away at t=16.9 s (its event stream ended)")
@@ -133,6 +155,7 @@ def test_the_analysis_carries_why_a_recording_ends() -> None:
 
 
 def test_an_interrupted_run_whose_cleanup_failed_does_not_claim_a_clean_stop() -> None:
+    """An interruption whose cleanup failed says what is left instead of claiming a clean stop."""
     assert str(Interrupted("SIGINT", 130)).endswith("faults reverted, stack removed, recording marked partial")
     left = EngineLost("cannot remove run r1: the Docker engine is not answering")
     message = str(Interrupted("SIGTERM", 143, left))

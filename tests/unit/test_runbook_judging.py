@@ -130,6 +130,7 @@ def test_the_watch_records_a_fault_gone_after_a_runbook_step(tmp_path: Path) -> 
     """Checked right after a responder's step: fault.lost, credited to that step, once."""
     clock = FakeClock()
     log = EventLog(tmp_path / "events.jsonl", clock)
+    # The watch calls only verify(): a stand-in for a Fault, whose other methods need Docker.
     watch = FaultWatch({"f": VanishingFault(clock, gone_at=24.5)}, log, clock)  # type: ignore[dict-item]
     clock.advance(15)
     watch.watch("f")
@@ -149,6 +150,7 @@ def test_the_watch_says_outside_when_nothing_of_the_scenario_ran(tmp_path: Path)
     """A fault gone while no step ran (a bystander deleted the rule): credited to nobody."""
     clock = FakeClock()
     log = EventLog(tmp_path / "events.jsonl", clock)
+    # The watch calls only verify(): a stand-in for a Fault, whose other methods need Docker.
     watch = FaultWatch({"f": VanishingFault(clock, gone_at=20.0)}, log, clock, every_s=1)  # type: ignore[dict-item]
     watch.watch("f")
     for _ in range(25):

@@ -11,7 +11,7 @@ from lab.clock import FakeClock
 from lab.errors import FaultError
 from lab.events import EventLog, read_events
 from lab.runner import Runner, RunStopped
-from lab.scenario import Step, load
+from lab.scenario import StepBase, load
 from lab.settings import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
@@ -31,7 +31,12 @@ def test_steps_run_at_their_planned_offsets_in_order(clock: FakeClock, log: Even
     """Each step starts at steady state + minutes x scale; the run lasts until the tail has been observed."""
     scenario = load(SEED).with_speed(2)
     seen: list[tuple[float, str]] = []
-    records = Runner(scenario, clock, log, lambda step: seen.append((clock.now(), step.action)) or "done").run()
+
+    def perform(step: StepBase) -> str:
+        seen.append((clock.now(), step.action))
+        return "done"
+
+    records = Runner(scenario, clock, log, perform).run()
     assert seen == [(scenario.offset_s(s.at_minutes), s.action) for s in scenario.timeline]
     assert [r.skew_s for r in records] == [0.0] * len(scenario.timeline)
     assert clock.now() == pytest.approx(scenario.duration_s)
@@ -41,7 +46,7 @@ def test_a_slow_step_delays_the_next_and_the_skew_says_so(clock: FakeClock, log:
     """Steps are sequential: if one takes longer than the gap, the next one's skew shows the delay."""
     scenario = load(SEED)
 
-    def slow_restart(step: Step) -> str:
+    def slow_restart(step: StepBase) -> str:
         if step.action == "restart":
             clock.advance(scenario.offset_s(35) - scenario.offset_s(20) + 2.5)  # overruns the 14:35 note
         return "done"
@@ -66,7 +71,7 @@ def test_a_failing_responder_action_is_recorded_and_the_run_goes_on(clock: FakeC
     """A restart that fails is a finding (ok=false), not a crash: later steps still run."""
     scenario = load(SEED)
 
-    def failing_restart(step: Step) -> str:
+    def failing_restart(step: StepBase) -> str:
         if step.action == "restart":
             raise RuntimeError("engine said no")
         return "done"
@@ -81,7 +86,7 @@ def test_a_fault_that_cannot_be_applied_ends_the_run(clock: FakeClock, log: Even
     """Without its fault the replay means nothing: FaultError propagates after being recorded."""
     scenario = load(SEED)
 
-    def broken_apply(step: Step) -> str:
+    def broken_apply(step: StepBase) -> str:
         if step.action == "apply":
             raise FaultError("no iptables")
         return "done"
@@ -97,7 +102,7 @@ def test_a_set_stop_event_ends_the_run_before_the_next_step(clock: FakeClock, lo
     stop = threading.Event()
     ran: list[str] = []
 
-    def stop_after_first(step: Step) -> str:
+    def stop_after_first(step: StepBase) -> str:
         ran.append(step.action)
         stop.set()
         return "done"
@@ -112,7 +117,7 @@ def test_each_step_is_prepared_before_its_offset(clock: FakeClock, log: EventLog
     scenario = load(SEED)
     calls: list[tuple[str, float, float]] = []
 
-    def prepare(step: Step, until_due: float) -> None:
+    def prepare(step: StepBase, until_due: float) -> None:
         calls.append((step.action, clock.now(), until_due))
 
     Runner(scenario, clock, log, lambda step: "done", prepare=prepare).run()
@@ -125,7 +130,7 @@ def test_a_failing_prepare_is_recorded_and_the_step_still_runs(clock: FakeClock,
     """Preparation is an optimisation: if it fails the step does the whole work at its offset."""
     scenario = load(SEED)
 
-    def broken_prepare(step: Step, until_due: float) -> None:
+    def broken_prepare(step: StepBase, until_due: float) -> None:
         raise RuntimeError("helper image missing")
 
     records = Runner(scenario, clock, log, lambda step: "done", prepare=broken_prepare).run()

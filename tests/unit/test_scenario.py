@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from lab.errors import InvalidInput, ScenarioError
+from lab.faults.packet_drop import PacketDropSpec
 from lab.scenario import load, parse, resolve
 from lab.settings import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
 
-def seed_document() -> dict:
-    return yaml.safe_load(SEED.read_text())
+def seed_document() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(SEED.read_text())
+    return document
 
 
 def problems_of(document: object) -> list[str]:
@@ -32,7 +36,8 @@ def test_seed_scenario_replays_the_incident_timeline() -> None:
         ("14:00", "apply"), ("14:05", "note"), ("14:20", "restart"), ("14:35", "note"), ("15:15", "runbook"),
         ("15:30", "runbook"), ("16:30", "note"),
     ]
-    assert scenario.faults[0].target == "app-2" and scenario.faults[0].destination == "db"
+    fault = scenario.faults[0]
+    assert isinstance(fault, PacketDropSpec) and fault.target == "app-2" and fault.destination == "db"
     assert next(s for s in scenario.timeline if s.milestone == "mitigation").clock == "15:30"
 
 
@@ -81,10 +86,11 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d.update(timeline="soon"), "timeline: must be a list, got a string"),
     ],
 )
-def test_each_mistake_is_reported_with_its_field_path(mutate: object, expected: str) -> None:
+def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
+                                                      expected: str) -> None:
     """A bad field is named by its path, e.g. timeline[3].at, with what was wrong."""
     document = seed_document()
-    mutate(document)  # type: ignore[operator]
+    mutate(document)
     problems = problems_of(document)
     assert any(problem.startswith(expected) for problem in problems), problems
 

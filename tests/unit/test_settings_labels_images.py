@@ -41,6 +41,7 @@ def test_engine_wait_is_a_setting_in_seconds() -> None:
 
 @pytest.mark.parametrize("value", ["soon", "-1", "inf", "nan"])
 def test_a_bad_engine_wait_is_one_clear_error(value: str) -> None:
+    """LAB_ENGINE_WAIT_S that is not a finite number of seconds is one clear invalid-input error."""
     with pytest.raises(InvalidInput, match="LAB_ENGINE_WAIT_S must be a number of seconds"):
         Settings.from_env({"LAB_ENGINE_WAIT_S": value})
 

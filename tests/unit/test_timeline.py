@@ -4,9 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from lab.timeline import RecoveryCriteria, analyse, find_recovery, percentile, requests_from
+from lab.timeline import (
+    Analysis,
+    Milestone,
+    RecoveryCriteria,
+    WindowImpact,
+    analyse,
+    find_recovery,
+    percentile,
+    requests_from,
+)
 
 from .streams import Incident, recording
+
+
+def milestone(analysis: Analysis, name: str) -> Milestone:
+    found = analysis.milestone(name)
+    assert found is not None, f"no milestone {name!r}"
+    return found
+
+
+def window(impact: WindowImpact | None) -> WindowImpact:
+    assert impact is not None, "no such window in the analysis"
+    return impact
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -22,8 +42,8 @@ def test_milestones_follow_the_incident() -> None:
     names = [m.name for m in analysis.milestones]
     assert names == ["traffic started", "fault injected", "impact started", "investigating", "alert fired",
                      "restart db", "identified", "mitigation", "recovered", "end"]
-    assert analysis.milestone("impact started").t == pytest.approx(15.05)  # first app-2 request after the fault
-    assert analysis.milestone("mitigation").clock == "15:30"
+    assert milestone(analysis, "impact started").t == pytest.approx(15.05)  # first app-2 request after the fault
+    assert milestone(analysis, "mitigation").clock == "15:30"
 
 
 def test_intervals_name_their_start_and_end() -> None:
@@ -40,8 +60,8 @@ def test_intervals_name_their_start_and_end() -> None:
 def test_impact_is_a_third_and_all_of_it_is_app_2() -> None:
     """During the fault one replica in three fails, slowly; steady state before it is clean."""
     analysis = analyse(recording())
-    assert analysis.steady.overall.error_rate == 0.0
-    fault = analysis.fault
+    assert window(analysis.steady).overall.error_rate == 0.0
+    fault = window(analysis.fault)
     assert fault.overall.error_rate == pytest.approx(1 / 3, abs=0.01)
     assert fault.per_replica["app-2"].error_rate == 1.0
     assert fault.per_replica["app-1"].error_rate == 0.0
@@ -52,14 +72,15 @@ def test_impact_is_a_third_and_all_of_it_is_app_2() -> None:
 def test_window_after_the_restart_shows_it_changed_nothing() -> None:
     """The restart's window starts once it is healthy plus settling time, and still shows a third failing."""
     analysis = analyse(recording())
-    assert analysis.after_restart.start == pytest.approx(21.001 + 1.6 + 2.0)
-    assert analysis.after_restart.overall.error_rate == pytest.approx(1 / 3, abs=0.02)
+    after_restart = window(analysis.after_restart)
+    assert after_restart.start == pytest.approx(21.001 + 1.6 + 2.0)
+    assert after_restart.overall.error_rate == pytest.approx(1 / 3, abs=0.02)
 
 
 def test_no_recovery_when_the_fix_does_not_clear_the_fault() -> None:
     """If the fault outlives the fix, recovery comes only when the fault really goes."""
     analysis = analyse(recording(Incident(fault_cleared_t=70.0)))
-    assert analysis.milestone("recovered").t == pytest.approx(70.0, abs=0.1)
+    assert milestone(analysis, "recovered").t == pytest.approx(70.0, abs=0.1)
     recover = next(i for i in analysis.intervals if i.name == "recover")
     assert recover.seconds == pytest.approx(25.0, abs=0.1)
 
