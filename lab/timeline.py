@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lab.events import Event
+from lab.lateness import Lateness, lateness_of
 
 STEADY_WARMUP_S = 2.0
 """The first seconds of traffic are left out of the steady state (connections and pools warming up)."""
@@ -35,17 +36,25 @@ class RecoveryCriteria:
 @dataclass(frozen=True)
 class Request:
     t: float
+    """The planned start: latency runs from here (see lab.loadgen)."""
     latency_s: float
     ok: bool
     replica: str | None
     status: int | None
     error: str | None
     endpoint: str
+    started_t: float | None = None
+    """When it really started; None in recordings older than planned starts (taken as on time)."""
 
     @classmethod
     def from_event(cls, event: Event) -> Request:
         return cls(t=event["t"], latency_s=event["latency_s"], ok=bool(event["ok"]), replica=event.get("replica"),
-                   status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""))
+                   status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""),
+                   started_t=event.get("started_t"))
+
+    @property
+    def lateness_s(self) -> float:
+        return 0.0 if self.started_t is None else self.started_t - self.t
 
     @property
     def done_t(self) -> float:
@@ -126,6 +135,8 @@ class Analysis:
     traffic: dict[str, Any]
     writes: dict[str, Any] | None
     first_db_errors: list[dict[str, Any]]
+    lateness: Lateness = field(default_factory=lambda: lateness_of(()))
+    """How late the load generator started requests after their planned start (every request recorded)."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -277,6 +288,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
                      for e in events if e.get("kind") == "writes.verified"), None),
         first_db_errors=[{"t": e["t"], "replica": e.get("replica"), "error_class": e.get("error_class"),
                           "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
+        lateness=lateness_of([r.lateness_s for r in requests]),
     )
 
 

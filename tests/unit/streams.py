@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ class Incident:
     failure_latency_s: float = 3.0
     complete: bool = True
     missing_writes: tuple[int, ...] = ()
+    late_s: Callable[[int], float] | None = None
+    """How late request `seq` really started (its `started_t`); None: a recording from before planned starts."""
 
 
 def wall(t: float) -> str:
@@ -50,6 +53,7 @@ def recording(incident: Incident | None = None) -> list[dict[str, Any]]:
             "request", t, seq=seq, endpoint="GET /orders/{id}", status=503 if broken else 200, ok=not broken,
             latency_s=spec.failure_latency_s if broken else 0.004, replica=replica,
             error="psycopg_pool.PoolTimeout: couldn't get a connection" if broken else None, order_id=None,
+            **({} if spec.late_s is None else {"started_t": round(t + spec.late_s(seq), 4)}),
         ))
     if spec.fault_t is not None:
         events.append(step(0, spec.fault_t, "apply", "14:00", fault="db-drop"))
