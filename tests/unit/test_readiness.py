@@ -13,7 +13,7 @@ from lab.readiness import http_ok, postgres_ok
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
+    def do_GET(self) -> None:
         self.send_response(200 if self.path == "/healthz" else 503)
         self.send_header("Content-Length", "0")
         self.end_headers()
