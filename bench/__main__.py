@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=10.0, help="speed of the whole `lab run` measured")
     parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0],
                         help="rates of the side-by-side load comparison and of the whole `lab run`s")
+    parser.add_argument("--run-rates", type=float, nargs="*", default=None,
+                        help="rates of the whole `lab run`s besides the scenario's own (default: --rates)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load measurement")
     parser.add_argument("--only", choices=("load", "all"), default="all",
                         help="load: only the idle stack, the load comparison and the whole runs at --rates")
@@ -67,7 +69,7 @@ def main() -> None:
         console.print("load: the lab's generator and wrk side by side ...")
         results["load"] = side_by_side(stack, lab_images.tools, tuple(args.rates), args.load_seconds)
     results["lab_runs"] = []
-    for rate in [None, *args.rates]:
+    for rate in [None, *(args.rates if args.run_rates is None else args.run_rates)]:
         console.print(f"whole lab run at speed {args.speed:g}, rate {rate or 'default'} ...")
         results["lab_runs"].append(whole_run(args.speed, rate, engine.client))
     results["lab_run"] = results["lab_runs"][0]
@@ -100,6 +102,9 @@ def show(console: Console, results: dict[str, Any]) -> None:
                    "lateness p99 / max ms", "kept schedule", "tool CPU %", "containers CPU %", "proxy %", "host %"):
         load.add_column(column)
     for row in results.get("load", []):
+        if "error" in row:
+            load.add_row(row["tool"], row["fault"], f"{row['target_rate']:g}", f"failed: {row['error']}")
+            continue
         cpu = row["cpu_percent_of_one_core"]
         late = row["lateness_ms"]
         containers = sum(v for k, v in cpu.items() if k not in ("docker-proxy", "host (all)"))

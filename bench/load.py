@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,6 +116,7 @@ def lab_generator(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
     latencies = [e["latency_s"] for e in requests]
     lateness = lateness_of([e["started_t"] - e["t"] for e in requests])
     failed = sum(1 for e in requests if not e["ok"])
+    errors = Counter(str(e["error"])[:80] for e in requests if not e["ok"])
     return {
         "tool": "lab generator", "target_rate": rate, "achieved_rate": round(users.sent / seconds, 1),
         "sent": users.sent, "recorded": len(requests), "failed": failed,
@@ -123,6 +125,7 @@ def lab_generator(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
                         "over_10ms": lateness.late},
         "kept_schedule": lateness.p99_s is not None and lateness.p99_s <= 0.005,
         "tool_cpu_percent_of_one_core": round(100 * cpu / elapsed, 1), **meter,
+        "errors": dict(errors.most_common(3)), "load_average": os.getloadavg()[0],
     }
 
 
@@ -210,7 +213,10 @@ def side_by_side(stack: Stack, tools_image: str, rates: tuple[float, ...], secon
                     return lab_generator(stack, rate, seconds)
 
                 label = f"{tool.split()[0]}-{rate:g}"
-                row = through_seed_fault(stack, tools_image, measure, label) if fault else measure()
+                try:
+                    row = through_seed_fault(stack, tools_image, measure, label) if fault else measure()
+                except Exception as exc:  # one failed measurement must not lose the others (the bench runs long)
+                    row = {"tool": tool, "target_rate": rate, "error": f"{type(exc).__name__}: {exc}"}
                 rows.append({**row, "fault": "seed (packet-drop app-2 -> db)" if fault else "none"})
                 time.sleep(3)  # the hung requests' aftermath drains before the next measurement
     return rows

@@ -139,8 +139,10 @@ class OrdersApp:
                 started = time.monotonic()
                 dsn = conninfo()
                 await wait_for_database(dsn)
+                # Autocommit: each request is one statement, and an INSERT is committed before it returns the id,
+                # without the BEGIN and COMMIT round trips that tripled the database's work per request.
                 self.pool = AsyncConnectionPool(dsn, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE,
-                                                timeout=POOL_TIMEOUT_S, name=REPLICA,
+                                                kwargs={"autocommit": True}, timeout=POOL_TIMEOUT_S, name=REPLICA,
                                                 reconnect_timeout=RECONNECT_TIMEOUT_S,
                                                 connection_class=LoggedConnection, open=False)
                 await self.pool.open(wait=True, timeout=STARTUP_WAIT_S)
@@ -192,7 +194,7 @@ class OrdersApp:
         except (ValueError, KeyError, TypeError):
             return HTTPStatus.BAD_REQUEST, {"error": "expected JSON {item, quantity}"}
         try:
-            async with self.pool.connection() as conn:  # commits on leaving the block
+            async with self.pool.connection() as conn:  # autocommit: committed when the INSERT returns
                 cursor = await conn.execute(
                     "INSERT INTO orders (item, quantity, replica) VALUES (%s, %s, %s) RETURNING id",
                     (item, quantity, REPLICA),
