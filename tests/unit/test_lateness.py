@@ -81,3 +81,19 @@ def test_the_app_failing_on_a_punctual_recording_is_a_plain_fail() -> None:
     """With the generator on time, a failed scenario check gives "fail" (exit 1), not "unreliable"."""
     analysis = analyse(recording(Incident(fault_cleared_t=70.0, late_s=lambda seq: 0.0005)))
     assert verdict_of(analysis, evaluate(analysis, SEED.checks, MAX_P99_S)) == "fail"
+
+
+def test_the_console_summary_shows_start_lateness() -> None:
+    """The summary table printed after a run has a row with p50, p99, max and the count over 10 ms."""
+    from rich.console import Console
+
+    from lab.console import summary_table
+    from lab.outputs import summary_document
+
+    analysis = analyse(recording(Incident(late_s=lambda seq: 0.012 if seq == 5 else 0.0004)))
+    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, MAX_P99_S))
+    console = Console(record=True, width=200)
+    console.print(summary_table(summary))
+    shown = console.export_text()
+    assert "request start lateness" in shown and "1 of 1,600 requests over 10 ms" in shown
+    assert summary["lateness"]["requests"] == 1600 and summary["verdict"] == "pass"
