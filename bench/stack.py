@@ -58,11 +58,12 @@ def image_sizes(engine: lifecycle.Engine, lab_images: LabImages) -> dict[str, fl
 
 
 class StackCpu:
-    """Samples the CPU counters of every lab stack container while a `lab run` (another process) goes on: the
-    last reading of each minus its first is what it used."""
+    """Samples the CPU counters of one `lab run`'s stack containers while it goes on (another process): the last
+    reading of each minus its first is what it used. The run is found by the run id its recording starts with."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, run_dir: Path) -> None:
         self.client = client
+        self.run_dir = run_dir
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self._stop = threading.Event()
@@ -76,13 +77,23 @@ class StackCpu:
         self._stop.set()
         self._thread.join()
 
+    def _run_id(self) -> str | None:
+        path = self.run_dir / "events.jsonl"
+        if not path.exists():
+            return None
+        return next((str(e["run_id"]) for e in read_events(path) if e["kind"] == "run.started"), None)
+
     def _sample(self) -> None:
+        run_id = None
         while not self._stop.wait(1.0):
-            for container in self.client.containers.list(filters={"label": f"{labels.ROLE}={labels.ROLE_STACK}"}):
+            run_id = run_id or self._run_id()
+            if run_id is None:
+                continue
+            for container in self.client.containers.list(filters=labels.run_filter(run_id, labels.ROLE_STACK)):
                 service = container.labels.get("com.docker.compose.service", container.name)
                 try:
                     used = container.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
-                except (docker.errors.APIError, KeyError):
+                except (docker.errors.APIError, KeyError, ValueError):  # going away as the run ends
                     continue
                 self.first.setdefault(service, used)
                 self.last[service] = used
@@ -100,7 +111,7 @@ def whole_run(speed: float, rate: float | None = None, client: docker.DockerClie
                 str(out), *(["--rate", f"{rate:g}"] if rate else [])]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        with StackCpu(client) if client else contextlib.nullcontext() as sampled:
+        with StackCpu(client, out) if client else contextlib.nullcontext() as sampled:
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
