@@ -36,7 +36,7 @@ from lab.model import (
 from lab.stack import BUILTIN_TOPOLOGY
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-MAX_RATE = 1000.0
+MAX_RATE = 250.0
 """The highest rate measured to pass every check of the seed scenario on the reference 2-core machine, the stack
 and the lab sharing it (bench/RESULTS.md): above it the generator or the stack falls behind."""
 MIN_STEP_GAP_S = 0.2
