@@ -270,16 +270,24 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     windows = fault_windows(events, steps, requests, end_t)
     spans = merged([(w.start, w.end) for w in windows])
     fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
+    fault = window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None
+    after_restart = None
+    if restart:
+        # A request that started less than a failure's duration before the fix was still waiting when the fix
+        # landed, and the fix may have saved it: it cannot tell whether the restart helped (at --speed 10 those
+        # were most of the window, and the check failed for it).
+        undecided_s = (fault.overall.failure_p50_s or 0.0) if fault else 0.0
+        settled = restart["t"] + restart["took_s"] + RESTART_SETTLE_S
+        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s))
     return Analysis(
         partial=partial,
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
         steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
-        fault=window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None,
+        fault=fault,
         faults=windows,
-        after_restart=(window_impact(requests, restart["t"] + restart["took_s"] + RESTART_SETTLE_S, fault_end)
-                       if restart else None),
+        after_restart=after_restart,
         after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
         steps=[_step_summary(s) for s in steps],
         skew=skew_stats(steps),
