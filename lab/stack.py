@@ -112,6 +112,22 @@ class Stack:
         Retrying(stop=stop_after_attempt(3 if pick_lb or pick_db else 1), retry=retry_if_exception_type(PortInUse),
                  reraise=True)(self._start, pick_lb, pick_db)
         self.wait_healthy(poll_s=0.1)  # the services start together and turn healthy within a second or two
+        self._wait_in_rotation()
+
+    def _wait_in_rotation(self, timeout_s: float = 30.0) -> None:
+        """Until the LB has every replica in rotation (they start with it): a new stack serves through all three."""
+        port = host_port(self.container("lb"), "lb", "80/tcp")
+        retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.1), reraise=True,
+                            retry=retry_if_exception_type(NotHealthyYet))
+
+        def check() -> None:
+            if not readiness.http_ok(port, "/lb-all-in-rotation"):
+                raise NotHealthyYet("the LB does not have every replica in rotation")
+
+        try:
+            retrying(check)
+        except NotHealthyYet as exc:
+            raise StackError(f"stack {self.run_id}: {exc} after {timeout_s:.0f} s") from exc
 
     def _start(self, pick_lb: bool, pick_db: bool) -> None:
         if pick_lb:

@@ -38,8 +38,11 @@ POOL_TIMEOUT_S = float(os.environ.get("DB_POOL_TIMEOUT", "3"))
 # the next attempt can be a minute away, so the app stays down well after the network is fixed (outage-lab
 # measured 39 s). A short reconnect_timeout makes the pool give up and start afresh on the next request.
 RECONNECT_TIMEOUT_S = float(os.environ.get("DB_RECONNECT_TIMEOUT", "5"))
-POOL_MIN_SIZE = int(os.environ.get("DB_POOL_MIN_SIZE", "2"))
-POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "8"))
+POOL_MIN = int(os.environ.get("DB_POOL_MIN", "2"))
+POOL_MAX = max(POOL_MIN, int(os.environ.get("DB_POOL_MAX", "8")))
+POOL_MAX_LIFETIME_S = float(os.environ.get("DB_POOL_MAX_LIFETIME", "3600"))
+TCP_USER_TIMEOUT_MS = os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000")
+KEEPALIVES = os.environ.get("DB_KEEPALIVES", "1")
 STARTUP_WAIT_S = 60.0
 ORDER_PATH = re.compile(r"^/orders/(\d+)$")
 
@@ -92,8 +95,8 @@ def conninfo() -> str:
         password=os.environ["DB_PASSWORD"],
         application_name=REPLICA,
         connect_timeout=str(CONNECT_TIMEOUT_S),
-        tcp_user_timeout="2000",
-        keepalives="1",
+        tcp_user_timeout=TCP_USER_TIMEOUT_MS,
+        keepalives=KEEPALIVES,
         keepalives_idle="1",
         keepalives_interval="1",
         keepalives_count="2",
@@ -141,8 +144,9 @@ class OrdersApp:
                 await wait_for_database(dsn)
                 # Autocommit: each request is one statement, and an INSERT is committed before it returns the id,
                 # without the BEGIN and COMMIT round trips that tripled the database's work per request.
-                self.pool = AsyncConnectionPool(dsn, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE,
+                self.pool = AsyncConnectionPool(dsn, min_size=POOL_MIN, max_size=POOL_MAX,
                                                 kwargs={"autocommit": True}, timeout=POOL_TIMEOUT_S, name=REPLICA,
+                                                max_lifetime=POOL_MAX_LIFETIME_S,
                                                 reconnect_timeout=RECONNECT_TIMEOUT_S,
                                                 connection_class=LoggedConnection, open=False)
                 await self.pool.open(wait=True, timeout=STARTUP_WAIT_S)
