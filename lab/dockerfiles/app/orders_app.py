@@ -143,7 +143,7 @@ class OrdersApp:
                 dsn = conninfo()
                 await wait_for_database(dsn)
                 # Autocommit: each request is one statement, and an INSERT is committed before it returns the id,
-                # without the BEGIN and COMMIT round trips that tripled the database's work per request.
+                # without a BEGIN and a COMMIT round trip around every statement.
                 self.pool = AsyncConnectionPool(dsn, min_size=POOL_MIN, max_size=POOL_MAX,
                                                 kwargs={"autocommit": True}, timeout=POOL_TIMEOUT_S, name=REPLICA,
                                                 max_lifetime=POOL_MAX_LIFETIME_S,
