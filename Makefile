@@ -39,6 +39,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 bench: images
+	./scripts/ensure-bench-tools.sh
 	$(VENV)/bin/python -m bench $(ARGS)
 
 clean:

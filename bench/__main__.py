@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bench.deadman import deadman
 from bench.injection import family_latency, injection_latency
-from bench.recorder import recorder_capacity
+from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
 from bench.stack import cold_build, image_sizes, up_down, whole_run
 from lab import lifecycle
@@ -23,7 +23,7 @@ from lab.leftovers import owner_token
 from lab.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = {"skew", "stack", "injection", "families", "recorder", "run", "deadman"}
+SECTIONS = {"skew", "stack", "injection", "families", "load", "run", "deadman"}
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
@@ -34,10 +34,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="also time bootstrap + build from nothing")
-    parser.add_argument("--speed", type=float, default=5.0, help="speed of the whole `lab run` measured")
+    parser.add_argument("--speed", type=float, default=10.0, help="speed of the whole `lab run` measured")
     parser.add_argument("--kills", type=int, default=10, help="kill -9 of `lab run` per stage (0: skip)")
-    parser.add_argument("--only", help="comma-separated sections: skew, stack, injection, families, recorder, run, "
-                                       "deadman (default: all)")
+    parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0],
+                        help="rates of the side-by-side load comparison and of the whole `lab run`s")
+    parser.add_argument("--run-rates", type=float, nargs="*", default=None,
+                        help="rates of the whole `lab run`s besides the scenario's own (default: --rates)")
+    parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load measurement")
+    parser.add_argument("--only", help="comma-separated sections: " + ", ".join(sorted(SECTIONS)) + " (default: all)")
     args = parser.parse_args()
     sections = set(args.only.split(",")) if args.only else SECTIONS
     os.environ.setdefault("LAB_OFFLINE", "1")
@@ -58,20 +62,26 @@ def main() -> None:
     if "stack" in sections:
         console.print("stack up/down ...")
         results["stack"] = up_down(engine, lab_images, trials=max(2, args.trials // 3))
-    if sections & {"injection", "families", "recorder"}:
+    if sections & {"injection", "families", "load"}:
         with engine.stack(images=lab_images, owner=owner_token()) as stack:
+            if "load" in sections:
+                console.print("idle stack ...")
+                results["idle"] = idle_cost(stack)
             if "injection" in sections:
                 console.print("injection mechanisms ...")
                 results["injection"] = injection_latency(stack, lab_images.tools, args.trials)
             if "families" in sections:
                 console.print("fault families: apply / verify / revert ...")
                 results["families"] = family_latency(stack, lab_images.tools, max(3, args.trials // 2))
-            if "recorder" in sections:
-                console.print("recorder capacity ...")
-                results["recorder"] = recorder_capacity(stack.endpoints().lb_url)
+            if "load" in sections:
+                console.print("load: the lab's generator and wrk side by side ...")
+                results["load"] = side_by_side(stack, lab_images.tools, tuple(args.rates), args.load_seconds)
     if "run" in sections:
-        console.print(f"whole lab run at speed {args.speed:g} ...")
-        results["lab_run"] = whole_run(args.speed)
+        results["lab_runs"] = []
+        for rate in [None, *(args.rates if args.run_rates is None else args.run_rates)]:
+            console.print(f"whole lab run at speed {args.speed:g}, rate {rate or 'default'} ...")
+            results["lab_runs"].append(whole_run(args.speed, rate, engine.client))
+        results["lab_run"] = results["lab_runs"][0]
     if "deadman" in sections and args.kills > 0:
         console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
         results["deadman"] = deadman(engine.client, lab_images.tools, args.kills)
@@ -105,20 +115,35 @@ def show(console: Console, results: dict[str, Any]) -> None:
     for name, stats in results.get("stack", {}).items():
         table.add_row(f"stack {name.replace('_', ' ')}", *ms(stats))
     console.print(table)
-    if "recorder" in results:
-        capacity = Table(title="recorder capacity (8 s per rate)")
-        for column in ("target req/s", "achieved", "sent", "recorded", "lost", "CPU % of a core", "RSS MiB"):
-            capacity.add_column(column)
-        for row in results["recorder"]:
-            capacity.add_row(*(str(row[key]) for key in ("target_rate", "achieved_rate", "sent", "recorded", "lost",
-                                                           "cpu_percent_of_one_core", "rss_mib")))
-        console.print(capacity)
-    if not run:
-        return
-    console.print(f"lab run at speed {run['speed']:g}: exit {run['exit_code']}, wall {run['wall_s']} s for a "
-                  f"{run['scenario_s']} s scenario: overhead {run['overhead_s']} s; fault effect "
-                  f"{run['fault_effect_s']} s; fault -> first failed request "
-                  f"{run['fault_to_first_failed_request_s']} s; fix -> recovered {run['fix_to_recovered_s']} s")
+    load = Table(title="load: the lab's generator and wrk at the same rate, same stack")
+    for column in ("tool", "fault", "target", "achieved", "recorded", "failed", "p50 ms", "p99 ms", "max ms",
+                   "lateness p99 / max ms", "kept schedule", "tool CPU %", "containers CPU %", "proxy %", "host %"):
+        load.add_column(column)
+    for row in results.get("load", []):
+        if "error" in row:
+            load.add_row(row["tool"], row["fault"], f"{row['target_rate']:g}", f"failed: {row['error']}")
+            continue
+        cpu = row["cpu_percent_of_one_core"]
+        late = row["lateness_ms"]
+        containers = sum(v for k, v in cpu.items() if k not in ("docker-proxy", "host (all)"))
+        load.add_row(row["tool"], row["fault"], f"{row['target_rate']:g}", str(row["achieved_rate"]),
+                     str(row["recorded"]), str(row["failed"]),
+                     *(str(row["latency_ms"][k]) for k in ("p50", "p99", "max")),
+                     f"{late['p99']} / {late['max']}" if late else "not measured", str(row["kept_schedule"]),
+                     str(row["tool_cpu_percent_of_one_core"]), f"{containers:.0f}", str(cpu["docker-proxy"]),
+                     str(cpu["host (all)"]))
+    console.print(load)
+    if "idle" in results:
+        idle = results["idle"]
+        console.print(f"idle stack: {idle['stack_cpu_percent_of_one_core']}% of a core in its containers "
+                      f"({idle['containers_cpu_percent_of_one_core']}), engine {idle['engine_cpu_percent_of_one_core']}"
+                      f"%, {idle['stack_memory_mib']} MiB")
+    for run in results.get("lab_runs", []):
+        console.print(f"lab run at speed {run['speed']:g}, rate {run['rate'] or 'default'}: exit {run['exit_code']} "
+                      f"({run['verdict']}), wall {run['wall_s']} s for a {run['scenario_s']} s scenario: overhead "
+                      f"{run['overhead_s']} s; lateness {run['lateness']}; steady p50/p99 {run['steady_p50_s']} / "
+                      f"{run['steady_p99_s']} s; fault effect {run['fault_effect_s']} s; fix -> recovered "
+                      f"{run['fix_to_recovered_s']} s; CPU % of a core {run['cpu_percent_of_one_core']}")
     if "cold_build_s" in results:
         console.print(f"cold bootstrap + build: {results['cold_build_s']} s")
 

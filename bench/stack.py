@@ -3,19 +3,25 @@ overhead (wall time of a run minus the scenario's own duration), with the run's 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import docker
+
 from bench.stats import summarize
-from lab import images, lifecycle
+from lab import images, labels, lifecycle
 from lab.events import read_events
 from lab.images import LabImages
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE
+from lab.timeline import percentile
 
 
 def cold_build(engine: lifecycle.Engine) -> float:
@@ -51,17 +57,71 @@ def image_sizes(engine: lifecycle.Engine, lab_images: LabImages) -> dict[str, fl
             for name in ("base", "db", "app", "lb", "tools")}
 
 
-def whole_run(speed: float) -> dict[str, Any]:
-    """One real `lab run`, timed from outside, and what its own recording says about timing."""
+class StackCpu:
+    """Samples the CPU counters of one `lab run`'s stack containers while it goes on (another process): the last
+    reading of each minus its first is what it used. The run is found by the run id its recording starts with."""
+
+    def __init__(self, client: docker.DockerClient, run_dir: Path) -> None:
+        self.client = client
+        self.run_dir = run_dir
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> StackCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run_id(self) -> str | None:
+        path = self.run_dir / "events.jsonl"
+        if not path.exists():
+            return None
+        return next((str(e["run_id"]) for e in read_events(path) if e["kind"] == "run.started"), None)
+
+    def _sample(self) -> None:
+        run_id = None
+        while not self._stop.wait(1.0):
+            run_id = run_id or self._run_id()
+            if run_id is None:
+                continue
+            for container in self.client.containers.list(filters=labels.run_filter(run_id, labels.ROLE_STACK)):
+                service = container.labels.get("com.docker.compose.service", container.name)
+                try:
+                    used = container.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+                except (docker.errors.APIError, KeyError, ValueError):  # going away as the run ends
+                    continue
+                self.first.setdefault(service, used)
+                self.last[service] = used
+
+    def percent_of_one_core(self, seconds: float) -> dict[str, float]:
+        return {name: round(100 * (self.last[name] - self.first[name]) / seconds, 1) for name in sorted(self.first)}
+
+
+def whole_run(speed: float, rate: float | None = None, client: docker.DockerClient | None = None) -> dict[str, Any]:
+    """One real `lab run`, timed from outside, and what its own recording says about timing; with a client, the
+    CPU each stack container and the lab process used."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
+        argv = [sys.executable, "-m", "lab.cli", "run", "db-network-misconfig", "--speed", str(speed), "--out",
+                str(out), *(["--rate", f"{rate:g}"] if rate else [])]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "lab.cli", "run", "db-network-misconfig", "--speed", str(speed),
-                               "--out", str(out)], capture_output=True, text=True, check=False)
+        with StackCpu(client, out) if client else contextlib.nullcontext() as sampled:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         events = read_events(out / "events.jsonl")
         summary = json.loads((out / "summary.json").read_text())
     planned = next(e["planned_duration_s"] for e in events if e["kind"] == "run.started")
+    cpu: dict[str, float] = {}
+    if isinstance(sampled, StackCpu):
+        lab_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        cpu = {"lab process (whole run)": round(100 * lab_cpu / wall, 1), **sampled.percent_of_one_core(planned)}
     milestones = {m["name"]: m["t"] for m in summary["milestones"]}
     action_steps = [e for e in events if e["kind"] == "step" and e["action"] != "note"]
     return {
@@ -72,7 +132,21 @@ def whole_run(speed: float) -> dict[str, Any]:
         "fault_to_first_failed_request_s": _gap(milestones, "fault injected", "impact started"),
         "fix_to_recovered_s": _gap(milestones, "mitigation", "recovered"),
         "error_rate_during_fault": summary["fault"]["overall"]["error_rate"] if summary.get("fault") else None,
+        "rate": rate, "verdict": summary["verdict"], "lateness": summary.get("lateness"),
+        "checks": {c["name"]: c["passed"] for c in summary["checks"]},
+        "steady_p50_s": summary["steady"]["overall"]["p50_s"] if summary.get("steady") else None,
+        "steady_p99_s": _steady_p99(events, summary),
+        "cpu_percent_of_one_core": cpu, "stderr_tail": done.stderr[-300:] if done.returncode else "",
     }
+
+
+def _steady_p99(events: list[dict[str, Any]], summary: dict[str, Any]) -> float | None:
+    window = summary.get("steady")
+    if not window:
+        return None
+    latencies = [e["latency_s"] for e in events
+                 if e["kind"] == "request" and window["start"] <= e["t"] < window["end"]]
+    return percentile(latencies, 99)
 
 
 def _gap(milestones: dict[str, float], start: str, end: str) -> float | None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab.lateness import describe
 from lab.scenario import Checks, ImpactCheck, RecoveryCheck
 from lab.timeline import OUTSIDE, STILL_AT_CLEANUP, Analysis, WindowImpact
+
+GENERATOR_KEPT_UP = "the load generator kept up"
 
 
 @dataclass(frozen=True)
@@ -13,10 +16,15 @@ class CheckResult:
     name: str
     passed: bool
     detail: str
+    of_recording: bool = False
+    """Judges the recording itself, not the system: failing it makes the run unreliable rather than failed."""
 
 
-def evaluate(analysis: Analysis, checks: Checks) -> list[CheckResult]:
+def evaluate(analysis: Analysis, checks: Checks, max_lateness_p99_s: float | None = None) -> list[CheckResult]:
+    """The scenario's checks, after the recording's own (given a lateness bound): did the generator keep up."""
     results: list[CheckResult] = []
+    if max_lateness_p99_s is not None:
+        results.append(generator_kept_up(analysis, max_lateness_p99_s))
     if checks.steady_state is not None:
         results.append(_steady_state(analysis, checks.steady_state.max_error_rate))
     if checks.impact is not None:
@@ -34,6 +42,15 @@ def evaluate(analysis: Analysis, checks: Checks) -> list[CheckResult]:
     if checks.no_write_lost is not None:
         results.append(_no_write_lost(analysis))
     return results
+
+
+def generator_kept_up(analysis: Analysis, max_p99_s: float) -> CheckResult:
+    lateness = analysis.lateness
+    passed = lateness.requests > 0 and lateness.p99_s is not None and lateness.p99_s <= max_p99_s
+    detail = f"start lateness {describe(lateness)} (p99 max {max_p99_s * 1000:g} ms)"
+    if not passed and lateness.requests:
+        detail += ": requests left late, so latencies and rates are not what users at this rate would see"
+    return CheckResult(GENERATOR_KEPT_UP, passed, detail, of_recording=True)
 
 
 def _steady_state(analysis: Analysis, max_rate: float) -> CheckResult:

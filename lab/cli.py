@@ -41,6 +41,7 @@ Exit codes:
   3    environment problem: no Docker daemon, no Compose v2, port taken, build failed,
        the Docker engine went away mid-run
   4    nothing to act on (e.g. `lab down` with no stack up, `lab ack` before any alert)
+  5    unreliable recording: the load generator fell behind its schedule (lower --rate)
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
 """
 
@@ -281,7 +282,8 @@ def schema(out_path: Path | None) -> None:
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Play the incident N times faster than the scenario's own time scale.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory (default: runs/<utc>-<name>).")
-@click.option("--rate", type=float, help="Synthetic requests per second (default: the scenario's).")
+@click.option("--rate", type=float, help=f"Synthetic requests per second (default: the scenario's; at most "
+                                          f"{scenario.MAX_RATE:g}, the highest rate measured to pass).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic mix.")
 @click.option("--runbook", "runbook_file", type=click.Path(path_type=Path),
               help="Play the responders' steps of this runbook file instead of the scenario's own.")

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from lab.clock import Clock
 from lab.events import Event
+from lab.lateness import Lateness, describe
 
 LIVE_WINDOW_S = 5.0
 PLAIN_STATUS_EVERY_S = 10.0
@@ -124,6 +125,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
             overall = window["overall"]
             p95 = "-" if overall["p95_s"] is None else f"{overall['p95_s']:.2f} s"
             table.add_row(label, f"{overall['requests']} requests, error rate {overall['error_rate']:.1%}, p95 {p95}")
+    lateness = summary.get("lateness")
+    if lateness and lateness["requests"]:
+        table.add_row("request start lateness", describe(Lateness(**lateness)))
     skew = summary["skew"]
     if skew["max_s"] is not None:
         table.add_row("step skew", f"median {skew['median_s'] * 1000:.1f} ms, p99 {skew['p99_s'] * 1000:.1f} ms, "

@@ -130,7 +130,10 @@ def stack_status(engine: Engine, run_id: str) -> list[ServiceStatus]:
         ports = ", ".join(
             f"{b['HostIp']}:{b['HostPort']}->{port}" for port, binds in container.ports.items() for b in binds or []
         )
-        rows.append(ServiceStatus(service, state["Status"], state.get("Health", {}).get("Status", "-"), ports or "-"))
+        health = state.get("Health", {}).get("Status", "-")
+        if health == "starting" and state["Status"] == "running" and stack.ready(service, container):
+            health = "ready (Docker's first check pending)"  # Docker checks every 5 s (see lab.readiness)
+        rows.append(ServiceStatus(service, state["Status"], health, ports or "-"))
     return rows
 
 

@@ -57,7 +57,6 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
 
 def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: Analysis,
                      checks: list[CheckResult]) -> dict[str, Any]:
-    verdict = "partial" if analysis.partial else ("pass" if all(c.passed for c in checks) else "fail")
     return {
         "run_id": run_id,
         "scenario": scenario.name,
@@ -66,10 +65,20 @@ def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: An
         "measure": scenario.variant.measure if scenario.variant else None,
         "speed": speed,
         "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute,
-        "verdict": verdict,
+        "verdict": verdict_of(analysis, checks),
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
         **analysis.to_dict(),
     }
+
+
+def verdict_of(analysis: Analysis, checks: list[CheckResult]) -> str:
+    """"partial" (cut short), "unreliable" (a check of the recording itself failed: the other checks cannot be
+    trusted), "fail" or "pass"."""
+    if analysis.partial:
+        return "partial"
+    if not all(c.passed for c in checks if c.of_recording):
+        return "unreliable"
+    return "pass" if all(c.passed for c in checks) else "fail"
 
 
 def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:

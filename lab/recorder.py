@@ -36,7 +36,7 @@ class Recorder:
                       lb_url=endpoints.lb_url, seed=seed, **started_fields)
         self.workload = scenario.workload_spec
         self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed,
-                                    workload=self.workload)
+                                    workload=self.workload, served_by_header=stack.spec.served_by_header)
         self.engine_loss = EngineLoss(self.log, stop_on_engine_loss or threading.Event())
         self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log,
                                                            on_end=self._event_stream_ended)]

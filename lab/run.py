@@ -15,7 +15,7 @@ from lab import outputs
 from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
 from lab.docker_env import ENGINE_ERRORS, engine_failed
-from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EngineLost, InvalidInput, LabError
+from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNRELIABLE, EngineLost, InvalidInput, LabError
 from lab.fault_watch import FaultWatch
 from lab.faults import build_fault
 from lab.faults.helper import StackTarget
@@ -95,7 +95,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     outcome.raise_if_stopped()
-    code = EXIT_OK if summary["verdict"] == "pass" else EXIT_CHECK_FAILED
+    code = {"pass": EXIT_OK, "unreliable": EXIT_UNRELIABLE}.get(summary["verdict"], EXIT_CHECK_FAILED)
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code)
 
 
@@ -132,6 +132,10 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
 
 
 def _checked_rate(rate: float) -> float:
-    if not 0 < rate <= MAX_RATE:
-        raise InvalidInput(f"--rate must be between 0 and {MAX_RATE:g} requests per second, got {rate:g}")
+    if not rate > 0:
+        raise InvalidInput(f"--rate must be more than 0 requests per second, got {rate:g}")
+    if rate > MAX_RATE:
+        raise InvalidInput(f"--rate {rate:g} is above {MAX_RATE:g} requests per second, the highest rate measured to "
+                           "pass every check with the stack and the lab sharing a 2-core machine (bench/RESULTS.md): "
+                           "beyond it the recording would not be trustworthy")
     return rate

@@ -40,7 +40,9 @@ from lab.topology import ComposeTopology, read_topology
 from lab.workload import WorkloadRequest, WorkloadSpec, orders_workload
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-MAX_RATE = 500.0
+MAX_RATE = 250.0
+"""The highest rate measured to pass every check of the seed scenario on the reference 2-core machine, the stack
+and the lab sharing it (bench/RESULTS.md): above it the generator or the stack falls behind."""
 MIN_STEP_GAP_S = 0.2
 """Distinct steps closer than this cannot be told apart on the recording (a step itself takes milliseconds)."""
 FAULT_WINDOW_MARGIN_S = 1.0
@@ -63,6 +65,9 @@ class TrafficSpec(DocumentModel):
     rate: float = Field(20.0, strict=True, gt=0, le=MAX_RATE, description="Synthetic users' requests per second.")
     read_ratio: Ratio = Field(0.7, description="Share of reads (GET); the rest are writes.")
     timeout_s: float = Field(10.0, strict=True, gt=0, le=120, description="A user gives up after this long.")
+    max_lateness_p99_s: float = Field(0.01, strict=True, gt=0, le=60, description=(
+        "The load generator kept up if 99% of requests started at most this long after their planned start; "
+        "otherwise the recording is judged unreliable."))
 
 
 class StepBase(DocumentModel):

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lab.events import Event
+from lab.lateness import Lateness, lateness_of
 
 STEADY_WARMUP_S = 2.0
 """The first seconds of traffic are left out of the steady state (connections and pools warming up)."""
@@ -41,17 +42,25 @@ class RecoveryCriteria:
 @dataclass(frozen=True)
 class Request:
     t: float
+    """The planned start: latency runs from here (see lab.loadgen)."""
     latency_s: float
     ok: bool
     replica: str | None
     status: int | None
     error: str | None
     endpoint: str
+    started_t: float | None = None
+    """When it really started; None in recordings older than planned starts (taken as on time)."""
 
     @classmethod
     def from_event(cls, event: Event) -> Request:
         return cls(t=event["t"], latency_s=event["latency_s"], ok=bool(event["ok"]), replica=event.get("replica"),
-                   status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""))
+                   status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""),
+                   started_t=event.get("started_t"))
+
+    @property
+    def lateness_s(self) -> float:
+        return 0.0 if self.started_t is None else self.started_t - self.t
 
     @property
     def done_t(self) -> float:
@@ -138,6 +147,8 @@ class Analysis:
     traffic: dict[str, Any]
     writes: dict[str, Any] | None
     first_db_errors: list[dict[str, Any]]
+    lateness: Lateness = field(default_factory=lambda: lateness_of(()))
+    """How late the load generator started requests after their planned start (every request recorded)."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -271,6 +282,15 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     windows = fault_windows(events, steps, requests, end_t)
     spans = merged([(w.start, w.end) for w in windows])
     fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
+    fault = window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None
+    after_restart = None
+    if restart:
+        # A request that started less than a failure's duration before the fix was still waiting when the fix
+        # landed, and the fix may have saved it: it cannot tell whether the restart helped (at --speed 10 those
+        # were most of the window, and the check failed for it).
+        undecided_s = (fault.overall.failure_p50_s or 0.0) if fault else 0.0
+        settled = restart["t"] + restart["took_s"] + RESTART_SETTLE_S
+        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s))
     impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
     fault_s = sum(end - start for start, end in spans)
     return Analysis(
@@ -279,12 +299,11 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         milestones=milestones,
         intervals=intervals,
         steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
-        fault=window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None,
+        fault=fault,
         faults=windows,
         impacted_s=impacted_s,
         impact_share=round(impacted_s / fault_s, 4) if impacted_s is not None and fault_s > 0 else None,
-        after_restart=(window_impact(requests, restart["t"] + restart["took_s"] + RESTART_SETTLE_S, fault_end)
-                       if restart else None),
+        after_restart=after_restart,
         after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
         steps=[_step_summary(s) for s in steps],
         skew=skew_stats(steps),
@@ -293,6 +312,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
                      for e in events if e.get("kind") == "writes.verified"), None),
         first_db_errors=[{"t": e["t"], "replica": e.get("replica"), "error_class": e.get("error_class"),
                           "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
+        lateness=lateness_of([r.lateness_s for r in requests]),
     )
 
 

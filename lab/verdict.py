@@ -34,7 +34,7 @@ def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
     if scenario is None:  # re-judging from the files: the variant it ran is in the recording
         scenario = loaded.with_variant(started["variant"]) if started.get("variant") else loaded
     analysis = analyse(events, recovery_criteria(scenario))
-    results = checks.evaluate(analysis, scenario.checks)
+    results = checks.evaluate(analysis, scenario.checks, scenario.traffic.max_lateness_p99_s)
     summary = outputs.summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)),
                                        analysis, results)
     outputs.write_summary(run_dir, summary)

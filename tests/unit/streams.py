@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ class Incident:
     failure_latency_s: float = 3.0
     complete: bool = True
     missing_writes: tuple[int, ...] = ()
+    rescued_s: float = 0.0
+    """app-2's requests started this long before the fault is cleared are still waiting then, and succeed."""
+    late_s: Callable[[int], float] | None = None
+    """How late request `seq` really started (its `started_t`); None: a recording from before planned starts."""
 
 
 def wall(t: float) -> str:
@@ -45,11 +50,12 @@ def recording(incident: Incident | None = None) -> list[dict[str, Any]]:
         t = seq / spec.rate
         replica = REPLICAS[seq % 3]
         cleared = spec.fault_cleared_t if spec.fault_cleared_t is not None else float("inf")
-        broken = spec.fault_t is not None and spec.fault_t <= t < cleared and replica == "app-2"
+        broken = spec.fault_t is not None and spec.fault_t <= t < cleared - spec.rescued_s and replica == "app-2"
         events.append(event(
             "request", t, seq=seq, endpoint="GET /orders/{id}", status=503 if broken else 200, ok=not broken,
             latency_s=spec.failure_latency_s if broken else 0.004, replica=replica,
             error="psycopg_pool.PoolTimeout: couldn't get a connection" if broken else None, order_id=None,
+            **({} if spec.late_s is None else {"started_t": round(t + spec.late_s(seq), 4)}),
         ))
     if spec.fault_t is not None:
         events.append(step(0, spec.fault_t, "apply", "14:00", fault="db-drop"))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.errors import InvalidInput, ScenarioError
-from lab.scenario import parse
+from lab.scenario import MAX_RATE, parse
 from lab.settings import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
@@ -77,8 +77,14 @@ def test_zero_speed() -> None:
 
 
 def test_absurd_rate() -> None:
-    """--rate beyond what one lab process can send and record is refused before anything starts."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "100000"), 2, "--rate must be between 0 and 500")
+    """--rate beyond the highest rate measured to pass is refused before anything starts, naming that figure."""
+    assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "100000"), 2,
+                    f"--rate 100000 is above {MAX_RATE:g} requests per second, the highest rate measured")
+
+
+def test_rate_not_positive() -> None:
+    """--rate 0 sends nothing: refused before anything starts."""
+    assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "0"), 2, "--rate must be more than 0")
 
 
 def test_binary_file_as_scenario(tmp_path: Path) -> None:

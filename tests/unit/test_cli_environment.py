@@ -36,5 +36,5 @@ def test_help_documents_exit_codes() -> None:
     result = run_lab("--help", env_extra={})
     table = result.stdout.split("Exit codes:", 1)[1]
     listed = {int(code) for code in re.findall(r"^ +(\d+) +\S", table, flags=re.MULTILINE)}
-    assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 130}
+    assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 5, 130}
     assert "143 by SIGTERM" in table

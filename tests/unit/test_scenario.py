@@ -11,7 +11,7 @@ import yaml
 
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults.packet_drop import PacketDropSpec
-from lab.scenario import load, parse, resolve
+from lab.scenario import MAX_RATE, load, parse, resolve
 from lab.settings import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
@@ -68,7 +68,7 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d["faults"][0].update(destination="app-2"), "faults[0].destination: must differ from the target"),
         (lambda d: d["time"].update(seconds_per_incident_minute=0),
          "time.seconds_per_incident_minute: must be greater than 0"),
-        (lambda d: d["traffic"].update(rate=100000), "traffic.rate: must be at most 500"),
+        (lambda d: d["traffic"].update(rate=100000), f"traffic.rate: must be at most {MAX_RATE:g}"),
         (lambda d: d["traffic"].update(rate=-1), "traffic.rate: must be greater than 0"),
         (lambda d: d["traffic"].update(rate="fast"), "traffic.rate: must be a number, got a string"),
         (lambda d: [d["timeline"].pop(5), d["timeline"].pop(4)],

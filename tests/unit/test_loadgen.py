@@ -1,0 +1,97 @@
+"""The open-loop generator against a small HTTP server on 127.0.0.1 in this process (no Docker): every planned
+request is sent and recorded even while many hang, each with its planned start, actual start and end."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from aiohttp import web
+
+from lab.clock import MonotonicClock
+from lab.loadgen import OpenLoop, Planned, Sent
+
+RATE = 200.0
+SECONDS = 1.0
+HANG_S = 0.6
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """Answers /fast at once and /slow after HANG_S; replies name no replica (as the LB's own answers)."""
+
+    async def fast(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True}, headers={"X-Served-By": "fast"})
+
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(HANG_S)
+        return web.json_response({"ok": True}, status=503)
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.add_routes([web.get("/fast", fast), web.get("/slow", slow)])
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+def test_every_request_is_sent_and_recorded_while_a_third_hang(server: str) -> None:
+    """At 200 req/s with every third request hanging 0.6 s, all are sent on the schedule and all are recorded:
+    planned starts 5 ms apart, actual start never before the planned one, latency from the planned start."""
+    sent: list[Sent] = []
+
+    def plan(seq: int, planned_t: float) -> Planned:
+        return Planned(seq, planned_t, "GET", "/slow" if seq % 3 == 1 else "/fast")
+
+    generator = OpenLoop(server, RATE, timeout_s=5.0, clock=MonotonicClock(), plan=plan, record=sent.append)
+    generator.start()
+    time.sleep(SECONDS)
+    generator.stop()
+    assert generator.sent == generator.recorded == len(sent) >= RATE * SECONDS * 0.9
+    ordered = sorted(sent, key=lambda s: s.planned.seq)
+    assert [s.planned.seq for s in ordered] == list(range(len(sent)))
+    starts = [s.planned.planned_t for s in ordered]
+    assert all(later - earlier == pytest.approx(1 / RATE) for earlier, later in itertools.pairwise(starts))
+    assert all(s.started_t >= s.planned.planned_t and s.done_t >= s.started_t for s in sent)
+    assert all(s.latency_s == pytest.approx(s.done_t - s.planned.planned_t) for s in sent)
+    slow = [s for s in sent if s.planned.path == "/slow"]
+    assert all(s.status == 503 and s.latency_s >= HANG_S for s in slow)
+    assert all(s.status == 200 and s.headers.get("X-Served-By") == "fast" for s in sent if s not in slow)
+
+
+def test_a_request_past_its_timeout_is_recorded_as_a_timeout(server: str) -> None:
+    """A request that outlives the users' timeout ends as an error naming the timeout, with its latency."""
+    sent: list[Sent] = []
+    generator = OpenLoop(server, 20.0, timeout_s=0.2, clock=MonotonicClock(),
+                         plan=lambda seq, t: Planned(seq, t, "GET", "/slow"), record=sent.append)
+    generator.start()
+    time.sleep(0.12)
+    generator.stop()
+    assert sent and all(s.status is None and s.error == "TimeoutError: no answer within 0.2 s" for s in sent)
+    assert all(s.latency_s >= 0.2 for s in sent)
+
+
+def test_connection_refused_is_recorded_not_raised() -> None:
+    """Nobody listening: each request is recorded with the client's error, and stop() returns."""
+    sent: list[Sent] = []
+    generator = OpenLoop("http://127.0.0.1:9", 50.0, timeout_s=1.0, clock=MonotonicClock(),
+                         plan=lambda seq, t: Planned(seq, t, "GET", "/"), record=sent.append)
+    generator.start()
+    time.sleep(0.1)
+    generator.stop()
+    assert sent and all(s.status is None and s.error and "ClientConnectorError" in s.error for s in sent)
