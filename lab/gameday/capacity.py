@@ -1,9 +1,12 @@
 """What one drill's stack costs, measured on the machine, and how many fit on the game day's engines.
 
 The measure is a real drill on a real stack: steady traffic at the scenario's rate, the recorder, the app replicas,
-the database, the load balancer, the reaper and the armed fault helper. Over MEASURE_S the lab samples each of the
-run's containers (CPU time and memory less the page cache, from the engine's stats) and the drill process itself
-(its CPU time and resident memory, from /proc): the drill process runs on this machine whatever the engine.
+the database, the load balancer, the reaper and the armed fault helper. Over MEASURE_S the lab samples
+  - each of the run's containers: CPU time and memory less the page cache (the engine's stats);
+  - the engine's own work for them, when the engine runs on this machine: dockerd and containerd, the run's
+    containerd shims with what they reaped (runc, each health check's exec) and its docker-proxy processes (/proc).
+    A health check's own CPU shows both in its container and in its shim: the figure errs high, not low;
+  - the drill process itself (traffic, recorder): it runs on this machine whatever the engine (/proc).
 It is kept per engine host and traffic rate in `<runs dir>/.stack-cost.json`; `lab gameday --measure` redoes it.
 
 A host takes as many stacks as fit in CPU_SHARE of its cores and MEMORY_SHARE of its memory. The CPU share leaves
@@ -53,6 +56,8 @@ class StackCost:
     """The traffic rate it was measured at (requests per second)."""
     stack_cpu: float
     """CPU cores used by the stack's containers."""
+    engine_cpu: float
+    """CPU cores the engine spent on them (daemons, shims, runc, proxies); 0 for an engine on another machine."""
     stack_memory_mib: float
     lab_cpu: float
     """CPU cores used by the drill process (traffic, recorder), on the machine running the game day."""
@@ -61,17 +66,22 @@ class StackCost:
     measured_s: float
 
     @property
+    def engine_side_cpu(self) -> float:
+        return self.stack_cpu + self.engine_cpu
+
+    @property
     def cpu(self) -> float:
-        return self.stack_cpu + self.lab_cpu
+        return self.engine_side_cpu + self.lab_cpu
 
     @property
     def memory_mib(self) -> float:
         return self.stack_memory_mib + self.lab_memory_mib
 
     def summary(self) -> str:
-        return (f"one stack costs {self.cpu:.2f} CPU cores and {self.memory_mib:.0f} MiB "
-                f"({self.lab_cpu:.2f} cores and {self.lab_memory_mib:.0f} MiB of it in its drill process; "
-                f"measured on {self.host} at {self.rate:g} req/s, {self.measured_at})")
+        return (f"one stack costs {self.cpu:.2f} CPU cores and {self.memory_mib:.0f} MiB (containers "
+                f"{self.stack_cpu:.2f} cores, the engine's work for them {self.engine_cpu:.2f}, its drill process "
+                f"{self.lab_cpu:.2f} cores and {self.lab_memory_mib:.0f} MiB; measured on {self.host} at "
+                f"{self.rate:g} req/s, {self.measured_at})")
 
 
 # --- how many fit -----------------------------------------------------------------------------------------------
@@ -131,7 +141,7 @@ def _budgets(slots: list[EngineSlot], cost: StackCost, local: EngineHost) -> dic
 
 def _take(slot: EngineSlot, budgets: dict[str, _Budget], cost: StackCost, local: EngineHost,
           placed: bool = True) -> None:
-    budgets[slot.host.name].cpu -= cost.stack_cpu
+    budgets[slot.host.name].cpu -= cost.engine_side_cpu
     budgets[slot.host.name].memory_mib -= cost.stack_memory_mib
     budgets[local.name].cpu -= cost.lab_cpu
     budgets[local.name].memory_mib -= cost.lab_memory_mib
@@ -149,7 +159,7 @@ def _fits(slot: EngineSlot, slots: list[EngineSlot], budgets: dict[str, _Budget]
         return False
     here, there = budgets[local.name], budgets[slot.host.name]
     same = slot.host.name == local.name
-    need_cpu = cost.stack_cpu + (cost.lab_cpu if same else 0.0)
+    need_cpu = cost.engine_side_cpu + (cost.lab_cpu if same else 0.0)
     need_memory = cost.stack_memory_mib + (cost.lab_memory_mib if same else 0.0)
     return (there.cpu >= need_cpu and there.memory_mib >= need_memory
             and here.cpu >= (0.0 if same else cost.lab_cpu) and here.memory_mib >= (0.0 if same else
@@ -158,7 +168,7 @@ def _fits(slot: EngineSlot, slots: list[EngineSlot], budgets: dict[str, _Budget]
 
 def _room(slot: EngineSlot, budgets: dict[str, _Budget], cost: StackCost) -> float:
     budget = budgets[slot.host.name]
-    return min(budget.cpu / max(cost.stack_cpu, 1e-6), budget.memory_mib / max(cost.stack_memory_mib, 1e-6))
+    return min(budget.cpu / max(cost.engine_side_cpu, 1e-6), budget.memory_mib / max(cost.stack_memory_mib, 1e-6))
 
 
 def _refusal(wanted: int, fitted: int, slots: list[EngineSlot], cost: StackCost, local: EngineHost) -> str:
@@ -178,6 +188,7 @@ class _Sample:
     at: float
     stack_cpu_ns: dict[str, int]
     stack_memory: int
+    engine_cpu_ticks: int
     lab_cpu_ticks: int
     lab_rss: int
 
@@ -215,9 +226,10 @@ def measure(engine: DockerEngine, client: docker.DockerClient, host: EngineHost,
     try:
         run_id = _wait_for_recording(process)
         time.sleep(WARMUP_S)
-        first = _sample(client, run_id, process.pid or 0)
+        local = host.name == this_machine().name
+        first = _sample(client, run_id, process.pid or 0, local)
         time.sleep(MEASURE_S)
-        last = _sample(client, run_id, process.pid or 0)
+        last = _sample(client, run_id, process.pid or 0, local)
     finally:
         process.end()
         if process.wait(120) is None:
@@ -225,8 +237,11 @@ def measure(engine: DockerEngine, client: docker.DockerClient, host: EngineHost,
     span = last.at - first.at
     shared = set(first.stack_cpu_ns) & set(last.stack_cpu_ns)
     stack_cpu = sum(last.stack_cpu_ns[c] - first.stack_cpu_ns[c] for c in shared) / 1e9 / span
-    lab_cpu = (last.lab_cpu_ticks - first.lab_cpu_ticks) / os.sysconf("SC_CLK_TCK") / span
+    ticks = os.sysconf("SC_CLK_TCK")
+    lab_cpu = (last.lab_cpu_ticks - first.lab_cpu_ticks) / ticks / span
+    engine_cpu = (last.engine_cpu_ticks - first.engine_cpu_ticks) / ticks / span
     return StackCost(host=host.name, rate=scenario.traffic.rate, stack_cpu=round(stack_cpu, 3),
+                     engine_cpu=round(max(engine_cpu, 0.0), 3),
                      stack_memory_mib=round(max(first.stack_memory, last.stack_memory) / 2**20, 1),
                      lab_cpu=round(lab_cpu, 3), lab_memory_mib=round(max(first.lab_rss, last.lab_rss) / 2**20, 1),
                      measured_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), measured_s=round(span, 1))
@@ -252,10 +267,11 @@ def _wait_for_recording(process: DrillProcess) -> str:
                         reraise=True)(started))
 
 
-def _sample(client: docker.DockerClient, run_id: str, pid: int) -> _Sample:
+def _sample(client: docker.DockerClient, run_id: str, pid: int, local: bool) -> _Sample:
     cpu: dict[str, int] = {}
     memory = 0
-    for container in client.api.containers(filters=labels.run_filter(run_id)):
+    containers = client.api.containers(filters=labels.run_filter(run_id))
+    for container in containers:
         try:
             stats: dict[str, Any] = client.api.stats(container["Id"], stream=False, one_shot=True)
         except NotFound:
@@ -264,18 +280,47 @@ def _sample(client: docker.DockerClient, run_id: str, pid: int) -> _Sample:
         used = stats.get("memory_stats", {})
         page_cache = used.get("stats", {}).get("inactive_file", used.get("stats", {}).get("total_inactive_file", 0))
         memory += max(0, int(used.get("usage", 0)) - int(page_cache))
-    return _Sample(time.monotonic(), cpu, memory, *_process_usage(pid))
-
-
-def _process_usage(pid: int) -> tuple[int, int]:
-    """(CPU clock ticks used, resident bytes) of a process, from /proc."""
+    engine = _engine_ticks(containers) if local else 0
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        status = Path(f"/proc/{pid}/status").read_text()
+        lab_cpu, lab_rss = _cpu_ticks(pid, children=False), _rss(pid)
     except OSError as exc:
         raise LabError(f"the measuring drill (pid {pid}) is gone: {exc}") from exc
-    rss_kib = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return int(fields[11]) + int(fields[12]), rss_kib * 1024
+    return _Sample(time.monotonic(), cpu, memory, engine, lab_cpu, lab_rss)
+
+
+def _engine_ticks(containers: list[dict[str, Any]]) -> int:
+    """CPU ticks of the engine's processes on this machine that work for these containers: the daemons (all of
+    their work: the drill runs alone on them while it is measured), and the shims and proxies that are the run's."""
+    ids = {str(c["Id"]) for c in containers}
+    ports = {f"-host-port {p['PublicPort']} " for c in containers for p in c.get("Ports") or [] if p.get("PublicPort")}
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            comm = (proc / "comm").read_text().strip()
+            if comm not in ("dockerd", "containerd", "containerd-shim", "docker-proxy"):
+                continue
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") + " "
+            if comm == "containerd-shim" and not any(f"-id {i} " in argv for i in ids):
+                continue
+            if comm == "docker-proxy" and not any(port in argv for port in ports):
+                continue
+            total += _cpu_ticks(int(proc.name), children=comm == "containerd-shim")
+        except OSError:
+            continue  # gone meanwhile
+    return total
+
+
+def _cpu_ticks(pid: int, children: bool) -> int:
+    """CPU clock ticks a process used (with those of the children it reaped), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15 if children else 13])
+
+
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
 def this_machine() -> EngineHost:

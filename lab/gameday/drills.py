@@ -32,6 +32,8 @@ from lab.scenario import Scenario
 
 FOLLOW_EVERY_S = 0.25
 PR_SET_PDEATHSIG = 1
+HEALTH_INTERVAL = "5s"
+"""Docker health checks of a game day's stacks (see compose/stack.yaml): several stacks share the machine."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ def _die_with_parent() -> None:
 class DrillProcess:
     def __init__(self, plan: DrillPlan, base_env: Mapping[str, str]) -> None:
         self.plan = plan
-        self._env = {**plan.engine.process_env(base_env), "LAB_RUNS_DIR": str(plan.home)}
+        self._env = {"LAB_HEALTH_INTERVAL": HEALTH_INTERVAL, **plan.engine.process_env(base_env),
+                     "LAB_RUNS_DIR": str(plan.home)}
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -157,7 +157,7 @@ def copy_images(source: docker.DockerClient, target: docker.DockerClient, lab_im
             pass
         progress(f"copying {tag} to another engine (docker save | docker load)")
         try:
-            target.api.load_image(source.images.get(tag).save(chunk_size=2**20))
+            target.images.load(source.images.get(tag).save(chunk_size=2**20))  # reads the load to its end
         except (*ENGINE_ERRORS, OSError) as exc:
             raise DockerUnavailable(f"cannot copy image {tag} between engines: {first_line(exc)}") from exc
         copied.append(tag)

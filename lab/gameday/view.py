@@ -16,7 +16,9 @@ from lab.scenario import Scenario
 
 RESTART_FOLDS_S = 30.0
 """A `docker restart` is a kill, a die, a stop and a start before the restart event: shown as one line."""
-QUIET_KINDS = {"request", "docker.health", "app.pool_warning", "writes.checking", "fault.verified", "step"}
+QUIET_KINDS = {"request", "app.db_error", "app.pool_warning", "docker.health", "writes.checking", "fault.verified",
+               "step"}
+"""Kept by the live figures only (requests, app errors) or by nobody: not worth a line, nor a long drill's memory."""
 
 
 @dataclass(frozen=True)

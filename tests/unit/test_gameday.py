@@ -35,7 +35,8 @@ SEED_PATH = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"
 SCENARIO = load(SEED_PATH)
 START = datetime(2026, 1, 1, tzinfo=UTC)
 HERE = EngineHost("here", cpus=2, memory_mib=24 * 1024)
-COST = StackCost(host="here", rate=20, stack_cpu=0.4, stack_memory_mib=250, lab_cpu=0.05, lab_memory_mib=100,
+COST = StackCost(host="here", rate=20, stack_cpu=0.3, engine_cpu=0.1, stack_memory_mib=250, lab_cpu=0.05,
+                 lab_memory_mib=100,
                  measured_at="2026-01-01 00:00 UTC", measured_s=15)
 
 
