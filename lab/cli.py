@@ -432,9 +432,9 @@ def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficul
     if scenario_ref is not None and (random_draw or difficulty):
         raise InvalidInput("--scenario does not go with --random or --difficulty")
     options = GameDayOptions(trainees=trainees, scenario=scenario_ref, difficulty=difficulty, seed=seed,
-                             engines_file=engines_file, host=host, port=port, password=os.environ.get("LAB_GAMEDAY_PASSWORD") or None,
-                             inject_after_s=inject_after, max_duration_s=max_duration, out_dir=out_dir,
-                             remeasure=measure)
+                             engines_file=engines_file, host=host, port=port,
+                             password=os.environ.get("LAB_GAMEDAY_PASSWORD") or None, inject_after_s=inject_after,
+                             max_duration_s=max_duration, out_dir=out_dir, remeasure=measure)
     result = run_gameday(options, Settings.from_env(), progress)
     click.echo(render_scoreboard(result.scoreboard), nl=False)
     progress(f"game day records in {result.directory}")

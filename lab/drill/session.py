@@ -118,7 +118,8 @@ class DrillSession:
         return f"hint {self._hints_released}/{len(hints)}: {hint.text}"
 
     def _observe(self, event: Event) -> None:
-        if event["kind"] == "drill.exec" or (event["kind"] == "docker.container" and event.get("role") == "stack"):
+        if event["kind"] in ("drill.exec", "docker.exec") or (event["kind"] == "docker.container"
+                                                               and event.get("role") == "stack"):
             with self._lock:
                 self._actions.append(event["t"])
         elif event["kind"] == "request":
