@@ -156,8 +156,9 @@ def copy_images(source: docker.DockerClient, target: docker.DockerClient, lab_im
         except ImageNotFound:
             pass
         progress(f"copying {tag} to another engine (docker save | docker load)")
-        try:
-            target.images.load(source.images.get(tag).save(chunk_size=2**20))  # reads the load to its end
+        try:  # saved by its tag (by id, the tag would not travel); load() reads the load to its end
+            target.images.load(source.images.get(tag).save(chunk_size=2**20, named=tag))
+            target.images.get(tag)
         except (*ENGINE_ERRORS, OSError) as exc:
             raise DockerUnavailable(f"cannot copy image {tag} between engines: {first_line(exc)}") from exc
         copied.append(tag)

@@ -87,6 +87,13 @@ def fix_from_the_terminal(env: dict[str, str]) -> None:
     assert deleted.returncode == 0, deleted.stderr
 
 
+def diagnosis(directory: Path, game: GameDayProcess) -> str:
+    """What each drill said last, and the game day's own output: for a failure message."""
+    lines = [f"{log.parent.name}: {log.read_text(errors='replace').strip().splitlines()[-3:]}"
+             for log in sorted(directory.glob("trainee-*/drill.log"))]
+    return "\n".join([*lines, "game day: " + "".join(game.err)[-2000:]])
+
+
 def leftovers_on(client: docker.DockerClient, run_ids: list[str]) -> list[str]:
     found = []
     for run_id in run_ids:
@@ -123,7 +130,10 @@ def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: l
             for name, tab in tabs.items():
                 tab.goto(urls[name][0])
             for tab in tabs.values():  # the fault lands unannounced; the alert is the trainee's first clue
-                expect(tab.locator("#alerts")).to_contain_text("FIRING", timeout=180_000)
+                try:
+                    expect(tab.locator("#alerts")).to_contain_text("FIRING", timeout=180_000)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}\n{diagnosis(tmp_path / 'gameday', game)}") from exc
                 expect(tab.locator("body")).not_to_contain_text("packet-drop")
 
             fixer = tabs["trainee-2"]  # on the second engine: exec and the fault are there
