@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from lab.drill.session import drawn_fault
 from lab.errors import LabError
 from lab.events import Event
 from lab.faults import FaultSpec
-from lab.gameday.engines import DockerEngine
+from lab.gameday.engines import DOCKER_VARIABLES, DockerEngine
 from lab.scenario import Scenario
 
 FOLLOW_EVERY_S = 0.25
@@ -74,7 +75,9 @@ class DrillPlan:
 
     def terminal_env(self) -> dict[str, str]:
         """What a trainee's terminal needs so that `lab exec`, `lab logs` and plain docker reach this drill."""
-        return {"LAB_RUNS_DIR": str(self.home.resolve()), **self.engine.env}
+        engine = self.engine.process_env(os.environ)
+        return {"LAB_RUNS_DIR": str(self.home.resolve()),
+                **{name: engine[name] for name in DOCKER_VARIABLES if engine.get(name)}}
 
 
 def _die_with_parent() -> None:
