@@ -53,15 +53,22 @@ def entries(directories: tuple[Path, ...]) -> list[Entry]:
     return found
 
 
-def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None) -> Scenario:
-    """A scenario with a fault, of the difficulty asked (any if None), drawn so that `seed` repeats the draw."""
-    pool = [entry.scenario for entry in entries(directories)
+def drillable(directories: tuple[Path, ...], difficulty: str | None) -> list[Entry]:
+    """The scenarios a random drill draws from: those with a fault, of the difficulty asked (any if None), by name."""
+    pool = [entry for entry in entries(directories)
             if entry.scenario is not None and entry.scenario.faults
             and (difficulty is None or entry.scenario.difficulty == difficulty)]
     if not pool:
         raise InvalidInput(f"no scenario with a fault{f' of difficulty {difficulty}' if difficulty else ''} in "
                            f"{', '.join(str(d) for d in directories)}")
-    return random.Random(seed).choice(sorted(pool, key=lambda scenario: scenario.name))
+    return sorted(pool, key=lambda entry: entry.name)
+
+
+def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None) -> Scenario:
+    """A scenario with a fault, of the difficulty asked (any if None), drawn so that `seed` repeats the draw."""
+    picked = random.Random(seed).choice(drillable(directories, difficulty)).scenario
+    assert picked is not None  # drillable() keeps valid scenarios only
+    return picked
 
 
 def known_kinds() -> list[str]:

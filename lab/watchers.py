@@ -14,6 +14,7 @@ from typing import Any
 import docker
 
 from lab import labels
+from lab.docker_env import ENGINE_ERRORS
 from lab.events import EventLog
 
 CONTAINER_ACTIONS = {"create", "start", "restart", "stop", "kill", "die", "oom", "destroy"}
@@ -67,6 +68,8 @@ class DockerEventWatcher(Watcher):
         since = datetime.now(UTC)
         super().__init__("docker-events", log,
                          lambda: client.events(decode=True, since=since, filters=labels.run_filter(run_id)), on_end)
+        self.client = client
+        self._health_commands: dict[str, str] = {}
 
     def handle(self, item: Any) -> None:
         if item.get("Type") != "container":
@@ -75,16 +78,35 @@ class DockerEventWatcher(Watcher):
         attributes = item.get("Actor", {}).get("Attributes", {})
         if attributes.get(labels.PROBE):
             return
+        service = attributes.get("com.docker.compose.service") or attributes.get("outage-lab.fault", "")
+        role = attributes.get(labels.ROLE, "")
+        if action.startswith("exec_start:") and role == labels.ROLE_STACK:
+            # Someone's `docker exec` (or `lab exec`): the engine names the command; health checks are not news.
+            command = action.split(":", 1)[1].strip()
+            if command != self._health_command(str(item.get("id", ""))):
+                self.log.emit("docker.exec", service=service, command=command)
+            return
         if action.startswith("health_status"):
             kind, health = "docker.health", action.split(":", 1)[-1].strip()
         elif action in CONTAINER_ACTIONS:
             kind, health = "docker.container", None
         else:
-            return  # exec_* and attach events are the lab's own probes
-        service = attributes.get("com.docker.compose.service") or attributes.get("outage-lab.fault", "")
-        role = attributes.get(labels.ROLE, "")
+            return  # exec_create/exec_die and attach events
         self.log.emit(kind, action=action.split(":")[0], service=service, role=role, health=health,
                       exit_code=attributes.get("exitCode"))
+
+
+    def _health_command(self, container_id: str) -> str:
+        """The container's health check as the engine writes it in exec events ("" if it has none)."""
+        if container_id not in self._health_commands:
+            try:
+                test = (self.client.api.inspect_container(container_id)["Config"].get("Healthcheck") or {})["Test"]
+            except (*ENGINE_ERRORS, KeyError, TypeError):  # gone meanwhile: the exec is then shown
+                test = []
+            if test[:1] == ["CMD-SHELL"]:
+                test = ["CMD", "/bin/sh", "-c", *test[1:]]
+            self._health_commands[container_id] = " ".join(test[1:]) if test[:1] == ["CMD"] else ""
+        return self._health_commands[container_id]
 
 
 class AppLogWatcher(Watcher):

@@ -4,7 +4,6 @@ word of what the fault is: the trainee has to find it."""
 from __future__ import annotations
 
 import threading
-from collections import deque
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -12,10 +11,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 from lab.clock import Clock
+from lab.drill.live import LiveState
 from lab.events import Event
-from lab.timeline import percentile
 
-WINDOW_S = 10.0
 PLAIN_EVERY_S = 15.0
 HELP = ("lab ack | lab note TEXT | lab hint | lab logs SERVICE | lab exec [--netns] SERVICE -- CMD | "
         "lab restart SERVICE | lab give-up")
@@ -24,28 +22,15 @@ HELP = ("lab ack | lab note TEXT | lab hint | lab logs SERVICE | lab exec [--net
 class Dashboard:
     def __init__(self, console: Console, clock: Clock) -> None:
         self.console, self.clock = console, clock
-        self._lock = threading.Lock()
-        self._requests: deque[tuple[float, bool, float]] = deque()
-        self._errors: deque[str] = deque(maxlen=4)
-        self._alerts: set[str] = set()
+        self.live = LiveState()
         self._hint = ""
         self._stop = threading.Event()
         self._live: Live | None = None
         self._thread = threading.Thread(target=self._refresh, name="dashboard", daemon=True)
 
     def __call__(self, event: Event) -> None:
-        kind = event["kind"]
-        with self._lock:
-            if kind == "request":
-                self._requests.append((event["t"] + event["latency_s"], bool(event["ok"]), event["latency_s"]))
-            elif kind == "app.db_error":
-                self._errors.append(f"{event['t']:7.1f}s {event['replica']}: {event['error_class']}: "
-                                    f"{str(event['message']).splitlines()[0][:80]}")
-            elif kind == "alert.fired":
-                self._alerts.add(event["alert"])
-            elif kind == "alert.resolved":
-                self._alerts.discard(event["alert"])
-        if kind == "alert.fired" and self._live is None:
+        self.live(event)
+        if event["kind"] == "alert.fired" and self._live is None:
             self.console.print(f"ALERT {event['alert']}: error rate {event['error_rate']:.0%}")
 
     def show_hint(self, text: str) -> None:
@@ -54,20 +39,15 @@ class Dashboard:
             self.console.print(text)
 
     def render(self) -> Panel:
-        now = self.clock.now()
-        with self._lock:
-            while self._requests and self._requests[0][0] < now - WINDOW_S:
-                self._requests.popleft()
-            total = len(self._requests)
-            failed = sum(1 for _, ok, _ in self._requests if not ok)
-            p95 = percentile((latency for _, _, latency in self._requests), 95)
-            errors, alerts = list(self._errors), sorted(self._alerts)
-        rate = failed / total if total else 0.0
-        status = Text(f"t={now:7.1f}s   {total / WINDOW_S:5.1f} req/s   errors {rate:5.1%}   p95 "
+        figures = self.live.figures(self.clock.now())
+        rate, p95, errors, alerts = figures.error_rate, figures.p95_s, figures.newest_errors, figures.alerts
+        status = Text(f"t={figures.t:7.1f}s   {figures.rate_per_s:5.1f} req/s   errors {rate:5.1%}   p95 "
                       f"{'-' if p95 is None else f'{p95:.2f} s'}", style="red" if rate > 0.05 else "green")
+        replicas = Text("served by: " + "   ".join(f"{load.replica} {load.requests} ({load.errors} failed)"
+                                                  for load in figures.by_replica), style="dim")
         alert_line = Text("ALERTS: " + ", ".join(alerts) if alerts else "no alert firing",
                           style="bold red" if alerts else "dim")
-        parts = [status, alert_line, Text("newest app errors:", style="bold"),
+        parts = [status, replicas, alert_line, Text("newest app errors:", style="bold"),
                  *(Text(line) for line in errors or ["(none)"])]
         if self._hint:
             parts.append(Text(self._hint, style="yellow"))

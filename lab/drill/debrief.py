@@ -11,7 +11,8 @@ from lab.scenario import Scenario
 @dataclass(frozen=True)
 class Debrief:
     outcome: str
-    """fixed, gave up, timed out, interrupted or aborted (the Docker engine went away)."""
+    """fixed, gave up, timed out, ended by the facilitator (a game day), interrupted or aborted (the Docker engine
+    went away)."""
     fault_t: float | None
     acknowledged_s: float | None
     identified_s: float | None

@@ -56,7 +56,8 @@ class DrillSession:
         self.options = options
         self.tools_image = tools_image
         self.stop = threading.Event()
-        """Set when the trainee gives up, or by the recorder when the Docker engine goes away."""
+        """Set when the trainee gives up, the facilitator ends the drill, or the Docker engine goes away."""
+        self.ended_by: str | None = None
         self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=self.stop,
                                  mode="drill")
         self.log, self.clock = self.recorder.log, self.recorder.clock
@@ -97,6 +98,13 @@ class DrillSession:
             self.log.emit("drill.exec", service=request.get("service"), command=request.get("command"),
                           netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
             return {"ok": True}
+        if op == "logs":
+            self.log.emit("drill.logs", service=request.get("service"))
+            return {"ok": True}
+        if op == "end":  # a game day's facilitator stops the drill: neither a fix nor a give-up
+            self.ended_by = str(request.get("by") or "the facilitator")
+            self.stop.set()
+            return {"ok": True, "message": f"drill ended by {self.ended_by}"}
         if op == "give-up":
             self.stop.set()
             spec = self.spec
@@ -126,7 +134,8 @@ class DrillSession:
         return f"hint {self._hints_released}/{len(hints)}: {hint.text}"
 
     def _observe(self, event: Event) -> None:
-        if event["kind"] == "drill.exec" or (event["kind"] == "docker.container" and event.get("role") == "stack"):
+        if event["kind"] in ("drill.exec", "docker.exec") or (event["kind"] == "docker.container"
+                                                               and event.get("role") == "stack"):
             with self._lock:
                 self._actions.append(event["t"])
         elif event["kind"] == "request":
@@ -207,6 +216,8 @@ class DrillSession:
     def _stopped(self) -> str:
         if self.recorder.engine_loss.reason is not None:
             return ENGINE_LOST
+        if self.ended_by is not None:
+            return f"ended by {self.ended_by}"
         self.log.emit("drill.gave_up")
         return "gave up"
 

@@ -1,4 +1,5 @@
-"""Alert evaluation on the request stream, and the event log's durability and observer isolation."""
+"""Alert evaluation on the request stream, the event log's durability and observer isolation, and which engine
+events a recording keeps."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from lab.alerts import AlertEvaluator, AlertState
 from lab.clock import FakeClock
 from lab.events import Event, EventLog, read_events
 from lab.scenario import AlertRule
+from lab.watchers import DockerEventWatcher
 
 RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
 
@@ -66,3 +68,26 @@ def test_a_failing_observer_does_not_stop_the_recording(tmp_path: Path, capsys: 
         log.emit("note")
     assert len(read_events(log.path)) == 3
     assert capsys.readouterr().err.count("boom") == 1
+
+
+class _Engine:
+    """Answers the one inspect the event watcher makes: the container's health check."""
+
+    def __init__(self, test: list[str]) -> None:
+        self.api = self
+        self._test = test
+
+    def inspect_container(self, container_id: str) -> dict[str, object]:
+        return {"Config": {"Healthcheck": {"Test": self._test}}}
+
+
+def test_a_trainees_docker_exec_is_recorded_but_health_checks_are_not(tmp_path: Path) -> None:
+    """exec_start of the container's own health check is noise; any other command in a stack container is news."""
+    log = EventLog(tmp_path / "events.jsonl", FakeClock())
+    watcher = DockerEventWatcher(_Engine(["CMD-SHELL", "pg_isready -q"]), "r1", log)
+    attributes = {"com.docker.compose.service": "db", "outage-lab.role": "stack"}
+    for action in ("exec_create: /bin/sh -c pg_isready -q", "exec_start: /bin/sh -c pg_isready -q",
+                   "exec_start: psql -c select 1", "exec_die"):
+        watcher.handle({"Type": "container", "Action": action, "id": "c1", "Actor": {"Attributes": attributes}})
+    recorded = [(e["kind"], e["service"], e["command"]) for e in read_events(log.path)]
+    assert recorded == [("docker.exec", "db", "psql -c select 1")]
