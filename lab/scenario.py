@@ -65,9 +65,11 @@ class TrafficSpec(DocumentModel):
     rate: float = Field(20.0, strict=True, gt=0, le=MAX_RATE, description="Synthetic users' requests per second.")
     read_ratio: Ratio = Field(0.7, description="Share of reads (GET); the rest are writes.")
     timeout_s: float = Field(10.0, strict=True, gt=0, le=120, description="A user gives up after this long.")
-    max_lateness_p99_s: float = Field(0.01, strict=True, gt=0, le=60, description=(
+    max_lateness_p99_s: float = Field(0.05, strict=True, gt=0, le=60, description=(
         "The load generator kept up if 99% of requests started at most this long after their planned start; "
-        "otherwise the recording is judged unreliable."))
+        "otherwise the recording is judged unreliable. The default is far below what the checks judge (latency "
+        "bounds of a second, windows of seconds) and far above a generator that keeps up on a busy 2-core machine "
+        "(p99 under 20 ms); one that fell behind is late by hundreds of ms."))
 
 
 class StepBase(DocumentModel):
