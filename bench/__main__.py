@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="also time bootstrap + build from nothing")
-    parser.add_argument("--speed", type=float, default=10.0, help="speed of the whole `lab run` measured")
+    parser.add_argument("--speed", type=float, default=7.0, help="speed of the whole `lab run` measured")
     parser.add_argument("--kills", type=int, default=10, help="kill -9 of `lab run` per stage (0: skip)")
     parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0],
                         help="rates of the side-by-side load comparison and of the whole `lab run`s")

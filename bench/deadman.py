@@ -58,7 +58,7 @@ def _left(client: docker.DockerClient, run_id: str) -> int:
 def kill_at(stage: str, client: docker.DockerClient, tools_image: str) -> dict[str, float | None]:
     with tempfile.TemporaryDirectory(prefix="outage-lab-deadman-") as tmp:
         out = Path(tmp) / "run"
-        process = subprocess.Popen([sys.executable, "-m", "lab.cli", "run", "db-network-misconfig", "--speed", "10",
+        process = subprocess.Popen([sys.executable, "-m", "lab.cli", "run", "db-network-misconfig", "--speed", "7",
                                     "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    env={**os.environ})
         try:

@@ -48,6 +48,10 @@ MIN_STEP_GAP_S = 0.2
 FAULT_WINDOW_MARGIN_S = 1.0
 """A fault window must outlast the longest alert window by this much, or the checks cannot see the fault."""
 MIN_FAULT_WINDOW_S = 3.0
+RESTART_JUDGING_S = 10.0
+"""A restart judged by `restart_ineffective` needs this long between it and the end of its fault's window: its own
+time (a database restart takes 1-2 s), the settle after it (2 s), the requests the fix may still save (they began
+less than a failure's duration before it: 3 s with the built-in pool) and about 3 s of requests to judge by."""
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
 
 
@@ -396,8 +400,8 @@ class Scenario(DocumentModel):
         return windows
 
     def max_speed(self) -> float:
-        """The largest --speed at which the recording can still tell the steps apart and every fault window
-        outlasts the alert windows that must see it."""
+        """The largest --speed at which the recording can still tell the steps apart, every fault window outlasts
+        the alert windows that must see it, and a restart judged by the checks leaves time to judge it."""
         scale = self.time.seconds_per_incident_minute
         limits = [math.inf]
         instants = sorted({step.at_minutes for step in self.timeline})
@@ -406,7 +410,12 @@ class Scenario(DocumentModel):
             limits.append(min(gaps) * scale / MIN_STEP_GAP_S)
         longest_alert = max((alert.window_s for alert in self.alerts), default=0.0)
         need = max(MIN_FAULT_WINDOW_S, longest_alert + FAULT_WINDOW_MARGIN_S)
-        limits += [(end - start) * scale / need for start, end in self.fault_windows().values() if end > start]
+        windows = self.fault_windows().values()
+        limits += [(end - start) * scale / need for start, end in windows if end > start]
+        if self.checks.restart_ineffective is not None:
+            restarts = [step.at_minutes for step in self.timeline if isinstance(step, RestartStep)]
+            limits += [(end - at) * scale / RESTART_JUDGING_S
+                       for start, end in windows for at in restarts if start <= at < end]
         return min(limits)
 
     def with_runbook(self, steps: tuple[StepBase, ...], source: str) -> Scenario:
@@ -430,8 +439,9 @@ class Scenario(DocumentModel):
             raise InvalidInput(f"--speed must be greater than 0 (and finite), got {speed}")
         if speed > self.max_speed():
             raise InvalidInput(
-                f"--speed {speed:g} squeezes {self.name} too much: its steps would blur together or a fault window "
-                f"would be shorter than the alert windows that must see it; the largest speed it allows is "
+                f"--speed {speed:g} squeezes {self.name} too much: its steps would blur together, a fault window "
+                f"would be shorter than the alert windows that must see it, or a restart would come too close to "
+                f"the fix to judge whether it helped; the largest speed it allows is "
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
         time = self.time.model_copy(update={"seconds_per_incident_minute": self.time.seconds_per_incident_minute
                                             / speed})

@@ -86,7 +86,7 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     """SIGKILL of `lab run` at STAGE: the fault is gone within a second or so and nothing of the run is left a few
     seconds later, without any lab command; a look-alike container of another run is untouched."""
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "10", "--out", str(out))
+    process = start_lab("run", "db-network-misconfig", "--speed", "7", "--out", str(out))
     run_id = wait_for_event(out, "run.started")["run_id"]
     wait_for_event(out, stage, timeout_s=240)
     if fault_applied:

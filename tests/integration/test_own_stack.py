@@ -66,7 +66,7 @@ def test_the_installed_lab_runs_the_builtin_scenario_from_anywhere(installed: Pa
     listed = subprocess.run([str(installed / "lab"), "scenarios"], capture_output=True, text=True, cwd=tmp_path,
                             env={**env, "COLUMNS": "200"}, timeout=120, check=False)
     assert listed.returncode == 0 and "db-network-misconfig" in listed.stdout, listed.stderr
-    run = subprocess.run([str(installed / "lab"), "run", "db-network-misconfig", "--speed", "10"],
+    run = subprocess.run([str(installed / "lab"), "run", "db-network-misconfig", "--speed", "7"],
                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert len(list((tmp_path / "runs").iterdir())) == 1

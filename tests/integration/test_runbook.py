@@ -18,7 +18,7 @@ from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summar
 
 pytestmark = pytest.mark.docker
 
-SPEED = "10"
+SPEED = "7"  # the seed's largest
 IDENTIFY: dict[str, Any] = {"at": 75, "clock": "15:15", "action": "runbook", "milestone": "identified",
                             "netns": "app-2", "command": ["iptables", "-S", "OUTPUT"], "text": "Look at the filter"}
 
