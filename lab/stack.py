@@ -224,7 +224,7 @@ class Stack:
         if not self.spec.builtin:
             return False
         if service == "db":
-            return readiness.postgres_ok(self.db_conninfo(), self.db_password)
+            return readiness.postgres_accepting(self.db_conninfo())
         if service in APP_SERVICES:
             return readiness.http_ok(host_port(container, service, "8000/tcp"), "/healthz")
         if service == "lb":

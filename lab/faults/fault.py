@@ -72,6 +72,24 @@ class Fault:
                 said.append(reply.detail)
             return "; ".join(detail for detail in said if detail)
 
+    def follow(self) -> str:
+        """A service the fault names was restarted and may be back at another address (Docker gives a restarted
+        container any free one): a rule for the old address would silently stop matching, and the restart would
+        look like a fix, which it was not in the incident. If the fault is in effect and its plan changed, move it:
+        revert it where it was, apply it as planned now. Returns what moved, or "" if nothing did."""
+        with self._lock:
+            fresh = self.family.plan(self.spec, self.target, self.mark)
+            if fresh == self.plans() or not self.verify().applied:
+                return ""
+            before = [plan.env for plan in self.plans()]
+            self.revert()
+            self._plans = fresh
+            self.apply()
+            changed = sorted({f"{key} {old[key]} -> {new[key]}" for old, new in zip(before, (p.env for p in fresh),
+                                                                                       strict=False)
+                              for key in new if old.get(key) != new[key]})
+            return ", ".join(changed) or "re-planned"
+
     def verify(self) -> FaultState:
         """Whether the fault is in effect now, observed (not what the lab believes it did). In effect if any of
         its helpers finds it in place."""

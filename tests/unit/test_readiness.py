@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.readiness import http_ok, postgres_ok
+from lab.readiness import http_ok, postgres_accepting
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -57,4 +57,4 @@ def test_http_probe_does_not_take_a_silent_listener_for_ready() -> None:
 
 def test_postgres_probe_fails_when_nothing_listens() -> None:
     """No server: not ready (and no exception)."""
-    assert not postgres_ok(f"host=127.0.0.1 port={closed_port()} dbname=x user=x", "secret")
+    assert not postgres_accepting(f"host=127.0.0.1 port={closed_port()} dbname=x user=x")
