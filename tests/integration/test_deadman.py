@@ -16,7 +16,7 @@ from lab import labels, lifecycle
 from lab.images import LabImages
 from lab.stack import project_name
 
-from .helpers import NotYet, leftovers, start_lab, summary_of, wait_for_event
+from .helpers import NotYet, leftovers, seed, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -86,7 +86,7 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     """SIGKILL of `lab run` at STAGE: the fault is gone within a second or so and nothing of the run is left a few
     seconds later, without any lab command; a look-alike container of another run is untouched."""
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "7", "--out", str(out))
+    process = start_lab("run", seed(tmp_path), "--speed", "7", "--out", str(out))
     run_id = wait_for_event(out, "run.started")["run_id"]
     wait_for_event(out, stage, timeout_s=240)
     if fault_applied:
@@ -118,8 +118,8 @@ def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: P
     """Two runs side by side (their own names, ports, networks and directories); one is killed: its reaper removes
     its own run only, and the other goes on and passes."""
     survivor_out, victim_out = tmp_path / "survivor", tmp_path / "victim"
-    survivor = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(survivor_out))
-    victim = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(victim_out))
+    survivor = start_lab("run", seed(tmp_path / "survivor"), "--speed", "5", "--out", str(survivor_out))
+    victim = start_lab("run", seed(tmp_path / "victim"), "--speed", "5", "--out", str(victim_out))
     victim_id = wait_for_event(victim_out, "run.started")["run_id"]
     survivor_id = wait_for_event(survivor_out, "run.started")["run_id"]
     assert victim_id != survivor_id

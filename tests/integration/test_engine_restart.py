@@ -14,7 +14,7 @@ from lab import lifecycle
 from lab.images import LabImages
 
 from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
-from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summary_of, wait_for_event
+from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -33,7 +33,7 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
     """dockerd restarted while the fault is applied: exit 3 in one line, recording partial with the reason, fault
     reverted, every acknowledged write found, nothing left."""
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
+    process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out))
     wait_for_event(out, "fault.applied")
     run_id = wait_for_event(out, "run.started")["run_id"]
     restart_started = time.monotonic()
@@ -98,7 +98,7 @@ def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(
     """dockerd stopped for good mid-run: the run gives up after LAB_ENGINE_WAIT_S saying what is left, and the next lab
     command removes it."""
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out),
+    process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out),
                         env={"LAB_ENGINE_WAIT_S": "3"})
     wait_for_event(out, "fault.applied")
     run_id = wait_for_event(out, "run.started")["run_id"]

@@ -19,7 +19,7 @@ from lab import labels, lifecycle
 from lab.images import LabImages
 from lab.leftovers import owners_by_run
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, running_lab, summary_of, wait_for_event, wait_until
+from .helpers import checks_of, events_of, lab_cli, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -91,7 +91,7 @@ def test_a_run_is_not_derailed_by_vanishing_containers_or_other_terminals_comman
         pytest.skip(f"a `lab up` stack of someone else is on this engine ({', '.join(present)})")
     out = tmp_path / "run"
     env = {"LAB_RUNS_DIR": str(tmp_path / "runs")}  # no drill of anyone else's is active there
-    with running_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out), env=env) as process:
+    with running_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out), env=env) as process:
         run_id = run_id_of(engine, process)
         with vanishing_containers(engine, lab_images.tools, run_id) as made:
             wait_for_event(out, "fault.applied", process=process)

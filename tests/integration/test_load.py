@@ -13,7 +13,7 @@ from lab.checks import GENERATOR_KEPT_UP
 from lab.images import LabImages
 from lab.scenario import MAX_RATE
 
-from .helpers import events_of, lab_cli, leftovers, summary_of
+from .helpers import events_of, lab_cli, leftovers, seed, summary_of
 
 pytestmark = pytest.mark.docker
 
@@ -27,7 +27,7 @@ def test_high_rate_through_the_fault_records_every_request_with_its_planned_star
     start (`t`), actual start and latency from the planned start; the summary carries the lateness figures and the
     generator check; app-2's requests fail with the pool's timeout after about 3 s, as at the default rate."""
     out = tmp_path / "run"
-    result = lab_cli("run", "db-network-misconfig", "--speed", SPEED, "--rate", f"{RATE:g}", "--out", str(out))
+    result = lab_cli("run", seed(tmp_path), "--speed", SPEED, "--rate", f"{RATE:g}", "--out", str(out))
     assert result.returncode in (0, 1, 5), result.stdout[-3000:] + result.stderr[-2000:]
     events = events_of(out)
     requests = [e for e in events if e["kind"] == "request"]

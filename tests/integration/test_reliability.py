@@ -18,6 +18,7 @@ from .helpers import (
     lab_cli,
     leftovers,
     running_lab,
+    seed,
     start_lab,
     summary_of,
     variant,
@@ -91,7 +92,7 @@ def test_recorder_loses_no_request_at_five_times_the_default_rate(tmp_path: Path
     out = tmp_path / "run"
     # Speed 5, as the other runs: at 10 the window after the db restart (2.4 s) is shorter than app-2's requests
     # take to fail, and "restart did not help" cannot be judged.
-    result = lab_cli("run", "db-network-misconfig", "--speed", "5", "--rate", "100", "--out", str(out))
+    result = lab_cli("run", seed(tmp_path), "--speed", "5", "--rate", "100", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     summary = summary_of(out)
     assert summary["traffic"]["sent"] == summary["traffic"]["recorded"] > 0

@@ -14,7 +14,7 @@ import yaml
 from lab import lifecycle
 from lab.images import LabImages
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, start_lab, summary_of, wait_for_event
+from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -30,7 +30,7 @@ def run_with_runbook(tmp_path: Path, fix: dict[str, Any]) -> tuple[subprocess.Co
         IDENTIFY, {"at": 90, "clock": "15:30", "action": "runbook", "milestone": "mitigation", "timeout_s": 60,
                    "text": "The runbook's fix", **fix}]}))
     out = tmp_path / "run"
-    return lab_cli("run", "db-network-misconfig", "--speed", SPEED, "--runbook", str(runbook), "--out", str(out)), out
+    return lab_cli("run", seed(tmp_path), "--speed", SPEED, "--runbook", str(runbook), "--out", str(out)), out
 
 
 def test_a_runbook_deleting_the_wrong_rule_fails_with_the_reason(tmp_path: Path, engine: lifecycle.Engine,
@@ -94,7 +94,7 @@ def test_a_fault_removed_from_outside_is_said_so_not_taken_for_a_recovery(tmp_pa
     the run notices within about a second, records fault.lost, and the verdict says the fault was removed from
     outside at that time: exit 1, a distinct outcome from users recovering by themselves."""
     out = tmp_path / "run"
-    process = start_lab("run", "db-network-misconfig", "--speed", "5", "--out", str(out))
+    process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out))
     run_id = wait_for_event(out, "run.started")["run_id"]
     applied = wait_for_event(out, "fault.applied")
     rules = lab_cli("exec", "--run", run_id, "--netns", "app-2", "--", "iptables", "-S", "OUTPUT").stdout

@@ -4,6 +4,7 @@ rotation within seconds, so users barely notice what hit a third of them."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from lab import lifecycle
 from lab.images import LabImages
 
-from .helpers import checks_of, lab_cli, leftovers, summary_of
+from .helpers import checks_of, events_of, lab_cli, leftovers, seed, summary_of
 
 pytestmark = pytest.mark.docker
 
@@ -20,16 +21,17 @@ SPEED = "3"  # a 30 s fault window: long against the seconds HAProxy needs to ta
 
 def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Path, engine: lifecycle.Engine,
                                                                     lab_images: LabImages) -> None:
-    """The variant passes its own checks: error rate during the fault under 5%, users affected under a fifth of
-    the fault window, against a third of requests failing the whole window without it; `lab compare` and the
-    variant's postmortem draft both show the two side by side."""
+    """The seed as shipped passes (its runbook removed the fault); the variant passes its own checks: error rate
+    during the fault under 5%, users affected under a fifth of the fault window, against a third of requests failing
+    the whole window without it; `lab compare` and the variant's postmortem draft both show the two side by side."""
     runs = tmp_path / "runs"
-    base = lab_cli("run", "db-network-misconfig", "--speed", SPEED, env={"LAB_RUNS_DIR": str(runs)})
+    base = lab_cli("run", seed(tmp_path), "--speed", SPEED, env={"LAB_RUNS_DIR": str(runs)})
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr[-2000:]
-    varied = lab_cli("run", "db-network-misconfig", "--speed", SPEED, "--variant", "deep-health-check",
+    varied = lab_cli("run", seed(tmp_path), "--speed", SPEED, "--variant", "deep-health-check",
                      env={"LAB_RUNS_DIR": str(runs)})
     assert varied.returncode == 0, varied.stdout[-3000:] + varied.stderr[-2000:]
     base_dir, variant_dir = sorted(runs.iterdir())
+    assert_the_documented_recovery(base_dir, engine)
     assert variant_dir.name.endswith("-deep-health-check")
     before, after = summary_of(base_dir), summary_of(variant_dir)
     assert after["variant"] == "deep-health-check" and all(checks_of(after).values())
@@ -43,3 +45,32 @@ def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Pa
     assert f"without it (run {base_dir.name})" in draft and "Proven in the lab" in draft
     for summary in (before, after):
         assert leftovers(engine, summary["run_id"]) == []
+
+
+def assert_the_documented_recovery(out: Path, engine: lifecycle.Engine) -> None:
+    """The seed as shipped: a third of requests fail slowly, all on app-2; its runbook (a script of the responders'
+    deleting the rule through `lab exec --netns`) removed the fault, the lab did not; nothing is left."""
+    assert {p.name for p in out.iterdir()} >= {"scenario.yaml", "events.jsonl", "summary.json", "junit.xml"}
+    summary = summary_of(out)
+    assert summary["verdict"] == "pass" and all(checks_of(summary).values())
+    fault = summary["fault"]
+    assert 0.2 <= fault["overall"]["error_rate"] <= 0.5
+    # Not 100%: app-2 requests still waiting for a pool connection (3 s) when the fix lands then succeed.
+    assert fault["per_replica"]["app-2"]["error_rate"] > 0.7
+    assert fault["per_replica"]["app-1"]["error_rate"] < 0.1
+    assert fault["overall"]["failure_p50_s"] >= 1.0  # slow pages, then failures
+    assert {i["name"] for i in summary["intervals"]} >= {"detect", "mitigate", "recover"}
+    events = events_of(out)
+    db_errors = {e["error_class"] for e in events if e["kind"] == "app.db_error" and e["replica"] == "app-2"}
+    assert db_errors & {"psycopg.errors.ConnectionTimeout", "psycopg_pool.PoolTimeout"}
+    restarts = [e for e in events if e["kind"] == "docker.container" and e["action"] == "restart"]
+    assert [e["service"] for e in restarts] == ["db"]
+    runbook = [e for e in events if e["kind"] == "runbook.finished"]
+    assert [(e["where"], e["exit_code"]) for e in runbook] == [("netns", 0), ("host", 0)]
+    assert "-j DROP" in runbook[0]["output"] and "reaches db:5432 again" in runbook[1]["output"]
+    lost = [e for e in events if e["kind"] == "fault.lost"]
+    assert [(e["fault"], e["by"]) for e in lost] == [("app2-db-packets-dropped", "runbook step 5")]
+    assert not any(e["kind"] == "fault.cleanup" for e in events)
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert int(junit.attrib["tests"]) == len(summary["checks"]) and junit.get("failures") == "0"
+    assert leftovers(engine, summary["run_id"]) == []
