@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from lab.drill.control import send
 from lab.drill.session import drawn_fault
 from lab.errors import LabError
@@ -32,6 +34,8 @@ from lab.gameday.engines import DOCKER_VARIABLES, DockerEngine
 from lab.scenario import Scenario
 
 FOLLOW_EVERY_S = 0.25
+END_WAIT_S = 30.0
+"""How long ending a drill waits for it to listen (its stack still starting) before it is sent SIGTERM instead."""
 PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
@@ -117,12 +121,21 @@ class DrillProcess:
         return send(self.plan.home, {"op": op, **fields})
 
     def end(self) -> None:
-        """Stop the drill as "ended by the facilitator"; a drill not yet listening (its stack still starting) gets
-        SIGTERM instead, which it handles like Ctrl-C."""
+        """Stop the drill as "ended by the facilitator". A drill whose stack is still starting listens within
+        seconds: it is asked again until it does; one that does not within END_WAIT_S (or has stopped listening)
+        gets SIGTERM instead, which it handles like Ctrl-C."""
         if not self.running:
             return
+        retrying = Retrying(stop=stop_after_delay(END_WAIT_S), wait=wait_fixed(0.25), reraise=True,
+                            retry=retry_if_exception_type(LabError))
+
+        def ask() -> dict[str, Any]:
+            if not self.running:
+                return {"ok": False}
+            return self.request("end")
+
         try:
-            reply = self.request("end")
+            reply = retrying(ask)
         except LabError:
             reply = {"ok": False}
         if not reply.get("ok") and self._process is not None:

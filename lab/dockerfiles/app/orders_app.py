@@ -43,7 +43,10 @@ POOL_MAX = max(POOL_MIN, int(os.environ.get("DB_POOL_MAX", "8")))
 POOL_MAX_LIFETIME_S = float(os.environ.get("DB_POOL_MAX_LIFETIME", "3600"))
 TCP_USER_TIMEOUT_MS = os.environ.get("DB_TCP_USER_TIMEOUT_MS", "2000")
 KEEPALIVES = os.environ.get("DB_KEEPALIVES", "1")
-STARTUP_WAIT_S = 60.0
+# As long as the lab waits for a stack to be healthy (lab.stack.Stack.health_timeout_s): on a busy engine (a game
+# day's three stacks starting at once, a second engine that has just loaded the images) the database can take
+# more than a minute, and an app that gave up first would fail the whole stack.
+STARTUP_WAIT_S = float(os.environ.get("DB_STARTUP_WAIT_S", "180"))
 ORDER_PATH = re.compile(r"^/orders/(\d+)$")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
