@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.lateness import describe
-from lab.scenario import Checks, ImpactCheck, RecoveryCheck
-from lab.timeline import OUTSIDE, STILL_AT_CLEANUP, Analysis, WindowImpact
+from lab.scenario import Checks, ErrorCauseCheck, ImpactCheck, RecoveryCheck
+from lab.timeline import LB, OUTSIDE, STILL_AT_CLEANUP, Analysis, WindowImpact
 
 GENERATOR_KEPT_UP = "the load generator kept up"
 
@@ -29,6 +29,7 @@ def evaluate(analysis: Analysis, checks: Checks, max_lateness_p99_s: float | Non
         results.append(_steady_state(analysis, checks.steady_state.max_error_rate))
     if checks.impact is not None:
         results.append(_impact(analysis, checks.impact))
+    results += [_impact(analysis, check) for check in checks.fault_impacts or ()]
     if checks.detection is not None:
         results.append(_detection(analysis, checks.detection.within_s))
     if checks.restart_ineffective is not None:
@@ -37,6 +38,10 @@ def evaluate(analysis: Analysis, checks: Checks, max_lateness_p99_s: float | Non
         results.append(_recovery(analysis, checks.recovery))
     if checks.fault_removed is not None:
         results.append(_fault_removed(analysis))
+    if checks.error_cause is not None:
+        results.append(_error_cause(analysis, checks.error_cause))
+    if checks.in_rotation is not None:
+        results.append(_in_rotation(analysis, checks.in_rotation.min_share))
     if analysis.faults:
         results.append(_fault_held(analysis))
     if checks.no_write_lost is not None:
@@ -82,11 +87,15 @@ def _impact(analysis: Analysis, check: ImpactCheck) -> CheckResult:
     if check.min_failure_latency_s is not None:
         passed = passed and failure is not None and failure >= check.min_failure_latency_s
         detail += f"; median failure took {shown} (expected >= {check.min_failure_latency_s:g} s: slow pages)"
-    if check.max_impact_share is not None and check.fault is None:
+    if (check.max_impact_share is not None or check.min_impact_share is not None) and check.fault is None:
         share = analysis.impact_share
-        passed = passed and share is not None and share <= check.max_impact_share
-        detail += (f"; users affected {analysis.impacted_s:.0f} s of the fault window ({share:.0%}, expected <= "
-                   f"{check.max_impact_share:.0%})" if share is not None else "; no fault window")
+        # No upper bound by default: impacted seconds are whole seconds, so the share may pass 100% by one.
+        passed = (passed and share is not None and share >= (check.min_impact_share or 0.0)
+                  and (check.max_impact_share is None or share <= check.max_impact_share))
+        bounds = " and ".join(f"{sign} {bound:.0%}" for sign, bound in
+                              ((">=", check.min_impact_share), ("<=", check.max_impact_share)) if bound is not None)
+        detail += (f"; users affected {analysis.impacted_s:.0f} s of the fault window ({share:.0%}, expected "
+                   f"{bounds})" if share is not None else "; no fault window")
     if check.max_failure_latency_s is not None:
         passed = passed and failure is not None and failure <= check.max_failure_latency_s
         detail += f"; median failure took {shown} (expected <= {check.max_failure_latency_s:g} s: failing fast)"
@@ -137,6 +146,40 @@ def _fault_removed(analysis: Analysis) -> CheckResult:
     said = f" (last runbook step: {last_runbook['detail']})" if last_runbook else " (no runbook step ran)"
     return CheckResult(name, False, "; ".join(f"fault {w.fault} {_how_it_ended(w.ended_by, w.end)}" for w in left)
                        + said)
+
+
+def _error_cause(analysis: Analysis, check: ErrorCauseCheck) -> CheckResult:
+    whose = "users'" if check.source == "users" else "the apps'"
+    during = f" while doing {check.during}" if check.during else ""
+    name = f"{whose} errors named the cause"
+    considered = [tally for tally in analysis.fault_errors if tally.source == check.source
+                  and (check.during is None or tally.during == check.during)]
+    total = sum(tally.count for tally in considered)
+    said = " or ".join(repr(text) for text in check.contains)
+    if total == 0:
+        nothing = "no request failed" if check.source == "users" else "the apps logged no database error"
+        return CheckResult(name, False, f"{nothing}{during} during the fault")
+    saying = sum(tally.count for tally in considered if any(text in tally.text for text in check.contains))
+    share = saying / total
+    other = next((tally.text for tally in considered if not any(text in tally.text for text in check.contains)), "")
+    detail = (f"{saying} of {total} errors{during} ({share:.0%}) said {said} (expected >= {check.min_share:.0%})"
+              + (f"; most frequent other: {other[:160]!r}" if share < check.min_share and other else ""))
+    return CheckResult(name, share >= check.min_share, detail)
+
+
+def _in_rotation(analysis: Analysis, min_share: float) -> CheckResult:
+    name = "the load balancer kept every replica in rotation"
+    if analysis.steady is None or analysis.fault is None or analysis.fault.overall.requests == 0:
+        return CheckResult(name, False, "no steady state and fault window to compare")
+    replicas = sorted(name for name in analysis.steady.per_replica if name != LB)
+    total = analysis.fault.overall.requests
+    shares = {replica: (analysis.fault.per_replica[replica].requests if replica in analysis.fault.per_replica
+                        else 0) / total for replica in replicas}
+    low = [replica for replica, share in shares.items() if share < min_share]
+    detail = (", ".join(f"{replica} {share:.0%}" for replica, share in shares.items())
+              + f" of the requests during the fault (expected each >= {min_share:.0%})")
+    return CheckResult(name, bool(replicas) and not low, detail + (f"; out of rotation: {', '.join(low)}" if low
+                                                                   else ""))
 
 
 def _fault_held(analysis: Analysis) -> CheckResult:

@@ -44,6 +44,8 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
     document = dict(scenario.document)
     document["time"] = {**(document.get("time") or {}),
                         "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
+    if scenario.time.pace:
+        document["time"]["pace"] = [change.model_dump(by_alias=True) for change in scenario.time.pace]
     document["traffic"] = {**(document.get("traffic") or {}), "rate": scenario.traffic.rate}
     if scenario.stack is not None:  # the recording lives elsewhere: its paths must not depend on where it is
         document["stack"] = {**document["stack"], "compose_file": scenario.stack.compose_file}

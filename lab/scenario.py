@@ -2,9 +2,9 @@
 path.
 
 A scenario replays an incident on a stack. Its timeline is written in incident minutes (`at`, optionally
-labelled with the incident's wall clock, `clock: "14:20"`); `time.seconds_per_incident_minute` compresses it, and
-`--speed` compresses it further. Faults are written in their family's own terms (`lab faults`); the parser knows
-no family by name: the registry gives it their parameter models.
+labelled with the incident's wall clock, `clock: "14:20"`); `time.seconds_per_incident_minute` compresses it
+(`time.pace` plays later parts at other paces), and `--speed` compresses it further. Faults are written in their
+family's own terms (`lab faults`); the parser knows no family by name: the registry gives it their parameter models.
 """
 
 from __future__ import annotations
@@ -52,17 +52,64 @@ RESTART_JUDGING_S = 10.0
 """A restart judged by `restart_ineffective` needs this long between it and the end of its fault's window: its own
 time (a database restart takes 1-2 s), the settle after it (2 s), the requests the fix may still save (they began
 less than a failure's duration before it: 3 s with the built-in pool) and about 3 s of requests to judge by."""
+MAX_INCIDENT_MINUTES = 7 * 24 * 60
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
+
+
+class PaceChange(DocumentModel):
+    """From an incident minute on, the timeline plays at another pace."""
+
+    at_minutes: float = Field(alias="at", strict=True, gt=0, le=MAX_INCIDENT_MINUTES,
+                              description="The incident minute the new pace starts at.")
+    seconds_per_incident_minute: PositiveSeconds = Field(description="Lab seconds per incident minute from then on.")
 
 
 class TimeSpec(DocumentModel):
     incident_start: str = Field("00:00", pattern=CLOCK.pattern,
                                 description="The incident's wall clock at minute 0, e.g. \"14:00\".")
     seconds_per_incident_minute: PositiveSeconds = Field(1.0, description="Lab seconds per incident minute.")
+    pace: tuple[PaceChange, ...] = Field((), description=(
+        "Later parts of the incident played at other paces, in order of `at`: a short fault in a long incident "
+        "slow enough to be seen, its day of aftermath fast-forwarded."))
     steady_state_s: float = Field(10.0, strict=True, ge=3, le=3600, description=(
         "Lab seconds of normal traffic before minute 0: the baseline the impact is measured against."))
     tail_s: float = Field(10.0, strict=True, ge=0, le=3600,
                           description="Lab seconds observed after the last step, to see the recovery.")
+
+    @model_validator(mode="after")
+    def _pace_in_order(self) -> TimeSpec:
+        starts = [change.at_minutes for change in self.pace]
+        if starts != sorted(set(starts)):
+            raise FieldProblem("pace", f"must be in increasing order of `at`, got {[f'{m:g}' for m in starts]}")
+        return self
+
+    def lab_seconds(self, minutes: float) -> float:
+        """Lab seconds from the incident's minute 0 to minute `minutes`, at the pace of each part."""
+        total, since, scale = 0.0, 0.0, self.seconds_per_incident_minute
+        for change in self.pace:
+            if minutes <= change.at_minutes:
+                break
+            total += (change.at_minutes - since) * scale
+            since, scale = change.at_minutes, change.seconds_per_incident_minute
+        return total + (minutes - since) * scale
+
+    def incident_minutes(self, seconds: float) -> float:
+        """The incident minute `seconds` lab seconds after minute 0 (lab_seconds the other way round)."""
+        spent, since, scale = 0.0, 0.0, self.seconds_per_incident_minute
+        for change in self.pace:
+            part = (change.at_minutes - since) * scale
+            if seconds <= spent + part:
+                break
+            spent += part
+            since, scale = change.at_minutes, change.seconds_per_incident_minute
+        return since + (seconds - spent) / scale
+
+    def faster(self, speed: float) -> TimeSpec:
+        """Every pace `speed` times faster (steady state and tail stay as written)."""
+        pace = tuple(change.model_copy(update={"seconds_per_incident_minute": change.seconds_per_incident_minute
+                                               / speed}) for change in self.pace)
+        return self.model_copy(update={"seconds_per_incident_minute": self.seconds_per_incident_minute / speed,
+                                       "pace": pace})
 
 
 class TrafficSpec(DocumentModel):
@@ -78,7 +125,8 @@ class TrafficSpec(DocumentModel):
 
 class StepBase(DocumentModel):
     action: str
-    at_minutes: float = Field(alias="at", strict=True, ge=0, le=24 * 60, description="Incident minute of the step.")
+    at_minutes: float = Field(alias="at", strict=True, ge=0, le=MAX_INCIDENT_MINUTES,
+                              description="Incident minute of the step.")
     clock: str = Field("", pattern=r"^(([01]\d|2[0-3]):([0-5]\d))?$",
                        description="The incident's wall clock at this step (checked against incident_start + at).")
     text: str = Field("", description="What happened, in the incident's words.")
@@ -218,6 +266,9 @@ class ImpactCheck(DocumentModel):
     max_impact_share: Ratio | None = Field(
         None, description="At most this share of the fault window may have users affected (a second counts when "
                           "more than 5% of its requests failed or were slower than the recovery rule allows).")
+    min_impact_share: Ratio | None = Field(
+        None, description="At least this share of the fault window had users affected: the outage lasted as long "
+                          "as the fault, not only while pools drained.")
     fault: str | None = Field(None, description="Judge this fault's window only (default: every fault's).")
 
 
@@ -236,6 +287,31 @@ class RecoveryCheck(DocumentModel):
     max_latency_s: PositiveSeconds = 1.0
 
 
+class ErrorCauseCheck(DocumentModel):
+    """The errors of the fault window name the incident's cause: a share of them (the users' or the apps') say one
+    of the given texts."""
+
+    source: Literal["users", "app"] = Field(
+        "app", description="users: the errors users got; app: the database errors the app replicas logged.")
+    during: str | None = Field(None, min_length=1, description="Only the app errors logged while doing this "
+                                                             "(connect, read_order, create_order, readyz).")
+    contains: tuple[str, ...] = Field(min_length=1, description="Texts the errors say (any of them), e.g. "
+                                                                "\"Name or service not known\".")
+    min_share: Ratio = Field(0.9, description="At least this share of those errors say one of the texts.")
+
+    @field_validator("contains", mode="before")
+    @classmethod
+    def _one_text_is_a_list(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+
+class InRotationCheck(DocumentModel):
+    """The load balancer kept every app replica in rotation through the fault: its health check saw nothing."""
+
+    min_share: Ratio = Field(0.2, description="Each replica that served before the fault answered at least this "
+                                              "share of the requests started during it.")
+
+
 class NoWriteLostCheck(DocumentModel):
     """Every write the app acknowledged is in the database at the end."""
 
@@ -247,10 +323,14 @@ class FaultRemovedCheck(DocumentModel):
 class Checks(DocumentModel):
     steady_state: SteadyStateCheck | None = None
     impact: ImpactCheck | None = None
+    fault_impacts: tuple[ImpactCheck, ...] | None = Field(
+        None, description="Impact checks of single fault windows, each naming its `fault`: an incident in phases.")
     detection: DetectionCheck | None = None
     restart_ineffective: RestartIneffectiveCheck | None = None
     recovery: RecoveryCheck | None = None
     fault_removed: FaultRemovedCheck | None = None
+    error_cause: ErrorCauseCheck | None = None
+    in_rotation: InRotationCheck | None = None
     no_write_lost: NoWriteLostCheck | None = None
 
     @field_validator("*", mode="before")
@@ -376,7 +456,7 @@ class Scenario(DocumentModel):
 
     def offset_s(self, at_minutes: float) -> float:
         """Lab offset (seconds since the run started) of an incident minute."""
-        return self.time.steady_state_s + at_minutes * self.time.seconds_per_incident_minute
+        return self.time.steady_state_s + self.time.lab_seconds(at_minutes)
 
     @property
     def duration_s(self) -> float:
@@ -402,19 +482,19 @@ class Scenario(DocumentModel):
     def max_speed(self) -> float:
         """The largest --speed at which the recording can still tell the steps apart, every fault window outlasts
         the alert windows that must see it, and a restart judged by the checks leaves time to judge it."""
-        scale = self.time.seconds_per_incident_minute
+        lab_s = self.time.lab_seconds
         limits = [math.inf]
         instants = sorted({step.at_minutes for step in self.timeline})
-        gaps = [later - earlier for earlier, later in itertools.pairwise(instants)]
+        gaps = [lab_s(later) - lab_s(earlier) for earlier, later in itertools.pairwise(instants)]
         if gaps:
-            limits.append(min(gaps) * scale / MIN_STEP_GAP_S)
+            limits.append(min(gaps) / MIN_STEP_GAP_S)
         longest_alert = max((alert.window_s for alert in self.alerts), default=0.0)
         need = max(MIN_FAULT_WINDOW_S, longest_alert + FAULT_WINDOW_MARGIN_S)
         windows = self.fault_windows().values()
-        limits += [(end - start) * scale / need for start, end in windows if end > start]
+        limits += [(lab_s(end) - lab_s(start)) / need for start, end in windows if end > start]
         if self.checks.restart_ineffective is not None:
             restarts = [step.at_minutes for step in self.timeline if isinstance(step, RestartStep)]
-            limits += [(end - at) * scale / RESTART_JUDGING_S
+            limits += [(lab_s(end) - lab_s(at)) / RESTART_JUDGING_S
                        for start, end in windows for at in restarts if start <= at < end]
         return min(limits)
 
@@ -443,9 +523,7 @@ class Scenario(DocumentModel):
                 f"would be shorter than the alert windows that must see it, or a restart would come too close to "
                 f"the fix to judge whether it helped; the largest speed it allows is "
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
-        time = self.time.model_copy(update={"seconds_per_incident_minute": self.time.seconds_per_incident_minute
-                                            / speed})
-        return self.model_copy(update={"time": time})
+        return self.model_copy(update={"time": self.time.faster(speed)})
 
 
 @cache
@@ -605,9 +683,10 @@ def cross_check(scenario: Scenario) -> list[str]:
         if step.clock != expected:
             found.append(f"timeline[{step.index}].clock: {step.clock} does not match incident_start + at ({expected})")
     found += _fault_windows_check(scenario, ids)
-    named = scenario.checks.impact.fault if scenario.checks.impact else None
-    if named is not None and named not in ids:
-        found.append(f"checks.impact.fault: unknown fault {named!r} (declared: {', '.join(ids) or 'none'})")
+    found += _named_faults_check(scenario.checks, "checks", ids)
+    for i, variant in enumerate(scenario.variants):
+        if variant.checks is not None:
+            found += _named_faults_check(variant.checks, f"variants[{i}].checks", ids)
     check = scenario.workload.write_check if scenario.workload else None
     if check is not None and check.database not in [d.service for d in scenario.stack_spec.databases]:
         found.append(f"workload.write_check.database: {check.database!r} is not one of stack.databases "
@@ -625,6 +704,19 @@ def cross_check(scenario: Scenario) -> list[str]:
     for i, fault_id in enumerate(scenario.drill.faults):
         if fault_id not in ids:
             found.append(f"drill.faults[{i}]: unknown fault {fault_id!r} (declared: {', '.join(ids) or 'none'})")
+    return found
+
+
+def _named_faults_check(checks: Checks, where: str, ids: list[str]) -> list[str]:
+    """Impact checks judge the fault they name: it must be declared (and named, for a single fault's window)."""
+    found: list[str] = []
+    named = [(f"{where}.impact", checks.impact)] if checks.impact else []
+    named += [(f"{where}.fault_impacts[{i}]", check) for i, check in enumerate(checks.fault_impacts or ())]
+    for path, check in named:
+        if check.fault is None and ".fault_impacts[" in path:
+            found.append(f"{path}.fault: is required (the fault whose window it judges)")
+        elif check.fault is not None and check.fault not in ids:
+            found.append(f"{path}.fault: unknown fault {check.fault!r} (declared: {', '.join(ids) or 'none'})")
     return found
 
 

@@ -23,6 +23,12 @@ IMPACTED_SECOND_BAD_SHARE = 0.05
 """A second of the fault window counts as impacting users when more than this share of the requests started in it
 failed or were slower than the recovery rule allows."""
 
+LB = "(lb)"
+"""Requests no app replica answered (the load balancer did, or nothing did) are counted under this name."""
+ERROR_TALLIES_KEPT = 30
+"""Distinct errors kept per source (users, app); the rarer ones are counted together as OTHER_ERRORS."""
+OTHER_ERRORS = "(other errors)"
+
 NO_END_REASON = "the recording stops without run.ended: the lab process died"
 OUTSIDE = "outside"
 """A fault that went while nothing of the scenario acted: removed from outside."""
@@ -101,6 +107,17 @@ class FaultWindow:
 
 
 @dataclass(frozen=True)
+class ErrorTally:
+    """One distinct error of the fault windows and how often it came: what users got (`users`: the error of a
+    failed request, or its HTTP status), or what an app logged (`app`: a database error, with what it was doing)."""
+
+    source: str
+    text: str
+    count: int
+    during: str | None = None
+
+
+@dataclass(frozen=True)
 class Milestone:
     name: str
     t: float
@@ -149,6 +166,8 @@ class Analysis:
     first_db_errors: list[dict[str, Any]]
     lateness: Lateness = field(default_factory=lambda: lateness_of(()))
     """How late the load generator started requests after their planned start (every request recorded)."""
+    fault_errors: list[ErrorTally] = field(default_factory=list)
+    """The distinct errors of the fault windows, the most frequent first (see ErrorTally)."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -187,8 +206,8 @@ def window_impact(requests: list[Request], start: float, end: float,
     """Requests started in [start, end) (or in any of `spans` within it): overall and per serving replica (None:
     the LB itself answered)."""
     inside = [r for r in requests if start <= r.t < end and (spans is None or any(a <= r.t < b for a, b in spans))]
-    replicas = sorted({r.replica or "(lb)" for r in inside})
-    per_replica = {name: stats([r for r in inside if (r.replica or "(lb)") == name]) for name in replicas}
+    replicas = sorted({r.replica or LB for r in inside})
+    per_replica = {name: stats([r for r in inside if (r.replica or LB) == name]) for name in replicas}
     return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside), per_replica=per_replica)
 
 
@@ -313,7 +332,33 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         first_db_errors=[{"t": e["t"], "replica": e.get("replica"), "error_class": e.get("error_class"),
                           "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
         lateness=lateness_of([r.lateness_s for r in requests]),
+        fault_errors=error_tallies(events, requests, spans),
     )
+
+
+def error_tallies(events: list[Event], requests: list[Request], spans: list[tuple[float, float]]) -> \
+        list[ErrorTally]:
+    """The distinct errors users got and the apps logged while a fault was in effect, the most frequent first."""
+
+    def inside(t: float) -> bool:
+        return any(start <= t < end for start, end in spans)
+
+    counts: dict[tuple[str, str, str | None], int] = {}
+    for request in requests:
+        if not request.ok and inside(request.t):
+            key = ("users", request.error or f"HTTP {request.status}", None)
+            counts[key] = counts.get(key, 0) + 1
+    for entry in events:
+        if entry.get("kind") == "app.db_error" and inside(entry["t"]):
+            key = ("app", f"{entry.get('error_class')}: {entry.get('message')}", entry.get("during"))
+            counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (item[0][0] != "users", -item[1], item[0][1]))
+    tallies = []
+    for source in ("users", "app"):
+        mine = [ErrorTally(src, text, count, during) for (src, text, during), count in ordered if src == source]
+        rest = sum(tally.count for tally in mine[ERROR_TALLIES_KEPT:])
+        tallies += mine[:ERROR_TALLIES_KEPT] + ([ErrorTally(source, OTHER_ERRORS, rest)] if rest else [])
+    return tallies
 
 
 def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float) -> list[FaultWindow]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from lab.scenario import Scenario
 class PostmortemContext:
     """Figures and sentences for postmortem.md; `incident_minutes` converts lab seconds back to the incident."""
 
-    seconds_per_minute: float
+    minutes_at: Callable[[float], float]
+    """Incident minutes of lab seconds counted from minute 0 (the scenario's pace, speed included)."""
     timeline: list[dict[str, Any]] = field(default_factory=list)
     went_well: list[str] = field(default_factory=list)
     went_badly: list[str] = field(default_factory=list)
@@ -23,7 +25,7 @@ class PostmortemContext:
     def incident_minutes(self, seconds: float | None) -> str:
         if seconds is None:
             return "n/a"
-        return f"{seconds / self.seconds_per_minute:.0f} incident min"
+        return f"{self.minutes_at(seconds):.0f} incident min"
 
 
 def impact_words(summary: dict[str, Any]) -> str:
@@ -58,7 +60,7 @@ def measure_proofs(run_dir: Path, summary: dict[str, Any], scenario: Scenario) -
 
 
 def postmortem_context(summary: dict[str, Any], scenario: Scenario) -> PostmortemContext:
-    context = PostmortemContext(seconds_per_minute=summary["seconds_per_incident_minute"])
+    context = PostmortemContext(minutes_at=scenario.time.incident_minutes)
     minute_zero = scenario.time.steady_state_s
     for milestone in summary["milestones"]:
         context.timeline.append({
@@ -86,5 +88,5 @@ def _clock_at(scenario: Scenario, seconds_after_fault: float, context: Postmorte
     if seconds_after_fault < 0:
         return "before"
     hours, minutes = (int(part) for part in scenario.time.incident_start.split(":"))
-    total = hours * 60 + minutes + round(seconds_after_fault / context.seconds_per_minute)
+    total = hours * 60 + minutes + round(context.minutes_at(seconds_after_fault))
     return f"~{total // 60 % 24:02d}:{total % 60:02d}"

@@ -55,7 +55,7 @@ def test_missing_scenario_file(tmp_path: Path, command: str) -> None:
 
 def test_unknown_scenario_name() -> None:
     """An unknown name lists the scenarios that exist."""
-    assert_one_line(run_lab("run", "no-such-incident"), 2, "known: db-network-misconfig")
+    assert_one_line(run_lab("run", "no-such-incident"), 2, "db-network-misconfig, github-2018-partition")
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from lab.checks import evaluate
-from lab.scenario import load
+from typing import Any
+
+from lab.checks import CheckResult, evaluate
+from lab.scenario import Checks, ErrorCauseCheck, ImpactCheck, InRotationCheck, load
 from lab.settings import PROJECT_ROOT
 from lab.timeline import analyse
 
-from .streams import Incident, recording
+from .streams import Incident, event, recording
 
 CHECKS = load(PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml").checks
 
@@ -63,3 +65,73 @@ def test_requests_the_fix_saves_do_not_count_as_the_restart_helping() -> None:
     judge the restart, so 'restart did not help' still passes."""
     result = verdicts(Incident(restart_t=38.0, rescued_s=3.0))
     assert result["restart did not help"] is True
+
+
+def judged(events: list[dict[str, Any]], checks: Checks) -> dict[str, CheckResult]:
+    return {result.name: result for result in evaluate(analyse(events), checks)}
+
+
+def with_db_errors(events: list[dict[str, Any]], messages: list[tuple[float, str, str]]) -> list[dict[str, Any]]:
+    """The recording with app database errors (t, during, message) logged by app-2."""
+    return events + [event("app.db_error", t, replica="app-2", error_class="psycopg.OperationalError",
+                           message=message, during=during) for t, during, message in messages]
+
+
+def test_the_errors_named_the_cause_when_enough_of_them_say_it() -> None:
+    """Of app-2's failed connects during the fault, 9 in 10 say the name did not resolve: the check passes at 90%
+    and fails at 95%; errors logged outside the fault window and while doing something else do not count."""
+    dns = 'connection is bad: Name or service not known'
+    messages = [(16.0 + i, "connect", dns) for i in range(9)] + [(30.0, "connect", "connection refused")]
+    messages += [(5.0, "connect", "outside the window"), (31.0, "read_order", "couldn't get a connection")]
+    events = with_db_errors(recording(), messages)
+    cause = ErrorCauseCheck(source="app", during="connect", contains=("Name or service not known",),
+                            min_share=0.9)
+    result = judged(events, Checks(error_cause=cause))["the apps' errors named the cause"]
+    assert result.passed and "9 of 10 errors while doing connect (90%)" in result.detail
+    stricter = cause.model_copy(update={"min_share": 0.95})
+    result = judged(events, Checks(error_cause=stricter))["the apps' errors named the cause"]
+    assert not result.passed
+    assert result.detail.endswith("most frequent other: 'psycopg.OperationalError: connection refused'")
+
+
+def test_the_users_errors_can_name_the_cause_too() -> None:
+    """The seed incident's users got pool timeouts: any of several texts may match; no failure at all fails."""
+    cause = ErrorCauseCheck(source="users", contains=("timed out", "couldn't get a connection"), min_share=1.0)
+    assert judged(recording(), Checks(error_cause=cause))["users' errors named the cause"].passed
+    quiet = judged(recording(Incident(fault_t=None, alert_t=None)), Checks(error_cause=cause))
+    assert not quiet["users' errors named the cause"].passed
+
+
+def test_a_replica_the_load_balancer_kept_in_rotation_passes_one_it_took_out_fails() -> None:
+    """The seed's app-2 fails a third of requests but keeps its share (the shallow check saw nothing); had the load
+    balancer taken it out, app-1 and app-3 would have served everything and the check says which one went."""
+    rotation = Checks(in_rotation=InRotationCheck(min_share=0.2))
+    kept = judged(recording(), rotation)["the load balancer kept every replica in rotation"]
+    assert kept.passed and "app-2 33%" in kept.detail
+    taken_out = [dict(e, replica="app-1") if e["kind"] == "request" and e["replica"] == "app-2" and e["t"] >= 17
+                 else e for e in recording()]
+    result = judged(taken_out, rotation)["the load balancer kept every replica in rotation"]
+    assert not result.passed and result.detail.endswith("out of rotation: app-2")
+
+
+def test_a_fault_impact_judges_only_its_own_window() -> None:
+    """In an incident of two phases, each phase's bounds apply to its own fault's window only."""
+    events = recording()
+    apply_second = next(e for e in events if e["kind"] == "step" and e["action"] == "apply")
+    events.append(dict(apply_second, t=44.0, index=6, fault="second-phase"))
+    events.append(dict(apply_second, t=44.5, index=7, action="revert", fault="second-phase"))
+    phases = (ImpactCheck(fault="db-drop", min_error_rate=0.3, max_error_rate=0.4),
+              ImpactCheck(fault="second-phase", min_error_rate=0.3, max_error_rate=0.4))
+    results = judged(events, Checks(fault_impacts=phases))
+    assert results["impact observed during the fault db-drop"].passed
+    assert "expected 30%-40%" in results["impact observed during the fault second-phase"].detail
+
+
+def test_users_affected_for_the_whole_window_or_the_impact_check_fails() -> None:
+    """A third of requests failing throughout the fault affects users in every second of it (the bound 95% holds);
+    failures that stop 10 s into a 30 s window affect a third of it, and the check says so."""
+    whole = Checks(impact=ImpactCheck(min_error_rate=0.05, min_impact_share=0.95))
+    result = judged(recording(), whole)["impact observed during the fault"]
+    assert result.passed and "expected >= 95%" in result.detail
+    result = judged(recording(Incident(fault_cleared_t=25.0)), whole)["impact observed during the fault"]
+    assert not result.passed and "users affected 10 s of the fault window (33%" in result.detail
