@@ -71,6 +71,8 @@ class DrillSession:
         self._requests: list[Request] = []
         self._hints_released = 0
         self._actions: list[float] = []  # when the trainee (or anyone) acted on the stack
+        self._restarted: set[str] = set()
+        """Stack services restarted since the monitor last looked: the fault may have to follow one (Fault.follow)."""
         self._alert_fired_t: float | None = None
         self._last_check: tuple[float | None, bool | None] = (None, None)
         """When the monitor last verified the fault, and whether it was still in place (for `info`)."""
@@ -138,6 +140,8 @@ class DrillSession:
                                                                and event.get("role") == "stack"):
             with self._lock:
                 self._actions.append(event["t"])
+                if event["kind"] == "docker.container" and event.get("action") == "start":
+                    self._restarted.add(str(event.get("service")))
         elif event["kind"] == "request":
             with self._lock:
                 self._requests.append(Request.from_event(event))
@@ -171,6 +175,16 @@ class DrillSession:
         if outcome == ENGINE_LOST:
             raise EngineLost(str(self.recorder.engine_loss.reason))
 
+    def _follow_restarts(self) -> None:
+        """A trainee restarted a service (the database, say): if it came back at another address, the fault moves
+        with it, as in a run, so that a restart cannot fix by accident what it did not fix in the incident."""
+        with self._lock:
+            restarted, self._restarted = self._restarted, set()
+        for service in sorted(restarted):
+            moved = self.fault.follow()
+            if moved:
+                self.log.emit("fault.followed", fault=self.fault_id, service=service, detail=moved)
+
     def _play(self, inject_at: float) -> str:
         step = ApplyStep(action="apply", at_minutes=0, fault_id=self.fault_id, text="the fault lands (unannounced)")
         self.performer.prepare(step, inject_at)
@@ -189,6 +203,7 @@ class DrillSession:
             now = self.clock.now()
             self._release_scheduled_hints(now - started)
             if fixed_t is None:
+                self._follow_restarts()
                 checked_t = self.clock.now()
                 applied = self.fault.verify().applied
                 with self._lock:
