@@ -62,8 +62,8 @@ def container_cpu_s(stack: Stack) -> dict[str, float]:
             for name, container in stack.containers().items()}
 
 
-def proxy_cpu_s() -> float:
-    """CPU seconds of every docker-proxy process (Docker's userland proxy carries traffic to 127.0.0.1 ports)."""
+def processes_cpu_s(names: frozenset[str]) -> float:
+    """CPU seconds (user + system) of every process of this machine whose name is one of `names`, from /proc."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -71,9 +71,14 @@ def proxy_cpu_s() -> float:
             fields = stat.read_text().split()
         except OSError:
             continue
-        if fields[1] == "(docker-proxy)":
+        if fields[1].strip("()") in names:
             total += (int(fields[13]) + int(fields[14])) / tick
     return total
+
+
+def proxy_cpu_s() -> float:
+    """CPU seconds of every docker-proxy process (Docker's userland proxy carries traffic to 127.0.0.1 ports)."""
+    return processes_cpu_s(frozenset({"docker-proxy"}))
 
 
 def host_busy_s() -> float:
@@ -225,16 +230,7 @@ def side_by_side(stack: Stack, tools_image: str, rates: tuple[float, ...], secon
 def engine_cpu_s() -> float:
     """CPU seconds of the Docker engine's own processes (dockerd, containerd and its shims: where each health
     check's exec is paid for, outside the containers)."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().split()
-        except OSError:
-            continue
-        if fields[1] in ("(dockerd)", "(containerd)", "(containerd-shim)", "(containerd-shim-runc-v2)", "(runc)"):
-            total += (int(fields[13]) + int(fields[14])) / tick
-    return total
+    return processes_cpu_s(frozenset({"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc"}))
 
 
 def idle_cost(stack: Stack, seconds: float = 20.0) -> dict[str, Any]:
