@@ -83,6 +83,7 @@ def variant(tmp_path: Path, edit: Any, name: str = "variant.yaml") -> Path:
         if "script" in step and not Path(step["script"]).is_absolute():
             step["script"] = str(SEED.parent.resolve() / step["script"])
     edit(document)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

@@ -118,8 +118,8 @@ def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: P
     """Two runs side by side (their own names, ports, networks and directories); one is killed: its reaper removes
     its own run only, and the other goes on and passes."""
     survivor_out, victim_out = tmp_path / "survivor", tmp_path / "victim"
-    survivor = start_lab("run", seed(tmp_path / "survivor"), "--speed", "5", "--out", str(survivor_out))
-    victim = start_lab("run", seed(tmp_path / "victim"), "--speed", "5", "--out", str(victim_out))
+    survivor = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(survivor_out))
+    victim = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(victim_out))
     victim_id = wait_for_event(victim_out, "run.started")["run_id"]
     survivor_id = wait_for_event(survivor_out, "run.started")["run_id"]
     assert victim_id != survivor_id
