@@ -4,8 +4,11 @@ Its own dockerd with its own data root, exec root, socket and pidfile (it starts
 `--iptables=false --ip-masq=false` so that it leaves the first engine's rules alone; a bridge of its own (never
 `--bridge=none`, which deletes the first engine's docker0) and an address pool apart from the first engine's
 (172.17-31/16 and 192.168/16 are Docker's default pools). Published ports still reach its containers through its
-docker-proxy. Everything it creates is removed afterwards: its containers, networks and volumes, the daemon, its
-bridges, mounts and directories; the first engine is checked to be as it was.
+docker-proxy. Traffic between its containers crosses the host's FORWARD chain, whose policy the first engine set
+to DROP and whose ACCEPT rules name only the first engine's bridges: one marked rule in DOCKER-USER (the chain Docker
+leaves to its users) accepts traffic within the second engine's pool, and goes with it. Everything it creates is
+removed afterwards: its containers, networks and volumes, the daemon, its bridges, mounts and directories, that
+rule; the first engine is checked to be as it was.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from .helpers import NotYet
 BRIDGE = "olab-engine2"
 BRIDGE_ADDRESS = "172.16.255.1/24"
 POOL = ipaddress.IPv4Network("172.16.0.0/17")
+FORWARD_RULE = ("DOCKER-USER", "-s", str(POOL), "-d", str(POOL), "-m", "comment", "--comment", "outage-lab engine2",
+                "-j", "ACCEPT")
 
 
 def unavailable() -> str | None:
@@ -44,6 +49,12 @@ def _links() -> dict[str, list[str]]:
     shown = json.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout)
     return {link["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
                              if a.get("family") == "inet"] for link in shown}
+
+
+def _iptables(*args: str) -> bool:
+    """Whether the host's iptables (the first engine's) took the command; False where there is no DOCKER-USER chain
+    (a first engine without iptables leaves FORWARD alone)."""
+    return subprocess.run(["iptables", "-w", *args], capture_output=True, text=True).returncode == 0
 
 
 def _ip(*args: str) -> None:
@@ -63,6 +74,7 @@ def second_engine() -> Iterator[str]:
     socket_path, pidfile = exec_root / "docker.sock", root / "dockerd.pid"
     (root / "daemon.json").write_text("{}")  # not the first engine's /etc/docker/daemon.json
     daemon: subprocess.Popen[bytes] | None = None
+    forwarding = False
     try:
         _ip("link", "add", BRIDGE, "type", "bridge")
         _ip("addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE)
@@ -76,8 +88,11 @@ def second_engine() -> Iterator[str]:
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         host = f"unix://{socket_path}"
         _wait_for(host, daemon, root / "dockerd.log")
+        forwarding = _iptables("-I", *FORWARD_RULE)
         yield host
     finally:
+        if forwarding:
+            _iptables("-D", *FORWARD_RULE)
         if daemon is not None:
             _empty(f"unix://{socket_path}")
             daemon.send_signal(signal.SIGTERM)
