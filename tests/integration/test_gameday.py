@@ -27,7 +27,7 @@ from lab.gameday.capacity import StackCost, save_cost
 from lab.gameday.engines import host_of
 from lab.images import LabImages
 
-from .helpers import LAB, events_of, lab_cli, wait_for_event
+from .helpers import LAB, events_of, lab_cli, wait_for_event, wait_until
 from .second_engine import second_engine, unavailable
 
 pytestmark = pytest.mark.docker
@@ -247,7 +247,8 @@ def test_the_facilitator_ends_a_drill_and_a_killed_game_day_leaves_nothing(tmp_p
         ended = requests.post(urls["facilitator"][0] + "/drills/1/end", timeout=30).json()
         assert ended == {"ok": True, "message": "ending trainee-1's drill"}
         wait_for_event(first, "run.ended", timeout_s=120)
-        assert json.loads((first / "debrief.json").read_text())["outcome"] == "ended by the facilitator"
+        debrief = wait_until(lambda: (first / "debrief.json").exists() or None, "the debrief, written after the run")
+        assert debrief and json.loads((first / "debrief.json").read_text())["outcome"] == "ended by the facilitator"
         game.process.kill()
         game.process.wait(timeout=30)
         closed = wait_for_event(second, "run.ended", timeout_s=120)
