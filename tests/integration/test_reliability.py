@@ -18,7 +18,6 @@ from .helpers import (
     lab_cli,
     leftovers,
     running_lab,
-    seed,
     start_lab,
     summary_of,
     variant,
@@ -80,20 +79,10 @@ def test_an_app_container_killed_mid_run_ends_in_a_verdict_not_a_hang(
     assert process.returncode == 0, stdout[-3000:] + stderr[-2000:]
     summary = summary_of(out)
     assert summary["verdict"] == "pass" and all(checks_of(summary).values())
-    assert summary["fault"]["overall"]["error_rate"] > 0.4  # the replica was really lost: more than app-2's third
-    assert any(e["kind"] == "docker.container" and e["action"] == "die" and e["service"] == "app-1"
-               for e in events_of(out))
+    events = events_of(out)
+    died_t = next(e["t"] for e in events if e["kind"] == "docker.container" and e["action"] == "die"
+                  and e["service"] == "app-1")
+    # The replica was really lost: once HAProxy saw it go (2 s), no request reached it, and app-2 took half.
+    served = [e["replica"] for e in events if e["kind"] == "request" and e["t"] > died_t + 2 and e["replica"]]
+    assert "app-1" not in served and served.count("app-2") > 0.4 * len(served)
     assert leftovers(engine, run_id) == []
-
-
-def test_recorder_loses_no_request_at_five_times_the_default_rate(tmp_path: Path, engine: lifecycle.Engine,
-                                                                   lab_images: LabImages) -> None:
-    """At 100 requests/s through the fault, every request sent is in the recording, and the run passes."""
-    out = tmp_path / "run"
-    # Speed 5, as the other runs: at 10 the window after the db restart (2.4 s) is shorter than app-2's requests
-    # take to fail, and "restart did not help" cannot be judged.
-    result = lab_cli("run", seed(tmp_path), "--speed", "5", "--rate", "100", "--out", str(out))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    summary = summary_of(out)
-    assert summary["traffic"]["sent"] == summary["traffic"]["recorded"] > 0
-    assert summary["verdict"] == "pass" and all(checks_of(summary).values())
