@@ -113,7 +113,8 @@ def remove_container(client: docker.DockerClient, container_id: str) -> None:
     """Make sure a container is gone. The lab's attached containers remove themselves once they exit (auto-remove),
     so a removal already in progress, or done, is what is wanted."""
     try:
-        client.api.remove_container(container_id, force=True)
+        # With its anonymous volumes: a helper running the database's image gets one for the image's VOLUME.
+        client.api.remove_container(container_id, force=True, v=True)
     except NotFound:
         pass
     except APIError as exc:

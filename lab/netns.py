@@ -20,4 +20,4 @@ def run_tool(client: docker.DockerClient, tools_image: str, container_id: str, r
         exit_code = int(tool.wait(timeout=timeout_s)["StatusCode"])
         return exit_code, tool.logs().decode(errors="replace")
     finally:
-        tool.remove(force=True)
+        tool.remove(force=True, v=True)

@@ -179,6 +179,12 @@ def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget
         options["network_mode"] = plan.network
     if plan.volumes_of is not None:
         options["volumes_from"] = [target.container(plan.volumes_of).id]
+    else:
+        # An image that declares volumes (the database's) would give every helper an anonymous volume, which
+        # outlives it: a tmpfs takes each one's place.
+        declared = (client.api.inspect_image(plan.image).get("Config") or {}).get("Volumes") or {}
+        if declared:
+            options["tmpfs"] = {path: "" for path in declared}
     return Placement(client.api.create_host_config(**options), namespace_pid)
 
 
