@@ -123,14 +123,20 @@ class StepPerformer:
         except APIError as exc:
             raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
         self.log.emit("action.restarted", service=service)
+        moved = self.follow(service)  # at once: the service has its new address from its start on
+        self.stack.wait_healthy((service,), timeout_s=60, poll_s=0.1)
+        return f"{service} restarted and healthy again" + "".join(f"; {line}" for line in moved)
+
+    def follow(self, service: str) -> list[str]:
+        """`service` was restarted (by a step, or a trainee): every applied fault follows it if it came back at
+        another address (Fault.follow), recorded as `fault.followed`. Returns what moved."""
         moved = []
-        for fault_id in sorted(self.applied):  # at once: the service has its new address from its start on
+        for fault_id in sorted(self.applied):
             detail = self.faults[fault_id].follow()
             if detail:
                 self.log.emit("fault.followed", fault=fault_id, service=service, detail=detail)
                 moved.append(f"{fault_id} followed it ({detail})")
-        self.stack.wait_healthy((service,), timeout_s=60, poll_s=0.1)
-        return f"{service} restarted and healthy again" + "".join(f"; {line}" for line in moved)
+        return moved
 
     def run_runbook(self, step: RunbookStep) -> str:
         if self.runbook is None:

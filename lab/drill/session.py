@@ -181,9 +181,7 @@ class DrillSession:
         with self._lock:
             restarted, self._restarted = self._restarted, set()
         for service in sorted(restarted):
-            moved = self.fault.follow()
-            if moved:
-                self.log.emit("fault.followed", fault=self.fault_id, service=service, detail=moved)
+            self.performer.follow(service)
 
     def _play(self, inject_at: float) -> str:
         step = ApplyStep(action="apply", at_minutes=0, fault_id=self.fault_id, text="the fault lands (unannounced)")
