@@ -27,7 +27,15 @@ fi
 
 if ! pgrep -x dockerd >/dev/null; then
     log "starting dockerd (log: /var/log/outage-lab-dockerd.log)"
-    nohup dockerd >>/var/log/outage-lab-dockerd.log 2>&1 &
+    # The daemon keeps none of our inherited descriptors beyond 0-2: a caller's `flock` lock on one of them
+    # would otherwise be held for as long as dockerd lives.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec nohup dockerd >>/var/log/outage-lab-dockerd.log 2>&1 </dev/null
+    ) &
     # Marks this daemon as the lab's own: only then may the daemon-restart test restart it.
     mkdir -p /run/outage-lab && echo $! >/run/outage-lab/dockerd.pid
 fi
