@@ -9,6 +9,7 @@ generates (`override()`), so every container, network and volume it creates is f
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -115,6 +116,8 @@ def override(spec: StackSpec, compose: ComposeTopology, run_id: str, owner: str,
             service["ports"] = OverrideTag([f"127.0.0.1:{host_ports[name]}:{published[name]}"])
         elif not spec.builtin:
             service["ports"] = ResetTag([])
+        if compose.services[name].built and compose.services[name].image is None:
+            service["image"] = built_image_tag(compose.file, name)
         services[name] = service
     document: dict[str, Any] = {"services": services}
     network_labels = {**labels.run_labels(run_id, labels.ROLE_STACK), labels.OWNER: owner}
@@ -122,6 +125,16 @@ def override(spec: StackSpec, compose: ComposeTopology, run_id: str, owner: str,
     if compose.volumes:
         document["volumes"] = {name: {"labels": network_labels} for name in compose.volumes}
     return document
+
+
+def built_image_tag(compose_file: Path, service: str) -> str:
+    """The tag a team's built service gets when its file names none. Compose would name the image after the run's
+    project, a new image per run that nobody removes; this one is the same for every run of the same file, so each
+    build replaces the last (and reuses its layers)."""
+    path = compose_file.resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    directory = re.sub(r"[^a-z0-9_.-]+", "-", path.parent.name.lower()).strip("-._") or "stack"
+    return f"outage-lab/own-{directory}-{digest}-{service.lower()}:latest"
 
 
 def override_yaml(document: dict[str, Any]) -> str:

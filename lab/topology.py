@@ -24,6 +24,8 @@ class Service:
     healthcheck: bool
     built: bool
     """Built from a context (`build:`), not only an image."""
+    image: str | None = None
+    """The image it names (`image:`), if any: a built service without one gets a tag from the lab."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def parse_config(compose_file: Path, document: dict[str, Any]) -> ComposeTopolog
         ports = {int(port["target"]) for port in service.get("ports") or [] if "target" in port}
         ports |= {int(str(port).split("/")[0]) for port in service.get("expose") or []}
         healthcheck = bool(service.get("healthcheck")) and not (service.get("healthcheck") or {}).get("disable")
-        services[name] = Service(name, tuple(sorted(ports)), healthcheck, "build" in service)
+        services[name] = Service(name, tuple(sorted(ports)), healthcheck, "build" in service, service.get("image"))
     networks = tuple(sorted(key for key, network in (document.get("networks") or {}).items()
                             if not (network or {}).get("external")))
     volumes = tuple(sorted(key for key, volume in (document.get("volumes") or {}).items()

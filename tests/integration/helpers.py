@@ -16,6 +16,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from lab import labels, lifecycle
 from lab.settings import PROJECT_ROOT
+from lab.stack import project_name
 
 T = TypeVar("T")
 
@@ -66,6 +67,9 @@ def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
         [c["Names"][0].lstrip("/") for c in client.api.containers(all=True, filters=selector)]
         + [n.name for n in client.networks.list(filters=selector)]
         + [v.name for v in client.volumes.list(filters=selector)]
+        # images Compose would have named after the run's project (a team's built services are tagged once per file)
+        + [tag for image in client.images.list(filters={"reference": f"{project_name(run_id)}-*"})
+           for tag in image.tags]
     )
 
 

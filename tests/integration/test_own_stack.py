@@ -6,6 +6,7 @@ last log lines, and nothing left."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -93,6 +94,8 @@ def test_a_teams_pytest_plays_its_own_stack_with_the_plugin(installed: Path, tmp
     assert "report.html" in done.stdout and "outage-lab recordings" in done.stdout
     run_dir = next((tmp_path / "runs").iterdir())
     assert (run_dir / "report.html").is_file()
+    run_id = json.loads((run_dir / "summary.json").read_text())["run_id"]
+    assert leftovers(engine, run_id) == []  # no image named after the run either: its builds are tagged once per file
 
 
 def test_a_stack_that_never_becomes_healthy_is_exit_3_with_its_last_words(tmp_path: Path, engine: lifecycle.Engine,

@@ -5,6 +5,7 @@ declared workloads, the checks before anything starts, `lab init`, and the pytes
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from lab import labels
 from lab.errors import ScenarioError
 from lab.scenario import load
 from lab.settings import PROJECT_ROOT
-from lab.stack_spec import BUILTIN_STACK, override, override_yaml
+from lab.stack_spec import BUILTIN_STACK, built_image_tag, override, override_yaml
 from lab.topology import parse_config
 from lab.workload import Mix, WorkloadSpec, acknowledged_id
 
@@ -117,6 +118,22 @@ def test_the_override_labels_everything_and_owns_the_ports(secrets: None) -> Non
     assert document["volumes"] == {"notes-data": {"labels": document["networks"]["default"]["labels"]}}
     text = override_yaml(document)
     assert "ports: !override" in text and "ports: !reset []" in text
+
+
+def test_a_built_service_gets_one_tag_for_every_run_of_its_file(secrets: None) -> None:
+    """Compose would tag a built image after the run's project (a new image per run, never removed): the override
+    names one tag per file and service, the same for two runs; a service naming its own image keeps it."""
+    compose = parse_config(EXAMPLE / "compose.yaml", {
+        "services": {"web": {"build": {"context": "web"}}, "api": {"build": {"context": "api"}, "image": "team/api"},
+                     "db": {"image": "postgres"}}})
+    spec = load(SCENARIO).stack_spec
+    first = override(spec, compose, "r1", "host:1:2", {"web": 40001, "db": 40002})
+    second = override(spec, compose, "r2", "host:1:3", {"web": 40003, "db": 40004})
+    tag = first["services"]["web"]["image"]
+    assert tag == second["services"]["web"]["image"]
+    assert re.fullmatch(r"outage-lab/own-notes-[0-9a-f]{8}-web:latest", tag), tag
+    assert "image" not in first["services"]["api"] and "image" not in first["services"]["db"]
+    assert built_image_tag(EXAMPLE / "compose.yaml", "web") != built_image_tag(Path("/elsewhere/notes/c.yaml"), "web")
 
 
 def test_a_workload_waits_for_an_acknowledged_write_before_reading_one() -> None:

@@ -1,0 +1,84 @@
+"""How trainee commands (`lab ack`, `lab note`, `lab hint`, `lab exec`, `lab give-up`...) reach a running drill:
+a Unix socket owned by the drill process, one JSON request and one JSON reply per connection. The drill's
+address is in `<runs dir>/.active-drill` while it runs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import NothingRunning
+
+POINTER = ".active-drill"
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ActiveDrill:
+    socket_path: str
+    run_id: str
+    run_dir: str
+    tools_image: str
+
+
+def pointer_path(runs_dir: Path) -> Path:
+    return runs_dir / POINTER
+
+
+def read_active(runs_dir: Path) -> ActiveDrill:
+    path = pointer_path(runs_dir)
+    try:
+        return ActiveDrill(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise NothingRunning("no drill is running: start one with `lab drill db-network-misconfig`") from exc
+
+
+def send(runs_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
+    active = read_active(runs_dir)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(30)
+            connection.connect(active.socket_path)
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            reply = connection.makefile("rb").readline()
+    except OSError as exc:
+        raise NothingRunning(f"the drill at {active.run_dir} does not answer (it has ended?): {exc}") from exc
+    answer: dict[str, Any] = json.loads(reply or b"{}")
+    return answer
+
+
+class ControlServer:
+    """Serves requests in background threads; `handler` returns the reply (it must be thread-safe)."""
+
+    def __init__(self, socket_path: Path, handler: Handler) -> None:
+        self.socket_path = socket_path
+        socket_path.unlink(missing_ok=True)
+
+        class RequestHandler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                try:
+                    reply = handler(json.loads(self.rfile.readline()))
+                except Exception as exc:  # a bad request must not stop the drill
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+        self._server = socketserver.ThreadingUnixStreamServer(str(socket_path), RequestHandler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="drill-control", daemon=True)
+
+    def start(self, runs_dir: Path, active: ActiveDrill) -> None:
+        self._thread.start()
+        pointer_path(runs_dir).write_text(json.dumps(asdict(active)))
+        self._runs_dir = runs_dir
+
+    def stop(self) -> None:
+        pointer_path(self._runs_dir).unlink(missing_ok=True)
+        self._server.shutdown()
+        self._server.server_close()
+        self.socket_path.unlink(missing_ok=True)

@@ -1,0 +1,52 @@
+"""The Docker engine going away mid-run (daemon stopped or restarted).
+
+It is noticed when the engine's event stream ends while the run goes on (the daemon closes it once it has
+stopped the containers, just before it exits), or when a call to the engine finds nobody listening. The run is
+then stopped at once: what follows is no longer the scenario. Cleanup waits a bounded time for the engine to come
+back before it reverts the faults, checks the acknowledged writes and removes the stack; if the engine stays
+away, the next lab command reaps the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import docker
+
+from lab.docker_env import wait_for_engine
+from lab.events import EventLog
+from lab.interrupts import RunInterrupted
+
+
+class EngineLoss:
+    def __init__(self, log: EventLog, stop: threading.Event) -> None:
+        self.log = log
+        self.stop = stop
+        self.reason: str | None = None
+        self.returned = False
+        self._lock = threading.Lock()
+
+    def notice(self, how: str) -> None:
+        """Record the loss once and stop the run; `how` it was noticed, e.g. "its event stream ended". Called from
+        the event watcher's thread, or from whatever made the failed call."""
+        with self._lock:
+            if self.reason is not None:
+                return
+            event = self.log.emit("engine.lost", detail=how)
+            self.reason = f"the Docker engine went away at t={event['t']:.1f} s ({how})"
+        self.stop.set()
+
+    def await_return(self, client: docker.DockerClient, timeout_s: float) -> None:
+        """After a loss, wait for the engine so that cleanup can act; a no-op if none happened. Ctrl-C ends the
+        wait early (the signal is still honoured: the caller's SignalGuard has it)."""
+        if self.reason is None:
+            return
+        self.log.emit("engine.waiting", timeout_s=timeout_s)
+        started = time.monotonic()
+        try:
+            self.returned = wait_for_engine(client, timeout_s)
+        except RunInterrupted:
+            self.returned = False
+        waited_s = round(time.monotonic() - started, 3)
+        self.log.emit("engine.returned" if self.returned else "engine.gone", waited_s=waited_s)

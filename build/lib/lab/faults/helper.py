@@ -1,0 +1,253 @@
+"""The armed helper every fault family uses, and the dead-man switch that ties it to the lab process.
+
+A helper is a short-lived container running DRIVER (bash) with the family's functions. The lab attaches to its
+stdin and stdout before starting it, and speaks a line protocol:
+
+    lab -> helper (stdin)          helper -> lab (stdout, one line each: "outage-lab-helper WORD DETAIL")
+    (start)                        ready                  armed: nothing is applied yet
+    apply                          applied DETAIL | apply-failed CODE DETAIL
+    verify                         state CODE DETAIL      CODE 0: in effect, 1: not, other: cannot tell
+    revert                         reverted DETAIL | absent DETAIL | revert-failed DETAIL
+    exit                           exited requested
+
+The helper reverts, then exits, on its own when:
+  - its stdin reaches end-of-file: the lab process is gone (a SIGKILL closes its connection at once, and Docker
+    closes the container's stdin with it: StdinOnce). This is the dead-man switch; it needs no host path, so it
+    works with a remote Docker engine too;
+  - its time-to-live runs out (counted from the apply; an armed helper leaves after its arm timeout): the second
+    line of defence, should the engine keep the stream open;
+  - it gets SIGTERM (`docker stop`, the reaper).
+A probe (`oneshot`) runs the same functions once in a fresh container, in the target's namespaces as they are now:
+used when the helper is gone or sits in a namespace the target has left (a restarted target gets new ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+from docker.errors import APIError, NotFound
+
+from lab import labels
+from lab.attach import REPLY_TIMEOUT_S, Channel, Reply, StreamEnded, attach, remove_container
+from lab.errors import FaultError
+from lab.faults.base import FaultTarget, HelperPlan
+
+PREFIX = "outage-lab-helper"
+
+DRIVER = r"""
+set -u
+say() { printf '%s %s %s\n' "$PREFIX" "$1" "$(printf '%s' "${2-}" | tr '\n' '|')"; }
+eval "$FAULT_SCRIPT" || { say broken "the family's script does not parse"; exit 3; }
+for function in apply revert verify; do
+  declare -F "$function" >/dev/null || { say broken "the family's script defines no $function"; exit 3; }
+done
+applied=0
+now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
+undo() {
+  local out rc
+  out=$(revert 2>&1); rc=$?
+  applied=0
+  case $rc in 0) say reverted "$out" ;; 1) say absent "$out" ;; *) say revert-failed "$rc $out" ;; esac
+}
+finish() { if [ "$applied" = 1 ]; then undo; fi; say exited "$1"; exit 0; }
+trap 'finish signal' TERM INT
+if [ -n "${ONESHOT-}" ]; then
+  out=$("$ONESHOT" 2>&1); rc=$?
+  say "$ONESHOT" "$rc $out"
+  exit 0
+fi
+deadline=$(( $(now_us) + ARM_TIMEOUT_S * 1000000 ))
+say ready "$$"
+while :; do
+  left=$(( deadline - $(now_us) ))
+  if [ "$left" -le 0 ]; then
+    if [ "$applied" = 1 ]; then finish ttl-expired; else finish arm-timeout; fi
+  fi
+  if IFS= read -r -t "$(( left / 1000000 )).$(printf '%06d' $(( left % 1000000 )))" command; then
+    case "$command" in
+      apply)
+        applied=1  # before the apply: a half-done apply is reverted too
+        out=$(apply 2>&1); rc=$?
+        if [ "$rc" = 0 ]; then deadline=$(( $(now_us) + TTL_S * 1000000 )); say applied "$out"
+        else say apply-failed "$rc $out"; fi ;;
+      verify) out=$(verify 2>&1); say state "$? $out" ;;
+      revert) undo ;;
+      exit) finish requested ;;
+      *) say unknown "$command" ;;
+    esac
+  else
+    [ $? -gt 128 ] && continue  # read timed out: the deadline is checked at the top
+    finish end-of-input         # the lab process is gone
+  fi
+done
+"""
+
+
+class StackTarget(FaultTarget):
+    """FaultTarget on a real lab stack: containers come from the stack (label-checked)."""
+
+    def __init__(self, stack: Any, tools_image: str) -> None:
+        self.stack = stack
+        self.client = stack.client
+        self.run_id = stack.run_id
+        self.project = stack.project
+        self.tools_image = tools_image
+
+    def container(self, service: str) -> Any:
+        return self.stack.container(service)
+
+    def address(self, service: str, seen_from: str) -> str:
+        mine = self.container(service).attrs["NetworkSettings"]["Networks"]
+        theirs = self.container(seen_from).attrs["NetworkSettings"]["Networks"]
+        for name, settings in mine.items():
+            if name in theirs and settings.get("IPAddress"):
+                return str(settings["IPAddress"])
+        raise FaultError(f"{service} and {seen_from} share no network")
+
+    def network_of(self, service: str) -> str:
+        networks = list(self.container(service).attrs["NetworkSettings"]["Networks"])
+        if not networks:
+            raise FaultError(f"{service} is on no network")
+        return str(networks[0])
+
+    def image_of(self, service: str) -> str:
+        return str(self.container(service).attrs["Image"])
+
+    def database_env(self, service: str) -> dict[str, str]:
+        return dict(self.stack.database_env(service))
+
+
+class Helper:
+    """One running helper container and the lab's channel to it."""
+
+    def __init__(self, client: docker.DockerClient, container_id: str, channel: Channel, plan: HelperPlan,
+                 namespace_pid: int | None) -> None:
+        self.client = client
+        self.container_id = container_id
+        self.channel = channel
+        self.plan = plan
+        self.namespace_pid = namespace_pid
+        """PID of the container whose namespaces the helper joined, when it joined them: a different PID now
+        means that container was restarted and the helper sits in namespaces it has left."""
+
+    def request(self, command: str, words: set[str], coded: bool = False) -> Reply:
+        try:
+            return self.channel.request(command, words, coded=coded)
+        except (OSError, StreamEnded, TimeoutError) as exc:
+            raise FaultError(f"helper {self.plan.name}: {exc}") from exc
+
+    def wait_ready(self) -> None:
+        try:
+            reply = self.channel.reply({"ready", "broken"}, REPLY_TIMEOUT_S)
+        except (OSError, StreamEnded, TimeoutError) as exc:
+            raise FaultError(f"helper {self.plan.name}: {exc}") from exc
+        if reply.word == "broken":
+            raise FaultError(f"helper {self.plan.name}: {reply.detail}")
+
+    def remove(self) -> None:
+        self.channel.close()
+        remove_container(self.client, self.container_id)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a helper runs, with the target's containers looked up now (label-checked)."""
+
+    host_config: dict[str, Any]
+    namespace_pid: int | None
+
+
+def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget, auto_remove: bool = False) -> \
+        Placement:
+    options: dict[str, Any] = {"cap_drop": ["ALL"], "cap_add": list(plan.cap_add),
+                               "security_opt": ["no-new-privileges"], "auto_remove": auto_remove}
+    namespace_pid: int | None = None
+    for service, option, kind in ((plan.network_of, "network_mode", "network"), (plan.pid_of, "pid_mode", "pid")):
+        if service is None:
+            continue
+        owner = target.container(service)
+        if owner.status != "running":
+            raise FaultError(f"{service} is not running: its {kind} namespace cannot be joined")
+        options[option] = f"container:{owner.id}"
+        namespace_pid = int(owner.attrs["State"]["Pid"])
+    if plan.network is not None:
+        options["network_mode"] = plan.network
+    if plan.volumes_of is not None:
+        options["volumes_from"] = [target.container(plan.volumes_of).id]
+    else:
+        # An image that declares volumes (the database's) would give every helper an anonymous volume, which
+        # outlives it: a tmpfs takes each one's place.
+        declared = (client.api.inspect_image(plan.image).get("Config") or {}).get("Volumes") or {}
+        if declared:
+            options["tmpfs"] = {path: "" for path in declared}
+    return Placement(client.api.create_host_config(**options), namespace_pid)
+
+
+def helper_env(plan: HelperPlan, mark: str, extra: Mapping[str, str]) -> dict[str, str]:
+    return {**plan.env, "FAULT_SCRIPT": plan.script, "PREFIX": PREFIX, "MARK": mark, **extra}
+
+
+def start_helper(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget, *, name: str, mark: str,
+                 helper_labels: Mapping[str, str], arm_timeout_s: float, ttl_s: float) -> Helper:
+    """Create the helper, attach to it, start it, and wait until it says it is ready (armed). Docker removes it
+    once it has exited (after its revert), so a helper that reverted by itself leaves nothing behind."""
+    where = placement(client, plan, target, auto_remove=True)
+    env = helper_env(plan, mark, {"ARM_TIMEOUT_S": str(math.ceil(arm_timeout_s)), "TTL_S": str(math.ceil(ttl_s))})
+    try:
+        created = client.api.create_container(
+            plan.image, [DRIVER], entrypoint=["bash", "-c"], name=name, detach=False, stdin_open=True, environment=env,
+            labels=dict(helper_labels), host_config=where.host_config, user=plan.user or "",
+        )
+    except APIError as exc:
+        raise FaultError(f"cannot create helper {name}: {exc.explanation or exc}") from exc
+    container_id = str(created["Id"])
+    try:
+        channel = attach(client, container_id, PREFIX)
+        client.api.start(container_id)
+        helper = Helper(client, container_id, channel, plan, where.namespace_pid)
+        helper.wait_ready()
+    except (APIError, FaultError) as exc:
+        detail = f"{exc.explanation if isinstance(exc, APIError) else exc}{_last_output(client, container_id)}"
+        _remove_quietly(client, container_id)
+        raise FaultError(f"helper {name} did not start: {detail}") from exc
+    return helper
+
+
+def run_once(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget, function: str, *, mark: str,
+             probe_labels: Mapping[str, str], timeout_s: float = 60) -> Reply:
+    """Run `function` (verify or revert) once in a fresh container placed as `plan` says, in the namespaces of
+    the target's containers as they are now."""
+    where = placement(client, plan, target)
+    env = helper_env(plan, mark, {"ONESHOT": function})
+    created = client.api.create_container(plan.image, [DRIVER], entrypoint=["bash", "-c"], environment=env,
+                                          labels={**probe_labels, labels.PROBE: "true"},
+                                          host_config=where.host_config, user=plan.user or "")
+    container_id = str(created["Id"])
+    try:
+        client.api.start(container_id)
+        client.api.wait(container_id, timeout=timeout_s)
+        output = client.api.logs(container_id, stdout=True, stderr=False).decode(errors="replace")
+    finally:
+        _remove_quietly(client, container_id)
+    line = next((line for line in output.splitlines() if line.startswith(f"{PREFIX} {function} ")), None)
+    if line is None:
+        raise FaultError(f"probe {function} of {plan.name} said nothing: {output.strip()[-200:] or 'no output'}")
+    return Reply.parse(line, coded=True)
+
+
+def _remove_quietly(client: docker.DockerClient, container_id: str) -> None:
+    with contextlib.suppress(NotFound, APIError):
+        client.api.remove_container(container_id, force=True)
+
+
+def _last_output(client: docker.DockerClient, container_id: str) -> str:
+    try:
+        text = client.api.logs(container_id, tail=3).decode(errors="replace").strip()
+    except (NotFound, APIError):
+        return ""
+    return f" ({text})" if text else ""

@@ -1,0 +1,106 @@
+"""The run directory's files: the scenario as run, summary.json and junit.xml."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.checks import CheckResult
+from lab.errors import InvalidInput
+from lab.scenario import Scenario
+from lab.timeline import Analysis
+
+
+def check_run_dir(path: Path) -> None:
+    """Say in one line why `path` cannot become the run directory, creating nothing: a bad --out is invalid input,
+    found before Docker is asked anything."""
+    existing = path
+    while not existing.exists():  # the nearest ancestor that exists decides whether the rest can be created
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not writable")
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Create the run directory, or say in one line why it cannot be written (before anything starts)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the run directory {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
+    document = dict(scenario.document)
+    document["time"] = {**(document.get("time") or {}),
+                        "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute}
+    if scenario.time.pace:
+        document["time"]["pace"] = [change.model_dump(by_alias=True) for change in scenario.time.pace]
+    document["traffic"] = {**(document.get("traffic") or {}), "rate": scenario.traffic.rate}
+    if scenario.stack is not None:  # the recording lives elsewhere: its paths must not depend on where it is
+        document["stack"] = {**document["stack"], "compose_file": scenario.stack.compose_file}
+    document["timeline"] = [
+        {**raw, "script": str(scenario.base_dir / raw["script"])}
+        if isinstance(raw, dict) and isinstance(raw.get("script"), str) else raw
+        for raw in document.get("timeline") or []]
+    header = f"# scenario {scenario.name} as run (speed {speed:g}x)\n"
+    (run_dir / "scenario.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
+
+
+def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: Analysis,
+                     checks: list[CheckResult]) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "variant": scenario.variant.name if scenario.variant else None,
+        "measure": scenario.variant.measure if scenario.variant else None,
+        "speed": speed,
+        "seconds_per_incident_minute": scenario.time.seconds_per_incident_minute,
+        "verdict": verdict_of(analysis, checks),
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
+        **analysis.to_dict(),
+    }
+
+
+def verdict_of(analysis: Analysis, checks: list[CheckResult]) -> str:
+    """"partial" (cut short), "unreliable" (a check of the recording itself failed: the other checks cannot be
+    trusted), "fail" or "pass"."""
+    if analysis.partial:
+        return "partial"
+    if not all(c.passed for c in checks if c.of_recording):
+        return "unreliable"
+    return "pass" if all(c.passed for c in checks) else "fail"
+
+
+def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:
+    path = run_dir / "summary.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], partial_reason: str | None) -> Path:
+    """`partial_reason`: why the recording is partial, None if it is complete."""
+    suite = ET.Element("testsuite", name=f"outage-lab.{scenario_name}", tests=str(len(checks)),
+                       failures=str(sum(not c.passed for c in checks)))
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname=f"outage-lab.{scenario_name}", name=check.name)
+        if not check.passed:
+            ET.SubElement(case, "failure", message=check.detail).text = check.detail
+        else:
+            ET.SubElement(case, "system-out").text = check.detail
+    if partial_reason is not None:
+        ET.SubElement(suite, "system-err").text = f"recording partial: {partial_reason}"
+    path = run_dir / "junit.xml"
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return path

@@ -1,0 +1,128 @@
+"""A postmortem becomes a scenario skeleton (`lab new NAME --from-postmortem FILE`): its timestamped lines become
+notes at their offsets from the first one, its title and summary are taken from the document, and the fault is
+left for the author (validation says so).
+
+Timestamped lines are found in the shapes postmortems use: `14:20 - text`, `- 14:20: text`, `**14:20** text`,
+`2:20 PM: text`, `[22:54 UTC] text`, a heading line with a date and time followed by its paragraph, and a row of a
+Markdown table whose first cells hold the time. A time counts only near the start of its line (prose that mentions
+"from 2:00 PM to 4:30 PM" is not a timeline entry); a time earlier than the one before it is the next day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lab.errors import InvalidInput
+
+TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?")
+TIME_WITHIN = 40
+"""A line's time must start within its first characters to make it a timeline entry."""
+TRAILING_SEPARATORS = re.compile(r"^[\s*:\-–—|\])]*(?:(?:UTC|GMT|[A-Z]{2,4}T)\b)?[\s*:\-–—|\])]*")  # noqa: RUF001 - en dashes separate times in postmortems
+SUMMARY_LABEL = re.compile(r"^[#*\s]*(summary|overview|what happened|incident summary)\b[\s:#*]*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    clock: str
+    """24-hour clock, HH:MM."""
+    minutes: int
+    """Minutes since the first entry."""
+    text: str
+
+
+def entries(text: str) -> list[Entry]:
+    lines = text.splitlines()
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(lines):
+        match = TIME.search(line)
+        if match is None or match.start() > TIME_WITHIN:
+            continue
+        hours, minutes, half = int(match.group(1)), int(match.group(2)), (match.group(3) or "").lower()
+        if hours > 23 or minutes > 59 or (half and not 1 <= hours <= 12):
+            continue
+        if half:
+            hours = hours % 12 + (12 if half == "p" else 0)
+        said = TRAILING_SEPARATORS.sub("", line[match.end():], count=1).strip().strip("*").strip()
+        if not said:  # a heading with the time alone: its text is the next non-empty line
+            said = next((following.strip() for following in lines[number + 1:] if following.strip()), "")
+        if said:
+            found.append((hours * 60 + minutes, _clean(said)))
+    result: list[Entry] = []
+    day = previous = 0
+    for clock_minutes, said in found:
+        if result and clock_minutes + day < previous:  # earlier than the entry before: the next day
+            day += 24 * 60
+        previous = clock_minutes + day
+        result.append(Entry(f"{clock_minutes // 60:02d}:{clock_minutes % 60:02d}", previous - found[0][0], said))
+    return result
+
+
+def title_of(text: str) -> str:
+    """The document's top heading (`# Title`), else its first line that is not a section heading."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    top = next((line[2:] for line in lines if line.startswith("# ")), None)
+    first = top or next((line for line in lines if not line.startswith("#")), lines[0] if lines else "")
+    return _clean(first)[:120] or "Untitled incident"
+
+
+def summary_of(text: str) -> str:
+    """The paragraph under a "Summary" label or heading, else the first paragraph that is not the title."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    for paragraph in paragraphs:
+        if SUMMARY_LABEL.match(paragraph):
+            return _clean(SUMMARY_LABEL.sub("", paragraph, count=1))[:1200]
+    return _clean(paragraphs[1] if len(paragraphs) > 1 else (paragraphs[0] if paragraphs else ""))[:1200]
+
+
+def skeleton(name: str, text: str, source: str) -> dict[str, object]:
+    found = entries(text)
+    if not found:
+        raise InvalidInput(f"{source}: no timestamped line found (shapes: '14:20 - ...', '- 14:20: ...', "
+                           "'**14:20** ...', '2:20 PM: ...')")
+    return {
+        "name": name,
+        "title": title_of(text),
+        "source": source,
+        "summary": summary_of(text),
+        "difficulty": "medium",
+        "time": {"incident_start": found[0].clock, "seconds_per_incident_minute": 1.0, "steady_state_s": 15,
+                 "tail_s": 15},
+        "faults": [],
+        "timeline": [{"at": entry.minutes, "clock": _clock_after(found[0].clock, entry.minutes), "action": "note",
+                      "text": entry.text} for entry in found],
+        "alerts": [{"name": "error-rate-high", "error_rate_above": 0.05, "window_s": 5, "min_requests": 10}],
+        "checks": {"steady_state": {"max_error_rate": 0.01}},
+    }
+
+
+def write_skeleton(name: str, postmortem: Path, out: Path) -> Path:
+    try:
+        text = postmortem.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read postmortem {postmortem}: {exc}") from exc
+    if out.exists():
+        raise InvalidInput(f"{out} exists already: name another file with --out")
+    document = skeleton(name, text, str(postmortem))
+    header = ("# yaml-language-server: $schema=scenario.schema.json\n"
+              f"# Made by `lab new {name} --from-postmortem {postmortem.name}`. To do: the fault (`lab faults` lists\n"
+              "# the families) with its apply step, the runbook steps that fixed it, and the checks that prove what\n"
+              "# the postmortem says users saw.\n")
+    try:
+        out.write_text(header + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
+    return out
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("**", "").replace("|", " ")).strip(" -:")
+
+
+def _clock_after(start: str, minutes: int) -> str:
+    hours, mins = (int(part) for part in start.split(":"))
+    total = (hours * 60 + mins + minutes) % (24 * 60)
+    return f"{total // 60:02d}:{total % 60:02d}"

@@ -1,0 +1,110 @@
+"""The report's timeline chart: requests per second by outcome, p95 latency, one lane per app replica, the fault
+window shaded and a marker for every action and alert. Rendered to SVG text, inlined in the HTML."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from typing import Any
+
+from lab.events import Event
+from lab.timeline import percentile, requests_from
+
+OK_COLOUR = "#2e7d32"
+FAILED_COLOUR = "#c62828"
+HATCHES = ("", "//", "\\\\", "..")
+FAULT_COLOUR = "#ffb74d"
+MARKER_COLOUR = "#37474f"
+ALERT_COLOUR = "#6a1b9a"
+UNMARKED = ("traffic started", "end")
+
+
+def per_second(events: list[Event]) -> dict[str, Any]:
+    """Per-second bins (by request start): successes, failures, p95 latency, and each replica's error rate."""
+    requests = requests_from(events)
+    seconds = math.ceil(max((r.t for r in requests), default=0.0)) + 1
+    ok = [0] * seconds
+    failed = [0] * seconds
+    latencies: dict[int, list[float]] = defaultdict(list)
+    lanes: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for request in requests:
+        second = int(request.t)
+        (ok if request.ok else failed)[second] += 1
+        latencies[second].append(request.latency_s)
+        lanes[request.replica or "(lb)"][second].append(request.ok)
+    return {
+        "seconds": list(range(seconds)),
+        "ok": ok,
+        "failed": failed,
+        "p95": [percentile(latencies[s], 95) if latencies[s] else math.nan for s in range(seconds)],
+        "lanes": {replica: {s: 1 - sum(oks) / len(oks) for s, oks in bins.items()}
+                  for replica, bins in sorted(lanes.items())},
+    }
+
+
+def timeline_svg(events: list[Event], summary: dict[str, Any]) -> str:
+    bins = per_second(events)
+    seconds = bins["seconds"]
+    # Imported here: matplotlib takes a second to import, and only the commands that draw a chart should wait for it.
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    with rc_context({"svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif"}):
+        figure = Figure(figsize=(11, 7.2), layout="constrained")
+        rate_axis, latency_axis, lane_axis = figure.subplots(3, 1, sharex=True,
+                                                             gridspec_kw={"height_ratios": [3, 2, 2]})
+        rate_axis.bar(seconds, bins["ok"], width=1.0, align="edge", color=OK_COLOUR, label="succeeded")
+        rate_axis.bar(seconds, bins["failed"], width=1.0, align="edge", bottom=bins["ok"], color=FAILED_COLOUR,
+                      label="failed")
+        rate_axis.set_ylabel("requests / s")
+        latency_axis.plot([s + 0.5 for s in seconds], bins["p95"], color="#1565c0", linewidth=1.2)
+        latency_axis.set_ylabel("p95 latency (s)")
+        latency_axis.set_ylim(bottom=0)
+        replicas = list(bins["lanes"])
+        for lane, replica in enumerate(replicas):
+            spans = sorted(bins["lanes"][replica].items())
+            lane_axis.broken_barh([(second, 1) for second, _ in spans], (lane - 0.4, 0.8),
+                                  facecolors=[_error_colour(rate) for _, rate in spans])
+        lane_axis.set_yticks(range(len(replicas)), replicas)
+        lane_axis.set_ylim(-0.6, len(replicas) - 0.4)
+        lane_axis.invert_yaxis()
+        lane_axis.set_xlabel("seconds since the run started (lab time)")
+        lane_axis.set_title("error rate per replica (green: none, red: all requests failed)", loc="left", fontsize=8)
+        _shade_fault(summary, (rate_axis, latency_axis, lane_axis))
+        _mark_milestones(summary, (rate_axis, latency_axis, lane_axis))
+        rate_axis.legend(loc="upper right", fontsize=8)
+        rate_axis.set_xlim(0, max(seconds[-1] + 1 if seconds else 1, 1))
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]  # drop the XML prologue: the SVG is inlined in HTML
+
+
+def _error_colour(rate: float) -> tuple[float, float, float]:
+    """Green for no errors through amber to red for all failed."""
+    return (min(1.0, 0.18 + 1.6 * rate), max(0.1, 0.49 - 0.4 * rate), 0.2)
+
+
+def _shade_fault(summary: dict[str, Any], axes: tuple[Any, ...]) -> None:
+    """One shaded band per fault window (overlapping faults darken where they overlap)."""
+    windows = summary.get("faults") or []
+    for number, window in enumerate(windows):
+        for axis in axes:
+            axis.axvspan(window["start"], window["end"], color=FAULT_COLOUR, alpha=0.18, zorder=0,
+                         hatch=HATCHES[number % len(HATCHES)],
+                         label=f"fault {window['fault']}" if axis is axes[0] else None)
+
+
+def _mark_milestones(summary: dict[str, Any], axes: tuple[Any, ...]) -> None:
+    top = axes[0]
+    for milestone in summary.get("milestones", []):
+        if milestone["name"] in UNMARKED:
+            continue
+        colour = ALERT_COLOUR if "alert" in milestone["name"] else MARKER_COLOUR
+        for axis in axes:
+            axis.axvline(milestone["t"], color=colour, linewidth=0.8, linestyle="--", alpha=0.8)
+        label = milestone["name"] + (f" {milestone['clock']}" if milestone.get("clock") else "")
+        top.annotate(label, xy=(milestone["t"], 1.0), xycoords=("data", "axes fraction"), rotation=90,
+                     va="top", ha="right", fontsize=7, color=colour, xytext=(-2, -2), textcoords="offset points",
+                     bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1})

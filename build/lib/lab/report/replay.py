@@ -1,0 +1,98 @@
+"""`lab replay`: the recording played back in the terminal at N times speed, each event when it happened, with a
+live line of traffic, error rate and p95 latency, so a trainer can walk a group through the incident."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from lab.clock import Clock
+from lab.events import Event
+from lab.report.chart import per_second
+
+STATUS_WINDOW_S = 5
+SHOWN_KINDS = ("step", "alert.fired", "alert.resolved", "fault.applied", "fault.reverted", "fault.verified",
+               "docker.container", "docker.health", "app.db_error", "recorder.warning", "writes.verified",
+               "run.ended")
+
+
+@dataclass(frozen=True)
+class ReplayLine:
+    t: float
+    text: str
+
+
+def replay_lines(events: list[Event]) -> Iterator[ReplayLine]:
+    """What the replay shows, in recording order: one line per interesting event, and a status line a second."""
+    bins = per_second(events)
+    shown: list[ReplayLine] = []
+    seen_errors: set[tuple[str, str]] = set()
+    for event in events:
+        text = _describe(event, seen_errors)
+        if text is not None:
+            shown.append(ReplayLine(event["t"], text))
+    for second in bins["seconds"][1:]:
+        shown.append(ReplayLine(second, _status(bins, second)))
+    if not any(e.get("kind") == "run.ended" for e in events):
+        last = max((e["t"] for e in events), default=0.0)
+        shown.append(ReplayLine(last, "[bold orange3]recording partial: the run ended before it finished[/]"))
+    yield from sorted(shown, key=lambda line: line.t)
+
+
+def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
+    kind = event.get("kind")
+    if kind not in SHOWN_KINDS:
+        return None
+    if kind == "step":
+        clock = event.get("clock") or ""
+        return (f"[bold]{clock:5}[/] [cyan]{event['action']}[/] {event.get('text', '')}"
+                f" [dim]({'ok' if event.get('ok') else 'FAILED'}: {event.get('detail', '')})[/]")
+    if kind == "alert.fired":
+        return f"[bold red]ALERT[/] {event['alert']}: error rate {event['error_rate']:.0%}"
+    if kind == "alert.resolved":
+        return f"[green]alert resolved[/] {event['alert']}"
+    if kind == "app.db_error":
+        key = (str(event.get("replica")), str(event.get("error_class")))
+        if key in seen_errors:
+            return None  # the first of each kind per replica; the status line carries the rate
+        seen_errors.add(key)
+        message = str(event.get("message", "")).splitlines()[0]
+        return f"[yellow]{event.get('replica')} log[/] {event.get('error_class')}: {message}"
+    if kind in ("docker.container", "docker.health"):
+        what = event.get("health") or event.get("action")
+        return f"[magenta]docker[/] {event.get('service')}: {what}"
+    if kind == "writes.verified":
+        return f"writes verified: {event.get('found')} of {event.get('acknowledged')} acknowledged orders present"
+    if kind == "run.ended":
+        return f"run ended ({event.get('reason')})"
+    return f"{kind} {event.get('fault', '')} {event.get('detail', event.get('outcome', ''))}".strip()
+
+
+def _status(bins: dict[str, Any], second: int) -> str:
+    window = range(max(0, second - STATUS_WINDOW_S), second)
+    ok = sum(bins["ok"][s] for s in window)
+    failed = sum(bins["failed"][s] for s in window)
+    total = ok + failed
+    rate = failed / total if total else 0.0
+    p95 = bins["p95"][second - 1]
+    p95_text = "-" if p95 != p95 else f"{p95:.2f} s"  # NaN: no request that second
+    colour = "red" if rate > 0.05 else "green"
+    return (f"[dim]t={second:4d}s[/] [{colour}]{total / len(window):5.1f} req/s  errors {rate:4.0%}[/]  "
+            f"p95 {p95_text}")
+
+
+def replay(events: list[Event], speed: float, console: Console, clock: Clock,
+           stop: threading.Event | None = None) -> float:
+    """Print the replay paced at `speed` times the recording. Returns the recording time reached."""
+    stop = stop or threading.Event()
+    reached = 0.0
+    for line in replay_lines(events):
+        if not clock.wait_until(line.t / speed, stop):
+            break
+        reached = line.t
+        console.print(f"[bold]{line.t:7.1f}s[/] {line.text}", highlight=False)
+    return reached

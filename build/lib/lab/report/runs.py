@@ -1,0 +1,120 @@
+"""The recordings in a runs folder, and two recordings side by side."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import InvalidInput
+from lab.verdict import judge
+
+INTERVALS = ("detect", "identify", "mitigate", "recover", "user impact")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_dir: Path
+    scenario: str
+    verdict: str
+    intervals: dict[str, float]
+    fault_error_rate: float | None
+
+
+def load_summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json, re-judged from the recording when it is missing (a run killed before it wrote one)."""
+    path = run_dir / "summary.json"
+    if path.is_file():
+        document: dict[str, Any] = json.loads(path.read_text())
+        return document
+    if not (run_dir / "scenario.yaml").is_file():
+        raise InvalidInput(f"{run_dir} is not a run directory (no scenario.yaml)")
+    return judge(run_dir)
+
+
+def list_runs(runs_dir: Path) -> list[RunRow]:
+    """Newest first (run directories are named by their UTC start)."""
+    if not runs_dir.is_dir():
+        return []
+    rows = []
+    for run_dir in sorted((d for d in runs_dir.iterdir() if (d / "scenario.yaml").is_file()), reverse=True):
+        summary = load_summary(run_dir)
+        fault = summary.get("fault")
+        rows.append(RunRow(
+            run_dir=run_dir, scenario=summary["scenario"], verdict=summary["verdict"],
+            intervals={i["name"]: i["seconds"] for i in summary["intervals"]},
+            fault_error_rate=fault["overall"]["error_rate"] if fault else None,
+        ))
+    return rows
+
+
+def latest_run(runs_dir: Path, scenario: str, variant: str | None, before: str | None = None) -> Path | None:
+    """The newest recording of `scenario` (with `variant`, None for none) in runs_dir, older than `before`."""
+    if not runs_dir.is_dir():
+        return None
+    for run_dir in sorted((d for d in runs_dir.iterdir() if (d / "summary.json").is_file()), reverse=True):
+        if before is not None and run_dir.name >= before:
+            continue
+        summary = json.loads((run_dir / "summary.json").read_text())
+        if summary.get("scenario") == scenario and summary.get("variant") == variant and summary["verdict"] != \
+                "partial":
+            return run_dir
+    return None
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    section: str
+    name: str
+    a: str
+    b: str
+    difference: str
+
+
+def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[ComparisonRow]:
+    rows = [ComparisonRow("run", "verdict", summary_a["verdict"], summary_b["verdict"],
+                          "" if summary_a["verdict"] == summary_b["verdict"] else "differs"),
+            ComparisonRow("run", "variant", summary_a.get("variant") or "-", summary_b.get("variant") or "-", "")]
+    milestones_a = {m["name"]: m["t"] for m in summary_a["milestones"]}
+    milestones_b = {m["name"]: m["t"] for m in summary_b["milestones"]}
+    for name in dict.fromkeys([*milestones_a, *milestones_b]):
+        rows.append(_numeric("milestone (s)", name, milestones_a.get(name), milestones_b.get(name)))
+    intervals_a = {i["name"]: i["seconds"] for i in summary_a["intervals"]}
+    intervals_b = {i["name"]: i["seconds"] for i in summary_b["intervals"]}
+    for name in INTERVALS:
+        if name in intervals_a or name in intervals_b:
+            rows.append(_numeric("interval (s)", name, intervals_a.get(name), intervals_b.get(name)))
+    for window in ("steady", "fault", "after_restart", "after_recovery"):
+        stats_a = (summary_a.get(window) or {}).get("overall") or {}
+        stats_b = (summary_b.get(window) or {}).get("overall") or {}
+        if stats_a or stats_b:
+            rows.append(_numeric(f"{window} impact", "error rate %", _percent(stats_a.get("error_rate")),
+                                 _percent(stats_b.get("error_rate"))))
+            rows.append(_numeric(f"{window} impact", "p95 latency (s)", stats_a.get("p95_s"), stats_b.get("p95_s")))
+    for name, key in (("users affected (s)", "impacted_s"), ("users affected (% of the fault)", "impact_share")):
+        a, b = summary_a.get(key), summary_b.get(key)
+        if a is not None or b is not None:
+            scale = 100 if key == "impact_share" else 1
+            rows.append(_numeric("user impact", name, None if a is None else a * scale,
+                                 None if b is None else b * scale))
+    checks_a = {c["name"]: c["passed"] for c in summary_a["checks"]}
+    checks_b = {c["name"]: c["passed"] for c in summary_b["checks"]}
+    for name in dict.fromkeys([*checks_a, *checks_b]):
+        a, b = _verdict(checks_a.get(name)), _verdict(checks_b.get(name))
+        rows.append(ComparisonRow("check", name, a, b, "" if a == b else "differs"))
+    return rows
+
+
+def _numeric(section: str, name: str, a: float | None, b: float | None) -> ComparisonRow:
+    shown = [("-" if value is None else f"{value:.2f}") for value in (a, b)]
+    difference = "" if a is None or b is None else f"{b - a:+.2f}"
+    return ComparisonRow(section, name, shown[0], shown[1], difference)
+
+
+def _percent(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
+
+
+def _verdict(passed: bool | None) -> str:
+    return "-" if passed is None else ("PASS" if passed else "FAIL")

@@ -1,0 +1,141 @@
+"""`lab run`: one scenario, end to end. Validate, build, bring the stack up, record traffic and engine events
+while the runner plays the timeline, revert every fault, verify the writes, tear down, analyse, judge."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lab import outputs
+from lab.actions import StepPerformer
+from lab.console import ConsoleProgress, summary_table
+from lab.docker_env import ENGINE_ERRORS, engine_failed
+from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNRELIABLE, EngineLost, InvalidInput, LabError
+from lab.fault_watch import FaultWatch
+from lab.faults import build_fault
+from lab.faults.helper import StackTarget
+from lab.interrupts import run_guarded
+from lab.leftovers import owner_token
+from lab.lifecycle import Engine, ensure_images
+from lab.preflight import preflight
+from lab.recorder import Recorder
+from lab.report.build import make_reports
+from lab.runbook import RunbookRunner
+from lab.runner import Runner, RunStopped
+from lab.scenario import MAX_RATE, Scenario
+from lab.settings import Settings
+from lab.stack import Stack
+from lab.teardown import tear_down
+from lab.verdict import judge
+
+FAULT_TTL_MARGIN_S = 60.0
+"""A fault outlives its run by at most this much should both the lab and its attachment vanish."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    speed: float = 1.0
+    out_dir: Path | None = None
+    rate: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    exit_code: int
+
+
+def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
+    variant = f"-{scenario.variant.name}" if scenario.variant else ""
+    return settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario.name}{variant}"
+
+
+def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
+    """From the fault's apply to the end of the run, plus a margin: the time-to-live is the second line of defence
+    (the dead-man switch is the first), and must not remove a fault a runbook failed to remove before the run's
+    cleanup has seen it."""
+    spec = scenario.fault(fault_id)
+    if spec.ttl_s is not None:
+        return spec.ttl_s
+    start, _ = scenario.fault_windows()[fault_id]
+    return scenario.duration_s - scenario.offset_s(start) + FAULT_TTL_MARGIN_S
+
+
+def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:
+    """Everything after validation. Raises Interrupted after cleanup on SIGINT/SIGTERM."""
+    if options.rate is not None:
+        traffic = scenario.traffic.model_copy(update={"rate": _checked_rate(options.rate)})
+        scenario = scenario.model_copy(update={"traffic": traffic})
+    preflight(scenario)
+    run_dir = options.out_dir or default_run_dir(settings, scenario)
+    outputs.check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
+    engine = Engine.connect(settings).with_compose()  # before anything is written: no Docker or Compose, no run dir
+    for run_id in engine.reaped:
+        console.print(f"lab: removed the leftovers of run {run_id} (its lab process is gone)", highlight=False)
+    outputs.prepare_run_dir(run_dir)
+    outputs.write_scenario(run_dir, scenario, options.speed)
+
+    def play() -> None:
+        lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
+        console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
+        with stack:
+            record(scenario, stack, lab_images.tools, run_dir, options, console)
+
+    outcome = run_guarded(play)
+    summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
+    make_reports(run_dir, scenario, summary)
+    console.print(summary_table(summary))
+    console.print(f"lab: recording in {run_dir}", highlight=False)
+    outcome.raise_if_stopped()
+    code = {"pass": EXIT_OK, "unreliable": EXIT_UNRELIABLE}.get(summary["verdict"], EXIT_CHECK_FAILED)
+    return RunResult(run_dir=run_dir, summary=summary, exit_code=code)
+
+
+def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,
+           console: Console) -> None:
+    stop = threading.Event()
+    recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=stop, speed=options.speed,
+                        planned_duration_s=scenario.duration_s)
+    target = StackTarget(stack, tools_image)
+    faults = {spec.id: build_fault(spec, target, fault_ttl_s(scenario, spec.id)) for spec in scenario.faults}
+    performer = StepPerformer(stack, faults, recorder.log, watch=FaultWatch(faults, recorder.log, recorder.clock),
+                              runbook=RunbookRunner(stack, tools_image, scenario.base_dir))
+    progress = ConsoleProgress(console, recorder.clock)
+    recorder.log.subscribe(progress)
+    partial, reason = True, "interrupted"
+    try:
+        try:
+            recorder.start()
+            progress.start()
+            if performer.watch is not None:
+                performer.watch.start()
+            Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
+        except RunStopped:
+            raise EngineLost(str(recorder.engine_loss.reason)) from None
+        except ENGINE_ERRORS as exc:
+            raise engine_failed(exc) from exc
+        partial, reason = False, "completed"
+    except LabError as exc:
+        reason = f"aborted: {exc}"
+        raise
+    finally:
+        stop.set()
+        tear_down(recorder, performer, [progress], partial=partial, reason=reason)
+
+
+def _checked_rate(rate: float) -> float:
+    if not rate > 0:
+        raise InvalidInput(f"--rate must be more than 0 requests per second, got {rate:g}")
+    if rate > MAX_RATE:
+        raise InvalidInput(f"--rate {rate:g} is above {MAX_RATE:g} requests per second, the highest rate measured to "
+                           "pass every check with the stack and the lab sharing a 2-core machine (bench/RESULTS.md): "
+                           "beyond it the recording would not be trustworthy")
+    return rate
