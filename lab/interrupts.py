@@ -59,6 +59,18 @@ class GuardedOutcome:
     received: RunInterrupted | None = None
     failure: LabError | None = None
 
+    def add(self, error: BaseException | None) -> None:
+        """A failure of work that went on after the body (the stack's removal), kept as the body's would be; the
+        body's own failure comes first."""
+        if error is None or self.failure is not None:
+            return
+        if isinstance(error, LabError):
+            self.failure = error
+        elif isinstance(error, ENGINE_ERRORS):
+            self.failure = engine_failed(error)
+        else:
+            raise error
+
     def raise_if_stopped(self) -> None:
         """Report the end to the user: the signal's Interrupted (naming what cleanup could not do), else the error."""
         if self.received is not None:

@@ -12,7 +12,7 @@ from lab import docker_env, images
 from lab.errors import InvalidInput, LabError, NothingRunning
 from lab.leftovers import owner_alive, owner_pid, owners_by_run, reap_dead_runs
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
-from lab.stack import Stack, ensure_port_free, pick_run, remove_run_resources, running_run_ids
+from lab.stack import Stack, ensure_port_free, pick_run, running_run_ids
 
 __all__ = ["pick_run", "running_run_ids"]
 
@@ -108,7 +108,6 @@ def clean_all(engine: Engine, force: bool = False) -> tuple[list[str], list[str]
     removed = [run_id for run_id in runs if run_id not in skipped]
     for run_id in removed:
         engine.stack(run_id).down()
-        remove_run_resources(engine.client, run_id)  # whatever Compose could not see
     return removed, skipped
 
 

@@ -46,7 +46,9 @@ class Reaper:
     channel: Channel
 
     @classmethod
-    def start(cls, client: docker.DockerClient, image: str, run_id: str, name: str) -> Reaper:
+    def launch(cls, client: docker.DockerClient, image: str, run_id: str, name: str) -> Reaper:
+        """Create, attach and start it. From here the lab's death ends its stdin, which the reaper reads once its
+        program runs: what the run creates next is covered. `confirm_ready` says whether the program started."""
         host_config = client.api.create_host_config(
             binds={engine_socket(): {"bind": DEFAULT_SOCKET, "mode": "rw"}}, auto_remove=True, network_mode="none",
             cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True, mem_limit="64m", pids_limit=16)
@@ -61,12 +63,18 @@ class Reaper:
         channel = attach(client, container_id, PREFIX)
         try:
             client.api.start(container_id)
-            channel.reply({"ready"}, REPLY_TIMEOUT_S)
-        except (APIError, OSError, StreamEnded, TimeoutError) as exc:
+        except (APIError, OSError) as exc:
             channel.close()
             remove_container(client, container_id)
             raise StackError(f"the run's reaper did not start: {exc}") from exc
         return cls(client, container_id, channel)
+
+    def confirm_ready(self) -> None:
+        """Until its program said it is watching (it starts while the stack does); StackError if it never does."""
+        try:
+            self.channel.reply({"ready"}, REPLY_TIMEOUT_S)
+        except (OSError, StreamEnded, TimeoutError) as exc:
+            raise StackError(f"the run's reaper did not start: {exc}") from exc
 
     def dismiss(self) -> None:
         """The run's stack is gone by the lab's own hand: the reaper leaves without touching anything."""

@@ -4,6 +4,7 @@ while the runner plays the timeline, revert every fault, verify the writes, tear
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
 from lab.preflight import preflight
 from lab.recorder import Recorder
-from lab.report.build import make_reports
+from lab.report.build import make_reports, prepare_reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
@@ -82,16 +83,28 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     outputs.prepare_run_dir(run_dir)
     outputs.write_scenario(run_dir, scenario, options.speed)
 
+    removal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-removal")
+    removing: list[Future[None]] = []
+
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
         stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
         console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
-        with stack:
+        reports_ready = threading.Thread(target=prepare_reports, name="prepare-reports", daemon=True)
+        reports_ready.start()  # while the stack starts: not while requests are timed
+        stack.start()  # removes what it started if it fails
+        reports_ready.join()
+        try:
             record(scenario, stack, lab_images.tools, run_dir, options, console)
+        finally:  # the recording is closed: the stack goes while the run is judged (its reaper stays until then)
+            removing.append(removal.submit(stack.down))
 
     outcome = run_guarded(play)
     summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
     make_reports(run_dir, scenario, summary)
+    removal.shutdown(wait=True)
+    for removed in removing:
+        outcome.add(removed.exception())
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     outcome.raise_if_stopped()

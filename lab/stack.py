@@ -3,13 +3,13 @@ removes containers, networks and volumes, and both find things by the run's labe
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import secrets
 import socket
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,11 +105,22 @@ class Stack:
         return project_name(self.run_id)
 
     def __enter__(self) -> Stack:
-        """Start the run's reaper (an owned stack goes if its owner dies, see lab.reaper), then the stack."""
+        return self.start()
+
+    def start(self) -> Stack:
+        """Start the run's reaper (an owned stack goes if its owner dies, see lab.reaper), then the stack. The
+        Compose file is read while the reaper's container starts, and its program starts while the stack does;
+        nothing is created before its container runs attached to this process."""
         try:
-            if self.owner != DETACHED and self.images is not None:
-                self.reaper = Reaper.start(self.client, self.images.reaper, self.run_id, f"{self.project}-reaper")
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                reaper = pool.submit(self._launch_reaper)
+                try:
+                    self._read_topology()
+                finally:
+                    self.reaper = reaper.result()
             self.up()
+            if self.reaper is not None:
+                self.reaper.confirm_ready()
         except BaseException:
             self.down()
             raise
@@ -128,9 +139,7 @@ class Stack:
         for port in (self.lb_port, self.db_port):
             if port is not None:
                 ensure_port_free(port)
-        if self.compose_topology is None:
-            self.compose_topology = read_topology(Path(self.spec.compose_file), self.compose_environment(),
-                                                  self._compose_argv())
+        self._read_topology()
         pick_lb, pick_db = self.lb_port is None, self.db_port is None
         Retrying(stop=stop_after_attempt(3 if pick_lb or pick_db else 1), retry=retry_if_exception_type(PortInUse),
                  reraise=True)(self._start, pick_lb, pick_db)
@@ -138,6 +147,16 @@ class Stack:
         self.wait_healthy(self.spec.wait or None, poll_s=0.1)
         if self.spec.builtin:
             self._wait_in_rotation()
+
+    def _launch_reaper(self) -> Reaper | None:
+        if self.owner == DETACHED or self.images is None:
+            return None
+        return Reaper.launch(self.client, self.images.reaper, self.run_id, f"{self.project}-reaper")
+
+    def _read_topology(self) -> None:
+        if self.compose_topology is None:
+            self.compose_topology = read_topology(Path(self.spec.compose_file), self.compose_environment(),
+                                                  self._compose_argv())
 
     def _wait_in_rotation(self, timeout_s: float = 30.0) -> None:
         """Until the LB has every replica in rotation (they start with it): a new stack serves through all three."""
@@ -175,10 +194,10 @@ class Stack:
         return ports
 
     def down(self) -> None:
-        """Remove everything of this run: Compose first, then anything still carrying the run label; the reaper
-        last, so that it still removes what is left should this process die meanwhile."""
-        with contextlib.suppress(StackError):  # the label sweep below removes what Compose could not
-            self._compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+        """Remove everything carrying the run's label (every container, network and volume Compose made has it,
+        through the override); the reaper last, so that it still removes what is left should this process die
+        meanwhile. Not `compose down`: it stops each service gracefully first, 1.5 s of a run's end spent waiting
+        for containers whose recording is already closed."""
         try:
             remove_run_resources(self.client, self.run_id, spare_reaper=self.reaper is not None)
         except ENGINE_ERRORS as exc:
@@ -405,8 +424,10 @@ def remove_run_resources(client: docker.DockerClient, run_id: str, spare_reaper:
                    and c["State"] == "running"):
         # SIGTERM first: a fault helper reverts its fault on SIGTERM, a forced removal would kill it mid-fault.
         _ignore_gone(lambda h=helper: client.api.stop(h["Id"], timeout=5))
-    for container in containers:
-        removed += _ignore_gone(lambda c=container: client.api.remove_container(c["Id"], force=True, v=True))
+    if containers:  # together: each forced removal is a kill and a wait for the engine (0.2-0.3 s)
+        with ThreadPoolExecutor(max_workers=min(8, len(containers)), thread_name_prefix="remove") as pool:
+            removed += sum(pool.map(lambda c: _ignore_gone(
+                lambda: client.api.remove_container(c["Id"], force=True, v=True)), containers))
     for network in client.networks.list(filters=selector):
         removed += _ignore_gone(network.remove)
     for volume in client.volumes.list(filters=selector):

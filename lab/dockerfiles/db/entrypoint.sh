@@ -1,6 +1,6 @@
 #!/bin/sh
-# Start: copy the cluster baked into the image into the (new, empty) data volume, give its roles this run's
-# password (once per volume), then run postgres as PID 1.
+# Start: give the roles of the cluster baked into the image this run's password (once per container), then run
+# postgres.
 set -eu
 : "${POSTGRES_USER:?}" "${POSTGRES_DB:?}" "${POSTGRES_PASSWORD:?}" "${POSTGRES_APP_USER:?}"
 if [ "$POSTGRES_USER $POSTGRES_APP_USER $POSTGRES_DB" != "$LAB_BAKED_ROLES" ]; then
@@ -11,9 +11,6 @@ fi
 case $POSTGRES_PASSWORD in
     *[!A-Za-z0-9_-]*) echo "db: POSTGRES_PASSWORD may hold only letters, digits, '-' and '_'" >&2; exit 2 ;;
 esac
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    cp -a "$LAB_BAKED_DATA/." "$PGDATA/"
-fi
 if [ ! -e "$PGDATA/lab-password-set" ]; then
     # Single-user mode, before the server listens: no client ever sees the roles without their password. The
     # statement reaches postgres on its stdin (printf is a shell builtin: the password is on no command line),
