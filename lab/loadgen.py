@@ -21,11 +21,12 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import aiohttp
-import uvloop
+from typing import TYPE_CHECKING
 
 from lab.clock import Clock
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_SLEEP_S = 0.1
 STOP_GRACE_S = 1.0
@@ -72,6 +73,13 @@ def due(start_t: float, rate: float, next_seq: int, now: float) -> range:
     return range(next_seq, max(next_seq, last + 1))
 
 
+def warm_up() -> None:
+    """Import the event loop and the HTTP client (a quarter of a second), for a caller with time to spare before
+    traffic starts: the generator imports them when it starts otherwise."""
+    import aiohttp  # noqa: F401
+    import uvloop  # noqa: F401
+
+
 class OpenLoop:
     """Sends `plan(seq)` at `rate` per second from start() until stop(); `record(sent)` hears of each one's end.
     Both callbacks run on the generator's own thread, one at a time."""
@@ -93,6 +101,7 @@ class OpenLoop:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadgen", daemon=True)
         self._failure: BaseException | None = None
+        self._transport_errors: tuple[type[BaseException], ...] = (OSError, ValueError)  # + aiohttp's, once imported
 
     def start(self) -> None:
         self._thread.start()
@@ -107,6 +116,8 @@ class OpenLoop:
             raise RuntimeError(f"the load generator failed: {self._failure!r}") from self._failure
 
     def _run(self) -> None:
+        import uvloop
+
         try:
             # uvloop (libuv) halves the loop's own cost per request against asyncio's selector loop.
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -117,6 +128,9 @@ class OpenLoop:
             self._ready.set()
 
     async def _main(self) -> None:
+        import aiohttp
+
+        self._transport_errors = (aiohttp.ClientError, OSError, ValueError)
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=5.0, enable_cleanup_closed=True)
@@ -157,7 +171,7 @@ class OpenLoop:
                 status, headers = response.status, response.headers
         except TimeoutError:
             error = f"TimeoutError: no answer within {self.timeout_s:g} s"
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except self._transport_errors as exc:
             error = f"{type(exc).__name__}: {exc}"
         sent = Sent(planned, started, self.clock.now(), status, headers, payload, error)
         self.recorded += 1
