@@ -60,9 +60,10 @@ class GuardedOutcome:
     failure: LabError | None = None
 
     def add(self, error: BaseException | None) -> None:
-        """A failure of work that went on after the body (the stack's removal), kept as the body's would be; the
-        body's own failure comes first."""
-        if error is None or self.failure is not None:
+        """A failure of work that went on after the body: the stack's removal. It replaces the body's own failure,
+        as an exception raised while leaving a `with` block would: what is left behind, and how it goes, is what
+        the user has to act on (why the run stopped is in its recording)."""
+        if error is None:
             return
         if isinstance(error, LabError):
             self.failure = error

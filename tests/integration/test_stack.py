@@ -51,13 +51,16 @@ def test_lb_round_robins_over_all_three_replicas(stack: Stack) -> None:
 
 def test_every_resource_carries_the_run_label_and_down_removes_them(engine: lifecycle.Engine,
                                                                      lab_images: LabImages) -> None:
-    """Containers, the network and the volume are labelled with the run; down leaves none of them."""
+    """Containers and the network are labelled with the run; down leaves none of them. The database keeps its
+    cluster in its container's layer: no volume at all, anonymous ones included (a team's volumes are labelled and
+    removed too: test_own_stack)."""
     with engine.stack(images=lab_images) as stack:
         client = engine.client
         containers = client.containers.list(filters=labels.run_filter(stack.run_id))
         assert sorted(c.labels["com.docker.compose.service"] for c in containers) == sorted(SERVICES)
         assert len(client.networks.list(filters=labels.run_filter(stack.run_id))) == 1
-        assert len(client.volumes.list(filters=labels.run_filter(stack.run_id))) == 1
+        assert client.volumes.list(filters=labels.run_filter(stack.run_id)) == []
+        assert [m for c in containers for m in c.attrs["Mounts"] if m["Type"] == "volume"] == []
         for container in containers:
             bindings = [b for binds in container.ports.values() for b in binds or []]
             assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
