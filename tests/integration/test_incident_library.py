@@ -24,6 +24,7 @@ CI_SPEEDS = {
     "aws-2025-dynamodb-dns": 1.5,
     "azure-2019-dns-nxdomain": 1.0,
     "cloudflare-2020-backbone-route": 1.5,
+    "commercelayer-2023-connection-resets": 1.5,
     "github-2018-partition": 4.0,
     "github-2022-connection-limit": 2.0,
     "slack-2021-packet-loss": 1.0,
