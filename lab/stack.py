@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -206,6 +207,7 @@ class Stack:
         if self.reaper is not None:
             self.reaper.dismiss()
             self.reaper = None
+        shutil.rmtree(override_directory(self.run_id), ignore_errors=True)
 
     def wait_healthy(self, services: tuple[str, ...] | None = None, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:
@@ -346,7 +348,7 @@ class Stack:
     def _override_file(self) -> Path:
         """The lab's override of the stack's Compose file (labels, ownership, host ports), next to nothing of the
         team's: in a directory of the lab's own."""
-        directory = Path(tempfile.gettempdir()) / "outage-lab" / self.run_id
+        directory = override_directory(self.run_id)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "override.yaml"
         if self.compose_topology is not None:
@@ -411,6 +413,11 @@ def last_log_line(container: Any) -> str:
     except APIError:
         return "(no logs)"
     return lines[-1] if lines else "(no logs)"
+
+
+def override_directory(run_id: str) -> Path:
+    """Where the run's Compose override is written (and removed with the stack)."""
+    return Path(tempfile.gettempdir()) / "outage-lab" / run_id
 
 
 def remove_run_resources(client: docker.DockerClient, run_id: str, spare_reaper: bool = False) -> int:

@@ -17,7 +17,7 @@ import pytest
 from lab import labels, lifecycle
 from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
-from lab.stack import APP_SERVICES, SERVICES, Stack
+from lab.stack import APP_SERVICES, SERVICES, Stack, override_directory
 
 from .helpers import lab_cli, leftovers
 
@@ -64,7 +64,9 @@ def test_every_resource_carries_the_run_label_and_down_removes_them(engine: life
         for container in containers:
             bindings = [b for binds in container.ports.values() for b in binds or []]
             assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+        assert (override_directory(stack.run_id) / "override.yaml").is_file()
     assert leftovers(engine, stack.run_id) == []
+    assert not override_directory(stack.run_id).exists()  # the lab's Compose override goes with the stack
 
 
 def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> None:
