@@ -563,15 +563,17 @@ def doctor() -> None:
 
 def entry() -> NoReturn:
     """The `lab` command: `main`, then a quick exit. The interpreter's own shutdown (freeing the 800 modules and the
-    recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: the lab joins every
-    thread it starts, closes every file it writes and removes every container before its command returns."""
+    recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: a command returns
+    once its files are closed, its stack removed and the threads doing that joined (a daemon thread still running
+    then, such as a load generator's after a failure, is only ended sooner)."""
     try:
         main()
         code = 0
     except SystemExit as done:
         code = exit_status(done.code)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away (`lab ... | head`)
+            stream.flush()
     os._exit(code)
 
 

@@ -28,8 +28,12 @@ class RunInterrupted(BaseException):
 
 
 class SignalGuard:
-    def __init__(self) -> None:
+    """SIGINT/SIGTERM while it is entered: the first interrupts (RunInterrupted), later ones are acknowledged. With
+    `interrupt=False` every one is only acknowledged: for work that must finish once the run is over."""
+
+    def __init__(self, interrupt: bool = True) -> None:
         self.received: RunInterrupted | None = None
+        self.interrupt = interrupt
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> SignalGuard:
@@ -44,6 +48,10 @@ class SignalGuard:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
+        if not self.interrupt:
+            print(f"lab: {name} received: the run is over; removing its stack and writing its report, please wait",
+                  file=sys.stderr)
+            return
         if self.received is not None:
             print(f"lab: {name} received again: still cleaning up (faults, stack), please wait", file=sys.stderr)
             return

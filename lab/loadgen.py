@@ -116,9 +116,9 @@ class OpenLoop:
             raise RuntimeError(f"the load generator failed: {self._failure!r}") from self._failure
 
     def _run(self) -> None:
-        import uvloop
-
         try:
+            import uvloop
+
             # uvloop (libuv) halves the loop's own cost per request against asyncio's selector loop.
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 runner.run(self._main())

@@ -20,7 +20,7 @@ from lab.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNRELIABLE, EngineLost, 
 from lab.fault_watch import FaultWatch
 from lab.faults import build_fault
 from lab.faults.helper import StackTarget
-from lab.interrupts import run_guarded
+from lab.interrupts import SignalGuard, run_guarded
 from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
 from lab.preflight import preflight
@@ -85,26 +85,31 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
     removal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-removal")
     removing: list[Future[None]] = []
+    warmed = threading.Thread(target=warm_up, name="warm-up", daemon=True)
 
     def play() -> None:
         lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
         stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
         console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
-        warmed = threading.Thread(target=warm_up, name="warm-up", daemon=True)
         warmed.start()  # while the stack starts: not while requests are timed
         stack.start()  # removes what it started if it fails
-        warmed.join()
         try:
+            warmed.join()
             record(scenario, stack, lab_images.tools, run_dir, options, console)
         finally:  # the recording is closed: the stack goes while the run is judged (its reaper stays until then)
             removing.append(removal.submit(stack.down))
 
     outcome = run_guarded(play)
-    summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
-    make_reports(run_dir, scenario, summary)
-    removal.shutdown(wait=True)
-    for removed in removing:
-        outcome.add(removed.exception())
+    with SignalGuard(interrupt=False):  # nothing may cut the stack's removal short
+        try:
+            if warmed.ident is not None:
+                warmed.join()  # matplotlib is not to be used from two threads at once
+            summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
+            make_reports(run_dir, scenario, summary)
+        finally:
+            removal.shutdown(wait=True)
+            for removed in removing:
+                outcome.add(removed.exception())
     console.print(summary_table(summary))
     console.print(f"lab: recording in {run_dir}", highlight=False)
     outcome.raise_if_stopped()

@@ -37,7 +37,9 @@ class DatabaseAccess(DocumentModel):
     password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                      description="Environment variable holding that administrator's password "
                                                  "(read when the run starts, never printed).")
-    data_dir: str = Field("/var/lib/postgresql/data", description="PGDATA in the container (pg_hba.conf is there).")
+    data_dir: str = Field("/var/lib/postgresql/data",
+                          description="PGDATA in the container, as PGDATA in the database families' helpers (they "
+                                      "ask the server where its pg_hba.conf is: `SHOW hba_file`).")
 
 
 class AppLogs(DocumentModel):
@@ -129,8 +131,9 @@ def override(spec: StackSpec, compose: ComposeTopology, run_id: str, owner: str,
 
 def built_image_tag(compose_file: Path, service: str) -> str:
     """The tag a team's built service gets when its file names none. Compose would name the image after the run's
-    project, a new image per run that nobody removes; this one is the same for every run of the same file, so each
-    build replaces the last (and reuses its layers)."""
+    project, a new image per run that nobody removes; this one is the same for every run of the same file, so a
+    rebuild reuses its layers and takes its tag (a build whose inputs changed leaves the previous one untagged, as
+    any rebuild does: `docker image prune` removes those)."""
     path = compose_file.resolve()
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
     directory = re.sub(r"[^a-z0-9_.-]+", "-", path.parent.name.lower()).strip("-._") or "stack"

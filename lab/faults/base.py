@@ -75,6 +75,10 @@ class HelperPlan:
     """Docker network the helper is attached to instead (to reach services by name; survives their restarts)."""
     volumes_of: str | None = None
     """Service whose volumes the helper mounts at the same paths (its data files)."""
+    files_of: str | None = None
+    """Service whose files the helper reaches through its PID 1's root (`/proc/1/root`: it joins the service's PID
+    namespace for that alone). What it changes there outlives a restart of the service, unlike a process or a
+    network namespace: a stopped service does not mean the fault went."""
     user: str | None = None
 
 

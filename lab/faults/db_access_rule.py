@@ -36,7 +36,12 @@ apply() {
   fi
   reload || return 2
   local seen; seen=$(sql <<<"select count(*) from pg_hba_file_rules where auth_method = 'reject' and address = :'ip';")
-  [ "$seen" -gt 0 ] 2>/dev/null || { echo "the server does not read the rule written to $hba"; return 2; }
+  local bad; bad=$(sql <<<"select count(*) from pg_hba_file_rules where error is not null;")
+  if ! [ "$seen" -gt 0 ] 2>/dev/null || [ "$bad" != 0 ]; then  # the wrong file, or one the server refuses
+    revert >/dev/null
+    echo "the server does not take the rule written to $hba (rules found: ${seen:-none}, lines in error: ${bad:-?})"
+    return 2
+  fi
   local closed=0
   if [ "$TERMINATE" = 1 ]; then
     closed=$(sql <<<"select count(pg_terminate_backend(pid)) from pg_stat_activity where client_addr = :'ip';")
@@ -76,7 +81,7 @@ def plan(spec: DbAccessRuleSpec, target: FaultTarget, mark: str) -> list[HelperP
     client_ip = target.address(spec.client, seen_from=spec.target)
     return [HelperPlan(
         name=spec.target, script=SCRIPT, image=target.image_of(spec.target), network=target.network_of(spec.target),
-        volumes_of=spec.target, pid_of=spec.target,
+        volumes_of=spec.target, files_of=spec.target,
         env={**target.database_env(spec.target), "ROLE": spec.user, "CLIENT_IP": client_ip,
              "CLIENT_NAME": spec.client, "DATABASE": spec.database, "DB_USER": spec.user,
              "TERMINATE": "1" if spec.terminate_existing else "0"},

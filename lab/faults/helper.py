@@ -167,7 +167,8 @@ def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget
     options: dict[str, Any] = {"cap_drop": ["ALL"], "cap_add": list(plan.cap_add),
                                "security_opt": ["no-new-privileges"], "auto_remove": auto_remove}
     namespace_pid: int | None = None
-    for service, option, kind in ((plan.network_of, "network_mode", "network"), (plan.pid_of, "pid_mode", "pid")):
+    for service, option, kind in ((plan.network_of, "network_mode", "network"),
+                                  (plan.pid_of or plan.files_of, "pid_mode", "pid")):
         if service is None:
             continue
         owner = target.container(service)
@@ -180,8 +181,8 @@ def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget
     if plan.volumes_of is not None:
         options["volumes_from"] = [target.container(plan.volumes_of).id]
     else:
-        # An image that declares volumes (the database's) would give every helper an anonymous volume, which
-        # outlives it: a tmpfs takes each one's place.
+        # An image that declares volumes (a team's database's, often) would give every helper an anonymous
+        # volume, which outlives it: a tmpfs takes each one's place.
         declared = (client.api.inspect_image(plan.image).get("Config") or {}).get("Volumes") or {}
         if declared:
             options["tmpfs"] = {path: "" for path in declared}

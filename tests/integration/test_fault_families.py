@@ -254,6 +254,29 @@ def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images
               f"(app-1 meanwhile: {other:.2f} s)")
 
 
+def test_an_access_rule_outlives_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
+    """pg_hba.conf is a file in the database's container: a restart (a new PID namespace; the helper that joined the
+    old one is gone with it) keeps the rule, the fault still says it is in effect (no false loss for the fault
+    watch), app-2 is still refused, and the revert reaches the restarted database's file."""
+    wait_all_ready(shared_stack)
+    fault = fault_for(shared_stack, lab_images, {"kind": "db-access-rule", "target": "db", "client": "app-2"},
+                      "test-hba-restart")
+    try:
+        fault.apply()
+        restart_db(shared_stack)
+        shared_stack.wait_healthy(("db",), poll_s=0.2)
+        state = fault.verify()
+        assert state.applied, state.detail
+        wait_ready(shared_stack, ("app-1", "app-3"))
+        seen = observe(shared_stack, ("app-2",), 3)
+        assert all(p.status != 200 for p in seen["app-2"]), seen["app-2"]
+    finally:
+        outcome = fault.revert()
+    assert "db: removed" in outcome, outcome
+    assert not fault.verify().applied
+    wait_all_ready(shared_stack)
+
+
 def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, lab_images: LabImages) -> None:
     """Revert deletes only what carries the fault's mark: an identical rule without it stays in place."""
     app2 = shared_stack.container("app-2")
