@@ -113,7 +113,7 @@ def remove_container(client: docker.DockerClient, container_id: str) -> None:
     """Make sure a container is gone. The lab's attached containers remove themselves once they exit (auto-remove),
     so a removal already in progress, or done, is what is wanted."""
     try:
-        # With its anonymous volumes: a helper running the database's image gets one for the image's VOLUME.
+        # With its anonymous volumes, should an image it runs declare any (a team's database image often does).
         client.api.remove_container(container_id, force=True, v=True)
     except NotFound:
         pass

@@ -25,7 +25,8 @@ from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
 from lab.preflight import preflight
 from lab.recorder import Recorder
-from lab.report.build import make_reports, prepare_reports
+from lab.report import chart
+from lab.report.build import make_reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
@@ -122,7 +123,7 @@ def warm_up() -> None:
     work done while the stack starts and this process mostly waits for Compose, instead of before the first request
     and after the last."""
     loadgen.warm_up()
-    prepare_reports()
+    chart.warm_up()
 
 
 def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,

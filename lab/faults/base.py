@@ -81,6 +81,16 @@ class HelperPlan:
     network namespace: a stopped service does not mean the fault went."""
     user: str | None = None
 
+    @property
+    def pid_namespace_of(self) -> str | None:
+        """Service whose PID namespace the helper joins, for its processes or for its files."""
+        return self.pid_of or self.files_of
+
+    @property
+    def joins(self) -> str | None:
+        """Service whose namespaces the helper joins (a restart of it leaves the helper in the old ones)."""
+        return self.network_of or self.pid_namespace_of
+
 
 class FaultTarget:
     """What a family may ask of the stack while it plans its helpers: label-checked containers, addresses, images

@@ -41,8 +41,7 @@ class Fault:
     def places(self) -> frozenset[str]:
         """The services whose namespaces or state hold the fault: only a step acting on one of them can remove it."""
         return frozenset({self.spec.target} | {owner for plan in self.plans()
-                                                 if (owner := plan.network_of or plan.pid_of or plan.files_of)
-                                                 is not None})
+                                                 if (owner := plan.joins) is not None})
 
     def helper_name(self, plan: HelperPlan) -> str:
         return f"{self.target.project}-fault-{self.spec.id}-{plan.name}"
@@ -145,7 +144,7 @@ class Fault:
         return reply
 
     def _current(self, helper: Helper, plan: HelperPlan) -> bool:
-        owner_service = plan.network_of or plan.pid_of or plan.files_of
+        owner_service = plan.joins
         if owner_service is None or helper.namespace_pid is None:
             return True
         owner = self.target.container(owner_service)

@@ -168,7 +168,7 @@ def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget
                                "security_opt": ["no-new-privileges"], "auto_remove": auto_remove}
     namespace_pid: int | None = None
     for service, option, kind in ((plan.network_of, "network_mode", "network"),
-                                  (plan.pid_of or plan.files_of, "pid_mode", "pid")):
+                                  (plan.pid_namespace_of, "pid_mode", "pid")):
         if service is None:
             continue
         owner = target.container(service)

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from lab.events import Event
-from lab.report.chart import timeline_svg, warm_up
+from lab.report.chart import timeline_svg
 from lab.report.narrative import measure_proofs, postmortem_context
 from lab.scenario import Scenario
 from lab.verdict import judge, load_run
@@ -52,11 +52,6 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
     markdown_path = run_dir / "postmortem.md"
     markdown_path.write_text(_environment(autoescape=False).get_template("postmortem.md.j2").render(**context))
     return Reports(html=html_path, postmortem=markdown_path, render_s=time.perf_counter() - started)
-
-
-def prepare_reports() -> None:
-    """What `make_reports` would otherwise do first (matplotlib's import and fonts), done ahead of it."""
-    warm_up()
 
 
 def first_db_errors(events: list[Event]) -> list[Event]:
