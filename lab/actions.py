@@ -80,10 +80,9 @@ class StepPerformer:
         fault = self.faults[fault_id]
         if self.watch is not None:
             self.watch.unwatch(fault_id)
-        outcome = fault.revert()
+        outcome, state = fault.remove()
         self.applied.discard(fault_id)
         self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome, cleanup=cleanup)
-        state = fault.verify()
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if state.applied:
             raise FaultError(f"fault {fault_id} is still in effect after its revert: {state.detail}")

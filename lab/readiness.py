@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 
-import psycopg
-
 PROBE_TIMEOUT_S = 1.0
 
 
@@ -28,7 +26,15 @@ def http_ok(port: int, path: str) -> bool:
         connection.close()
 
 
+def warm_up() -> None:
+    """Import libpq's binding (0.1-0.2 s), for a caller with time to spare before the first probe of a database."""
+    import psycopg  # noqa: F401
+
+
 def postgres_accepting(conninfo: str) -> bool:
     """The server accepts connections (libpq's PQping, as `pg_isready` asks): no credentials needed, so `lab status`
     can ask too. The built-in database sets its password before it listens, so accepting means a login works."""
+    # Imported here: a run imports it (warm_up) while Compose starts its stack.
+    import psycopg
+
     return psycopg.pq.PGconn.ping(f"{conninfo} connect_timeout=1".encode()) == psycopg.pq.Ping.OK

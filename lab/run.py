@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from lab import loadgen, outputs
+from lab import loadgen, outputs, readiness
 from lab.actions import StepPerformer
 from lab.console import ConsoleProgress, summary_table
 from lab.docker_env import ENGINE_ERRORS, engine_failed
@@ -119,9 +119,10 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
 
 
 def warm_up() -> None:
-    """Imports the traffic generator and the reports need (matplotlib's fonts too): about a second and a quarter of
-    work done while the stack starts and this process mostly waits for Compose, instead of before the first request
-    and after the last."""
+    """Imports the readiness probes, the traffic generator and the reports need (matplotlib's fonts too): about a
+    second and a half of work done while the stack starts and this process mostly waits for Compose, instead of
+    before the first request and after the last."""
+    readiness.warm_up()  # first: the stack's readiness is probed as soon as Compose has started it
     loadgen.warm_up()
     chart.warm_up()
 

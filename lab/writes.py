@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 
@@ -19,6 +18,8 @@ class WriteCheck:
 def verify_acknowledged_writes(conninfo: str, password: str, acknowledged: list[Any], query: str) -> WriteCheck:
     """Look every acknowledged id up in the database with the workload's query, which gets the ids as %(ids)s and
     returns those it finds in its first column (retrying connects: the database may have just restarted)."""
+    import psycopg  # here, not at import: a run imports it while its stack starts (readiness.warm_up)
+
     ids = sorted(set(acknowledged), key=str)
     retrying = Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.5),
                         retry=retry_if_exception_type(psycopg.OperationalError), reraise=True)

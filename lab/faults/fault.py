@@ -111,21 +111,34 @@ class Fault:
     def revert(self) -> str:
         """Remove the fault wherever it is; idempotent. Returns what was done."""
         with self._lock:
-            outcomes = [self._revert_one(plan) for plan in self.plans()] if self._plans or self._helpers else []
+            try:
+                return self._revert_everywhere()
+            finally:
+                self._dismiss_all()
+
+    def remove(self) -> tuple[str, FaultState]:
+        """Revert the fault and observe whether it is gone, asking the helpers that reverted it before they leave
+        (a fresh probe container each otherwise: 0.3 s at the end of every run). Returns what was done, and the
+        state seen after it."""
+        with self._lock:
+            try:
+                return self._revert_everywhere(), self.verify()
+            finally:
+                self._dismiss_all()
+
+    def _revert_everywhere(self) -> str:
+        outcomes = [self._revert_one(plan) for plan in self.plans()] if self._plans or self._helpers else []
         return "; ".join(outcomes) or "never applied"
 
     def _revert_one(self, plan: HelperPlan) -> str:
         gone = self._namespace_gone(plan)
-        try:
-            if gone:
-                return f"nothing to remove: {gone}"
-            reply = self._ask(plan, "revert", "reverted", "absent", "revert-failed")
-            if reply.word == "revert-failed":
-                raise FaultError(f"fault {self.spec.id}: revert on {plan.name} failed: {reply.detail}")
-            return f"{plan.name}: {'removed' if reply.word == 'reverted' else 'already absent'}" + \
-                (f" ({reply.detail})" if reply.detail else "")
-        finally:
-            self._dismiss(plan)
+        if gone:
+            return f"nothing to remove: {gone}"
+        reply = self._ask(plan, "revert", "reverted", "absent", "revert-failed")
+        if reply.word == "revert-failed":
+            raise FaultError(f"fault {self.spec.id}: revert on {plan.name} failed: {reply.detail}")
+        return f"{plan.name}: {'removed' if reply.word == 'reverted' else 'already absent'}" + \
+            (f" ({reply.detail})" if reply.detail else "")
 
     def _ask(self, plan: HelperPlan, command: str, *words: str) -> Reply:
         """Ask the helper if it sits in the namespaces the target has now; otherwise (helper gone, target
@@ -135,7 +148,7 @@ class Fault:
             try:
                 return helper.request(command, set(words), coded=command == "verify")
             except FaultError:
-                self._dismiss(plan)  # its stream ended (TTL expired, removed from outside): probe instead
+                self._dismiss(plan.name)  # its stream ended (TTL expired, removed from outside): probe instead
         reply = run_once(self.target.client, plan, self.target, command, mark=self.mark,
                          probe_labels=labels.run_labels(self.target.run_id, labels.ROLE_FAULT))
         if command == "revert":  # a probe reports "revert CODE DETAIL"
@@ -159,8 +172,13 @@ class Fault:
             return f"{owner_service} is not running: its namespaces, and the fault in them, went when it stopped"
         return ""
 
-    def _dismiss(self, plan: HelperPlan) -> None:
-        helper = self._helpers.pop(plan.name, None)
+    def _dismiss_all(self) -> None:
+        """Every helper leaves; one still holding its fault reverts it as it goes."""
+        for name in list(self._helpers):
+            self._dismiss(name)
+
+    def _dismiss(self, plan_name: str) -> None:
+        helper = self._helpers.pop(plan_name, None)
         if helper is None:
             return
         with contextlib.suppress(FaultError):  # already gone

