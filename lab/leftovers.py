@@ -5,6 +5,7 @@ command removes the resources whose owner is gone. Stacks from `lab up` are deta
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -65,6 +66,26 @@ def owners_by_run(client: docker.DockerClient) -> dict[str, str]:
 
 def dead_runs(client: docker.DockerClient) -> list[str]:
     return sorted(run_id for run_id, owner in owners_by_run(client).items() if not owner_alive(owner))
+
+
+OWNER_FILE = "owner"
+"""In a run's own directory on the host (its Compose override's): the owner token of the process that made it."""
+
+
+def remove_dead_runs_directories(root: Path) -> list[str]:
+    """Remove the run directories under `root` whose owner process is gone, and say which went: a run killed with
+    SIGKILL leaves its Compose override behind (its reaper removes what it has on the engine, not the lab's files on
+    this host). A directory without an owner file is not one of these, and stays."""
+    removed = []
+    for directory in sorted(root.glob(f"*/{OWNER_FILE}")):
+        try:
+            token = directory.read_text().strip()
+        except OSError:
+            continue
+        if not owner_alive(token):
+            shutil.rmtree(directory.parent, ignore_errors=True)
+            removed.append(directory.parent.name)
+    return removed
 
 
 def reap_dead_runs(client: docker.DockerClient, remove: Callable[[str], object]) -> list[str]:

@@ -10,9 +10,9 @@ import docker
 
 from lab import docker_env, images
 from lab.errors import InvalidInput, LabError, NothingRunning
-from lab.leftovers import owner_alive, owner_pid, owners_by_run, reap_dead_runs
+from lab.leftovers import owner_alive, owner_pid, owners_by_run, reap_dead_runs, remove_dead_runs_directories
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE, Settings
-from lab.stack import Stack, ensure_port_free, pick_run, running_run_ids
+from lab.stack import Stack, ensure_port_free, override_root, pick_run, running_run_ids
 
 __all__ = ["pick_run", "running_run_ids"]
 
@@ -36,6 +36,7 @@ class Engine:
         """Connect, and remove what dead runs left behind (every lab command does this first)."""
         engine = cls(client=docker_env.connect(), settings=settings)
         reaped = reap_dead_runs(engine.client, lambda run_id: engine.stack(run_id).down())
+        remove_dead_runs_directories(override_root())  # a killed run's reaper removed its stack, not these
         return replace(engine, reaped=tuple(reaped))
 
     def with_compose(self) -> Engine:

@@ -33,7 +33,7 @@ from lab.docker_env import ENGINE_ERRORS, compose_command
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
 from lab.images import LabImages
 from lab.knobs import StackKnobs
-from lab.leftovers import DETACHED
+from lab.leftovers import DETACHED, OWNER_FILE
 from lab.model import Topology
 from lab.reaper import Reaper
 from lab.settings import Settings
@@ -350,6 +350,7 @@ class Stack:
         team's: in a directory of the lab's own."""
         directory = override_directory(self.run_id)
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / OWNER_FILE).write_text(self.owner)  # a later lab command removes it if this process dies
         path = directory / "override.yaml"
         if self.compose_topology is not None:
             document = override(self.spec, self.compose_topology, self.run_id, self.owner, self.host_ports())
@@ -417,7 +418,11 @@ def last_log_line(container: Any) -> str:
 
 def override_directory(run_id: str) -> Path:
     """Where the run's Compose override is written (and removed with the stack)."""
-    return Path(tempfile.gettempdir()) / "outage-lab" / run_id
+    return override_root() / run_id
+
+
+def override_root() -> Path:
+    return Path(tempfile.gettempdir()) / "outage-lab"
 
 
 def remove_run_resources(client: docker.DockerClient, run_id: str, spare_reaper: bool = False) -> int:

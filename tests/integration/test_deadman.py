@@ -14,9 +14,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from lab import labels, lifecycle
 from lab.images import LabImages
-from lab.stack import project_name
+from lab.stack import override_directory, project_name
 
-from .helpers import NotYet, leftovers, seed, start_lab, summary_of, wait_for_event
+from .helpers import NotYet, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 
@@ -109,6 +109,9 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: life
     wait_for_event(out, "fault.applied")
     assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
+    assert (override_directory(run_id) / "override.yaml").is_file()  # the reaper cannot reach the host's files
+    assert lab_cli("status").returncode == 0  # every lab command removes those of dead runs first
+    assert not override_directory(run_id).exists()
     with capsys.disabled():
         print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from lab import lifecycle
 from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
+from lab.stack_spec import built_image_tag
 
 from .helpers import lab_cli, leftovers
 
@@ -80,7 +82,10 @@ def test_a_teams_pytest_plays_its_own_stack_with_the_plugin(installed: Path, tmp
                                                             engine: lifecycle.Engine, lab_images: LabImages) -> None:
     """The example stack's repository, outside the checkout, with a team's test file using `outage_lab`: the
     recovery test passes, the wrong expectation fails and its output names the run's report."""
-    repo = tmp_path / "notes"
+    # Always the same copy: its services' images are tagged after its path (once per Compose file), so a fresh
+    # directory per session would leave three more tags in `docker images` every time the suite runs.
+    repo = Path(tempfile.gettempdir()) / "outage-lab-tests" / "notes"
+    shutil.rmtree(repo, ignore_errors=True)
     shutil.copytree(PROJECT_ROOT / "examples" / "notes", repo)
     (repo / "test_outage.py").write_text(TEAM_TESTS)
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **SECRETS,
@@ -120,3 +125,4 @@ def test_a_stack_that_never_becomes_healthy_is_exit_3_with_its_last_words(tmp_pa
     run_id = re.search(r"lab: run (\S+): starting the stack", result.stdout)
     assert run_id is not None, result.stdout
     assert leftovers(engine, run_id.group(1)) == []
+    engine.client.images.remove(built_image_tag(tmp_path / "compose.yaml", "app"))  # built for this directory only
