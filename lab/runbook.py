@@ -19,6 +19,7 @@ from typing import Any
 from requests.exceptions import ConnectionError as EngineConnectionError
 from requests.exceptions import ReadTimeout
 
+from lab.docker_env import bundled_compose
 from lab.netns import run_tool
 from lab.scenario import RunbookStep
 from lab.stack import Stack
@@ -99,7 +100,11 @@ class RunbookRunner:
     def environment(self) -> dict[str, str]:
         """What a host script is given: the user's environment, the stack's Compose environment (so that
         `docker compose ps` or `docker compose restart app-2` just work), the run id, each service's container
-        name, the tools image, and `lab` first on PATH."""
+        name, the tools image, and `lab` first on PATH, behind only the Compose binary the lab itself runs (its
+        `docker-compose`: the script of that name beside `lab` would report every failure as success)."""
+        bundled = bundled_compose()
+        path = [*([str(bundled.parent)] if bundled is not None else []), str(Path(sys.executable).parent),
+                os.environ.get("PATH", "")]
         names = {f"LAB_CONTAINER_{service.upper().replace('-', '_')}": container.name
                  for service, container in self.stack.containers().items()}
         return {
@@ -111,5 +116,5 @@ class RunbookRunner:
             "LAB_SERVICES": " ".join(sorted(self.stack.containers())),
             "LAB_TOOLS_IMAGE": self.tools_image,
             "DOCKER_HOST": os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": os.pathsep.join(path),
         }

@@ -3,6 +3,7 @@ removes containers, networks and volumes, and both find things by the run's labe
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -184,7 +185,8 @@ class Stack:
             self._compose("up", "--detach", *build, "--pull", "never", "--quiet-pull")
         except PortInUse:
             if pick_lb or pick_db:  # a picked port was taken between picking and binding: retry with new ones
-                self._compose("down", "--volumes", "--timeout", "1")
+                with contextlib.suppress(StackError):  # what is left is removed by label if the retries fail
+                    self._compose("down", "--volumes", "--timeout", "1")
             raise
 
     def host_ports(self) -> dict[str, int]:

@@ -49,7 +49,7 @@ def read_topology(compose_file: Path, env: Mapping[str, str] | None = None,
                               env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired as exc:
         raise InvalidInput(f"stack.compose_file: `compose config` on {compose_file} did not finish") from exc
-    try:  # some Compose versions exit 0 on an interpolation error, with nothing on stdout
+    try:  # a Compose that exits 0 with nothing on stdout (some do, on an interpolation error) is caught here too
         document = json.loads(done.stdout) if done.returncode == 0 else None
     except ValueError:
         document = None

@@ -116,13 +116,18 @@ class Fault:
             finally:
                 self._dismiss_all()
 
-    def remove(self) -> tuple[str, FaultState]:
+    def remove(self) -> tuple[str, FaultState | FaultError]:
         """Revert the fault and observe whether it is gone, asking the helpers that reverted it before they leave
         (a fresh probe container each otherwise: 0.3 s at the end of every run). Returns what was done, and the
-        state seen after it."""
+        state seen after it, or why it could not be seen (the revert happened all the same). A revert that fails
+        raises."""
         with self._lock:
             try:
-                return self._revert_everywhere(), self.verify()
+                outcome = self._revert_everywhere()
+                try:
+                    return outcome, self.verify()
+                except FaultError as exc:
+                    return outcome, exc
             finally:
                 self._dismiss_all()
 

@@ -25,6 +25,9 @@ LEFT_MARGIN_IN = 0.8
 by CHARACTER_IN each (9-point sans-serif)."""
 LANE_NAME_FITS = 6
 CHARACTER_IN = 0.07
+LANE_NAME_MAX = 32
+"""A lane is labelled with at most this many characters of its replica's name (a team's X-Served-By header can say
+anything): longer ones are cut, with an ellipsis."""
 
 
 def per_second(events: list[Event]) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def timeline_svg(events: list[Event], summary: dict[str, Any]) -> str:
         # Fixed margins: a constrained layout measures every label first, which took 0.4 s of the run's end, the
         # user waiting for the report.
         figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
-        figure.subplots_adjust(left=_left_margin(list(bins["lanes"])), **MARGINS)
+        figure.subplots_adjust(left=_left_margin([_lane_label(replica) for replica in bins["lanes"]]), **MARGINS)
         rate_axis, latency_axis, lane_axis = figure.subplots(3, 1, sharex=True,
                                                              gridspec_kw={"height_ratios": [3, 2, 2]})
         rate_axis.bar(seconds, bins["ok"], width=1.0, align="edge", color=OK_COLOUR, label="succeeded")
@@ -76,7 +79,7 @@ def timeline_svg(events: list[Event], summary: dict[str, Any]) -> str:
             spans = sorted(bins["lanes"][replica].items())
             lane_axis.broken_barh([(second, 1) for second, _ in spans], (lane - 0.4, 0.8),
                                   facecolors=[_error_colour(rate) for _, rate in spans])
-        lane_axis.set_yticks(range(len(replicas)), replicas)
+        lane_axis.set_yticks(range(len(replicas)), [_lane_label(replica) for replica in replicas])
         lane_axis.set_ylim(-0.6, len(replicas) - 0.4)
         lane_axis.invert_yaxis()
         lane_axis.set_xlabel("seconds since the run started (lab time)")
@@ -107,6 +110,10 @@ def _left_margin(lanes: list[str]) -> float:
     """The left margin as a fraction of the figure's width, room made for the longest lane name."""
     longest = max((len(lane) for lane in lanes), default=0)
     return (LEFT_MARGIN_IN + CHARACTER_IN * max(0, longest - LANE_NAME_FITS)) / WIDTH_IN
+
+
+def _lane_label(replica: str) -> str:
+    return replica if len(replica) <= LANE_NAME_MAX else replica[:LANE_NAME_MAX - 1] + "…"
 
 
 def _error_colour(rate: float) -> tuple[float, float, float]:

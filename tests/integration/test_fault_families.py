@@ -17,14 +17,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import lifecycle
-from lab.faults import Fault, build_fault, families
+from lab import labels, lifecycle
+from lab.faults import Fault, FaultState, build_fault, families
 from lab.faults.helper import StackTarget
 from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
@@ -150,6 +150,14 @@ def db_errors(stack: Stack, replica: str, since: datetime) -> list[str]:
     return found
 
 
+def engine_events(stack: Stack, since: datetime, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The engine's container events since `since` (to now) that match `filters`."""
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    stream = stack.client.events(since=since - timedelta(seconds=1), until=until, decode=True,
+                                 filters={"type": "container", **filters})
+    return [event for event in stream if event.get("timeNano", 0) >= since.timestamp() * 1e9]
+
+
 def wait_all_ready(stack: Stack, timeout_s: float = 45) -> None:
     wait_ready(stack, tuple(stack.endpoints().app_urls), timeout_s)
 
@@ -190,8 +198,12 @@ def test_family_applied_seen_by_users_verified_and_reverted(
             case.extra(shared_stack, lab_images)
         seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S)
     finally:
-        outcome = fault.revert()
-    assert not fault.verify().applied
+        removing = datetime.now(UTC)
+        outcome, after = fault.remove()  # as a run's revert steps and its cleanup do
+    assert isinstance(after, FaultState) and not after.applied, after
+    probes = engine_events(shared_stack, removing, {"event": "create", "label": f"{labels.PROBE}=true"})
+    assert probes == [], "the helpers that reverted the fault should have said it was gone"
+    assert not fault.verify().applied  # and a fresh probe, now that the helpers have left, agrees
     for name in case.failing:
         assert any(p.status != 200 for p in seen[name]), f"{name} never failed: {seen[name]}"
     for name in case.healthy:

@@ -6,6 +6,7 @@ last log lines, and nothing left."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker.errors import NotFound
 
 from lab import lifecycle
 from lab.images import LabImages
@@ -117,12 +119,15 @@ def test_a_stack_that_never_becomes_healthy_is_exit_3_with_its_last_words(tmp_pa
     (tmp_path / "scenario.yaml").write_text(
         "title: never healthy\nstack: {compose_file: compose.yaml, entry: {service: app, port: 8000}, "
         "wait_timeout_s: 8}\ntimeline: [{at: 0, action: note, text: nothing}]\n")
-    result = lab_cli("run", str(tmp_path / "scenario.yaml"), "--out", str(tmp_path / "run"))
-    assert result.returncode == 3, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("lab: error: stack ") and "not healthy after 8 s: app is running/unhealthy" in last
-    assert "still warming up the cache" in last
-    run_id = re.search(r"lab: run (\S+): starting the stack", result.stdout)
-    assert run_id is not None, result.stdout
-    assert leftovers(engine, run_id.group(1)) == []
-    engine.client.images.remove(built_image_tag(tmp_path / "compose.yaml", "app"))  # built for this directory only
+    try:
+        result = lab_cli("run", str(tmp_path / "scenario.yaml"), "--out", str(tmp_path / "run"))
+        assert result.returncode == 3, result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("lab: error: stack ") and "not healthy after 8 s: app is running/unhealthy" in last
+        assert "still warming up the cache" in last
+        run_id = re.search(r"lab: run (\S+): starting the stack", result.stdout)
+        assert run_id is not None, result.stdout
+        assert leftovers(engine, run_id.group(1)) == []
+    finally:
+        with contextlib.suppress(NotFound):  # built for this directory only
+            engine.client.images.remove(built_image_tag(tmp_path / "compose.yaml", "app"))

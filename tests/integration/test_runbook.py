@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import lifecycle
+from lab import docker_env, lifecycle
 from lab.images import LabImages
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
@@ -61,7 +61,7 @@ def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path
     lab's revert: the fault is gone, users recover, exit 0; the script found the stack through its environment."""
     script = tmp_path / "restart-app-2.sh"
     script.write_text("#!/usr/bin/env bash\nset -eu\necho \"restarting $LAB_CONTAINER_APP_2\"\n"
-                      "docker-compose restart app-2\n")
+                      "echo \"with $(command -v docker-compose)\"\ndocker-compose restart app-2\n")
     script.chmod(0o755)
     result, out = run_with_runbook(tmp_path, {"script": script.name})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -70,6 +70,8 @@ def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path
     events = events_of(out)
     finished = [e for e in events if e["kind"] == "runbook.finished" and e["where"] == "host"]
     assert finished and finished[0]["exit_code"] == 0 and "restarting outage-lab-" in finished[0]["output"]
+    # Compose's own binary, the lab's: the `docker-compose` script beside `lab` would report a failure as success
+    assert f"with {docker_env.bundled_compose()}" in finished[0]["output"]
     assert [e["by"] for e in events if e["kind"] == "fault.lost"] == ["runbook step 5"]
     assert any(e["kind"] == "docker.container" and e["action"] == "restart" and e["service"] == "app-2"
                for e in events)

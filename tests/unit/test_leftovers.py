@@ -29,6 +29,7 @@ def run_directory(root: Path, name: str, owner: str | None) -> Path:
 
 
 def test_only_the_directories_of_dead_owners_go(tmp_path: Path) -> None:
+    """A killed run's directory goes; a live owner's, a detached stack's, another host's and an unowned one stay."""
     dead = gone_process_token()
     assert not owner_alive(dead) and owner_alive(owner_token())
     run_directory(tmp_path, "run-killed", dead)
@@ -42,4 +43,5 @@ def test_only_the_directories_of_dead_owners_go(tmp_path: Path) -> None:
 
 
 def test_a_missing_root_is_nothing_to_remove(tmp_path: Path) -> None:
+    """A machine where no run ever wrote a directory: nothing to do, and no error."""
     assert remove_dead_runs_directories(tmp_path / "never-made") == []

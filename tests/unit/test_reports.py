@@ -16,9 +16,10 @@ from rich.console import Console
 
 from lab.clock import FakeClock
 from lab.report.build import make_reports
+from lab.report.chart import LANE_NAME_MAX, timeline_svg
 from lab.report.replay import replay
 from lab.report.runs import compare, list_runs, load_summary
-from lab.verdict import load_run
+from lab.verdict import judge, load_run
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 PASS = "20261126T220157Z-db-network-misconfig"
@@ -40,6 +41,17 @@ def test_report_html_is_one_self_contained_file(runs_dir: Path) -> None:
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=", html)
     assert "url(http" not in html and "@import" not in html
     assert '<figure id="timeline-chart">' in html and "<svg" in html
+
+
+def test_a_replica_with_a_very_long_name_still_gets_its_chart(runs_dir: Path) -> None:
+    """A team's replica header may say anything: a 200-character name is cut in the chart's lane label (in full it
+    would leave the chart no room, and matplotlib refuses such margins)."""
+    _, events = load_run(runs_dir / PASS)
+    long_name = "orders-" + "x" * 193
+    renamed = [{**event, "replica": long_name} if event.get("replica") == "app-2" else event for event in events]
+    svg = timeline_svg(renamed, judge(runs_dir / PASS))
+    assert long_name not in svg and long_name[:LANE_NAME_MAX - 1] + "…" in svg
+    assert "app-1" in svg and "app-3" in svg
 
 
 def test_report_shows_milestones_checks_and_first_db_errors(runs_dir: Path) -> None:
