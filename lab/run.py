@@ -25,8 +25,7 @@ from lab.leftovers import owner_token
 from lab.lifecycle import Engine, ensure_images
 from lab.preflight import preflight
 from lab.recorder import Recorder
-from lab.report import chart
-from lab.report.build import make_reports
+from lab.report import build as reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
 from lab.scenario import MAX_RATE, Scenario
@@ -106,7 +105,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
             if warmed.ident is not None:
                 warmed.join()  # matplotlib is not to be used from two threads at once
             summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
-            make_reports(run_dir, scenario, summary)
+            reports.make_reports(run_dir, scenario, summary)
         finally:
             removal.shutdown(wait=True)
             for removed in removing:
@@ -124,7 +123,7 @@ def warm_up() -> None:
     before the first request and after the last."""
     readiness.warm_up()  # first: the stack's readiness is probed as soon as Compose has started it
     loadgen.warm_up()
-    chart.warm_up()
+    reports.warm_up()
 
 
 def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, options: RunOptions,

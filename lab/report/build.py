@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from lab.events import Event
-from lab.report.chart import timeline_svg
+from lab.report import chart
 from lab.report.narrative import measure_proofs, postmortem_context
 from lab.scenario import Scenario
 from lab.verdict import judge, load_run
 
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
+
 FIRST_ERRORS_SHOWN = 8
+TEMPLATES = {"report.html.j2": True, "postmortem.md.j2": False}
+"""Each template, and whether its output is HTML (autoescaped)."""
 
 
 @dataclass(frozen=True)
@@ -25,10 +29,28 @@ class Reports:
     render_s: float
 
 
+@cache
 def _environment(autoescape: bool) -> Environment:
+    """One per kind of output, for the life of the process: it keeps its templates compiled."""
+    # Imported here (0.1 s, and as much again to compile the templates): a run does both while its stack starts.
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(loader=PackageLoader("lab.report", "templates"), undefined=StrictUndefined,
                        autoescape=select_autoescape(["html"]) if autoescape else False,
                        trim_blocks=True, lstrip_blocks=True)
+
+
+def warm_up() -> None:
+    """What drawing the first reports costs, done ahead (matplotlib and its fonts, jinja2, the templates compiled:
+    about 1.2 s), for a caller with time to spare. No report may be drawn until it has returned: matplotlib is not
+    to be used from two threads at once."""
+    chart.warm_up()
+    for name in TEMPLATES:
+        _template(name)
+
+
+def _template(name: str) -> Template:
+    return _environment(TEMPLATES[name]).get_template(name)
 
 
 def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[str, Any] | None = None) -> Reports:
@@ -45,12 +67,11 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
         "postmortem": postmortem_context(summary, scenario),
         "proofs": measure_proofs(run_dir, summary, scenario),
     }
-    html = _environment(autoescape=True).get_template("report.html.j2").render(
-        chart_svg=timeline_svg(events, summary), **context)
+    html = _template("report.html.j2").render(chart_svg=chart.timeline_svg(events, summary), **context)
     html_path = run_dir / "report.html"
     html_path.write_text(html)
     markdown_path = run_dir / "postmortem.md"
-    markdown_path.write_text(_environment(autoescape=False).get_template("postmortem.md.j2").render(**context))
+    markdown_path.write_text(_template("postmortem.md.j2").render(**context))
     return Reports(html=html_path, postmortem=markdown_path, render_s=time.perf_counter() - started)
 
 
