@@ -540,13 +540,22 @@ def logs(run_id: str | None, tail: int, service: str) -> None:
 
 @main.command()
 @click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
+@click.option("--wait-s", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="How long to wait until SERVICE serves again (0: return once Docker has restarted it).")
 @click.argument("service")
 @one_line_errors
-def restart(run_id: str | None, service: str) -> None:
-    """Restart SERVICE (in a drill: recorded as a mitigation tried)."""
+def restart(run_id: str | None, wait_s: float, service: str) -> None:
+    """Restart SERVICE and wait until it serves again (in a drill: recorded as a mitigation tried). A service that
+    does not serve within --wait-s exits 3 with what it last logged."""
     current, chosen, _ = _stack_for_commands(run_id)
-    current.stack(chosen).container(service).restart(timeout=5)
-    click.echo(f"restarted {service}")
+    stack = current.stack(chosen)
+    clock = MonotonicClock()
+    stack.container(service).restart(timeout=5)
+    if not wait_s:
+        click.echo(f"restarted {service}")
+        return
+    stack.wait_healthy((service,), timeout_s=wait_s, poll_s=0.1)
+    click.echo(f"restarted {service}: serving again {clock.now():.1f} s after the restart began")
 
 
 @main.command()
@@ -565,16 +574,33 @@ def entry() -> NoReturn:
     """The `lab` command: `main`, then a quick exit. The interpreter's own shutdown (freeing the 800 modules and the
     recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: a command returns
     once its files are closed, its stack removed and the threads doing that joined (a daemon thread still running
-    then, such as a load generator's after a failure, is only ended sooner)."""
+    then, such as a load generator's after a failure, is only ended sooner). Click's own usage errors (an unknown
+    option, a value of the wrong type) end in one line too, as every other failure a user can cause."""
     try:
-        main()
-        code = 0
+        returned = main.main(prog_name="lab", standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0  # --help and --version return click's exit code
+    except click.exceptions.NoArgsIsHelpError as asked:  # bare `lab`, `lab images`: the help is the answer
+        asked.show()
+        code = asked.exit_code
+    except click.ClickException as problem:
+        click.echo(f"lab: error: {usage_line(problem)}", err=True)
+        code = problem.exit_code
+    except click.Abort:  # Ctrl-C in a prompt
+        click.echo("lab: interrupted", err=True)
+        code = EXIT_SIGINT
     except SystemExit as done:
         code = exit_status(done.code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader that went away (`lab ... | head`)
             stream.flush()
     os._exit(code)
+
+
+def usage_line(problem: click.ClickException) -> str:
+    """Click's message on one line, naming the command whose --help tells more."""
+    message = " ".join(problem.format_message().split()).rstrip(".")
+    context = problem.ctx if isinstance(problem, click.UsageError) else None
+    return f"{message} (see `{context.command_path} --help`)" if context is not None else message
 
 
 def exit_status(code: object) -> int:

@@ -23,6 +23,9 @@ from lab.settings import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE, Settings
 
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
 IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper")
+IMAGE_PREFIX = "outage-lab/"
+"""Every image the lab builds is tagged outage-lab/NAME:DIGEST."""
+
 Progress = Callable[[str], None]
 
 
@@ -100,7 +103,7 @@ def build_images(client: docker.DockerClient, settings: Settings, progress: Prog
     tags: dict[str, str] = {}
     for name in IMAGE_NAMES:
         context = DOCKERFILES / name
-        tag = f"outage-lab/{name}:{context_digest(context, base_id)}"
+        tag = f"{IMAGE_PREFIX}{name}:{context_digest(context, base_id)}"
         tags[name] = tag
         if image_exists(client, tag):
             continue
@@ -131,7 +134,7 @@ def current_images(client: docker.DockerClient, settings: Settings) -> LabImages
         base_id = client.images.get(base).id
     except ImageNotFound:
         return None
-    return LabImages(base=base, **{name: f"outage-lab/{name}:{context_digest(DOCKERFILES / name, base_id)}"
+    return LabImages(base=base, **{name: f"{IMAGE_PREFIX}{name}:{context_digest(DOCKERFILES / name, base_id)}"
                                    for name in IMAGE_NAMES})
 
 
@@ -142,7 +145,7 @@ def prune_images(client: docker.DockerClient, settings: Settings) -> tuple[list[
     keep = {getattr(current, name) for name in IMAGE_NAMES} if current else set()
     removed, in_use = [], []
     for image in client.images.list(filters={"label": f"{MANAGED}=true"}):
-        for tag in (tag for tag in image.tags if tag.startswith("outage-lab/") and tag not in keep):
+        for tag in (tag for tag in image.tags if tag.startswith(IMAGE_PREFIX) and tag not in keep):
             try:
                 client.images.remove(tag)  # without force: an image a container uses stays
             except APIError as exc:

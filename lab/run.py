@@ -28,7 +28,7 @@ from lab.recorder import Recorder
 from lab.report import build as reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
-from lab.scenario import MAX_RATE, Scenario
+from lab.scenario import MAX_RATE, RunbookStep, Scenario
 from lab.settings import Settings
 from lab.stack import Stack
 from lab.teardown import tear_down
@@ -59,14 +59,17 @@ def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
 
 
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
-    """From the fault's apply to the end of the run, plus a margin: the time-to-live is the second line of defence
-    (the dead-man switch is the first), and must not remove a fault a runbook failed to remove before the run's
-    cleanup has seen it."""
+    """From the fault's apply to the latest end of the run, plus a margin: the time-to-live is the second line of
+    defence (the dead-man switch is the first), and must not remove a fault a runbook failed to remove before the
+    run's cleanup has seen it. The latest end: every runbook step after the apply taking its whole timeout, then the
+    tail after the last one (lab.runner)."""
     spec = scenario.fault(fault_id)
     if spec.ttl_s is not None:
         return spec.ttl_s
     start, _ = scenario.fault_windows()[fault_id]
-    return scenario.duration_s - scenario.offset_s(start) + FAULT_TTL_MARGIN_S
+    overrun_s = sum(step.timeout_s for step in scenario.timeline
+                    if isinstance(step, RunbookStep) and step.at_minutes >= start) + scenario.time.tail_s
+    return scenario.duration_s - scenario.offset_s(start) + overrun_s + FAULT_TTL_MARGIN_S
 
 
 def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:

@@ -66,9 +66,16 @@ class Runner:
             if not self.clock.wait_until(planned, self.stop):
                 raise RunStopped
             self.records.append(self._run_step(step, planned))
-        if not self.clock.wait_until(self.scenario.duration_s, self.stop):
+        if not self.clock.wait_until(self.end_s(), self.stop):
             raise RunStopped
         return self.records
+
+    def end_s(self) -> float:
+        """The planned end, or the tail after the last step as it really ended if that is later: a runbook that
+        ran long (a rolling restart, a database that took its time) still has its recovery watched for the whole
+        tail, not for what was left of it."""
+        last_done = max((record.actual_t + record.took_s for record in self.records), default=0.0)
+        return max(self.scenario.duration_s, last_done + self.scenario.time.tail_s)
 
     def _prepare(self, step: StepBase, planned: float) -> None:
         started = self.clock.now()

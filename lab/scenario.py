@@ -74,7 +74,8 @@ class TimeSpec(DocumentModel):
     steady_state_s: float = Field(10.0, strict=True, ge=3, le=3600, description=(
         "Lab seconds of normal traffic before minute 0: the baseline the impact is measured against."))
     tail_s: float = Field(10.0, strict=True, ge=0, le=3600,
-                          description="Lab seconds observed after the last step, to see the recovery.")
+                          description="Lab seconds observed after the last step (after it ended, if it ran "
+                                      "late), to see the recovery.")
 
     @model_validator(mode="after")
     def _pace_in_order(self) -> TimeSpec:

@@ -32,7 +32,7 @@ from tenacity import (
 from lab import labels, readiness
 from lab.docker_env import ENGINE_ERRORS, compose_command
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
-from lab.images import LabImages
+from lab.images import IMAGE_PREFIX, LabImages
 from lab.knobs import StackKnobs
 from lab.leftovers import DETACHED, OWNER_FILE
 from lab.model import Topology
@@ -242,9 +242,9 @@ class Stack:
 
     def ready(self, service: str, container: Any) -> bool:
         """The lab's own readiness probe (lab.readiness): passes as soon as the service serves, where Docker's health
-        check would only say so at its next interval. The built-in stack's services only: a team's own are healthy
-        when Docker says so."""
-        if not self.spec.builtin:
+        check would only say so at its next interval. The built-in stack's services only (run from the lab's images:
+        a handle on a running stack is not told which stack it is): a team's own are healthy when Docker says so."""
+        if not self.spec.builtin or not str(container.attrs["Config"]["Image"]).startswith(IMAGE_PREFIX):
             return False
         if service == "db":
             return readiness.postgres_accepting(self.db_conninfo())

@@ -70,7 +70,8 @@ def test_every_resource_carries_the_run_label_and_down_removes_them(engine: life
 
 
 def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> None:
-    """`lab up` prints where the LB listens and leaves a healthy stack; `lab down --run` removes all of it."""
+    """`lab up` prints where the LB listens and leaves a healthy stack; `lab restart` returns once the service serves
+    again; `lab down --run` removes all of it."""
     started = lab_cli("up")
     assert started.returncode == 0, started.stderr
     fields = dict(line.split(maxsplit=1) for line in started.stdout.splitlines())
@@ -80,6 +81,15 @@ def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> 
         shown = lab_cli("status")
         assert shown.returncode == 0 and run_id in shown.stdout
         assert shown.stdout.count("healthy") + shown.stdout.count("ready") >= 5
+        app_2 = engine.stack(run_id).container("app-2")
+        started_at = app_2.attrs["State"]["StartedAt"]
+        restarted = lab_cli("restart", "--run", run_id, "app-2")
+        assert restarted.returncode == 0 and "serving again" in restarted.stdout, restarted.stderr
+        app_2.reload()  # `lab restart` returned once app-2 serves: a new start, and its own port answers at once
+        assert app_2.attrs["State"]["StartedAt"] != started_at
+        port = app_2.ports["8000/tcp"][0]["HostPort"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            assert answer.status == 200
     finally:
         stopped = lab_cli("down", "--run", run_id)
     assert stopped.returncode == 0, stopped.stderr

@@ -76,6 +76,25 @@ def test_zero_speed() -> None:
     assert_one_line(run_lab("run", "db-network-misconfig", "--speed", "0"), 2, "--speed must be greater than 0")
 
 
+@pytest.mark.parametrize(("args", "contains"), [
+    (("run", "db-network-misconfig", "--rate", "abc"), "Invalid value for '--rate': 'abc' is not a valid float (see "
+                                                       "`lab run --help`)"),
+    (("restart", "--wait-s", "-1", "app-2"), "Invalid value for '--wait-s'"),
+    (("run",), "Missing argument 'SCENARIO' (see `lab run --help`)"),
+    (("run", "db-network-misconfig", "--no-such-option"), "No such option '--no-such-option'"),
+    (("no-such-command",), "No such command 'no-such-command'"),
+])
+def test_click_usage_errors_are_one_line_naming_the_help(args: tuple[str, ...], contains: str) -> None:
+    """A mistyped command line (click's own checks) ends like every other bad input: one line, exit 2."""
+    assert_one_line(run_lab(*args), 2, contains)
+
+
+def test_bare_lab_still_shows_its_help() -> None:
+    """`lab` alone answers with the list of commands, not an error line."""
+    shown = run_lab()
+    assert "Commands:" in shown.stdout + shown.stderr and "lab: error" not in shown.stderr
+
+
 def test_absurd_rate() -> None:
     """--rate beyond the highest rate measured to pass is refused before anything starts, naming that figure."""
     assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "100000"), 2,

@@ -10,9 +10,10 @@ import pytest
 from lab.clock import FakeClock
 from lab.errors import FaultError
 from lab.events import EventLog, read_events
+from lab.run import FAULT_TTL_MARGIN_S, fault_ttl_s
 from lab.runner import Runner, RunStopped
-from lab.scenario import StepBase, load
-from lab.settings import PROJECT_ROOT
+from lab.scenario import RunbookStep, StepBase, load
+from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
@@ -56,6 +57,39 @@ def test_a_slow_step_delays_the_next_and_the_skew_says_so(clock: FakeClock, log:
     assert by_clock["14:20"].took_s == pytest.approx(17.5)
     assert by_clock["14:35"].skew_s == pytest.approx(2.5)
     assert by_clock["15:15"].skew_s == 0.0
+
+
+def test_a_last_step_that_runs_long_still_gets_the_whole_tail_after_it(clock: FakeClock, log: EventLog) -> None:
+    """The tail is there to watch the recovery: a runbook that ends after the planned end of the run is followed
+    by the whole tail, not by what was left of it (a rolling restart ending 1 s before the planned end left too
+    short a recording to judge the recovery by)."""
+    scenario = load(SEED)
+    last = scenario.timeline[-1]
+
+    def slow_last_step(step: StepBase) -> str:
+        if step.index == last.index:
+            clock.advance(scenario.time.tail_s + 4.0)  # ends 4 s after the planned end of the run
+        return "done"
+
+    Runner(scenario, clock, log, slow_last_step).run()
+    assert clock.now() == pytest.approx(scenario.offset_s(last.at_minutes) + 2 * scenario.time.tail_s + 4.0)
+
+
+def test_a_fault_outlives_the_latest_end_of_its_run(clock: FakeClock, log: EventLog) -> None:
+    """Every runbook step taking its whole timeout, then the tail after it: the faults' time-to-live (their helpers'
+    own revert, should the lab vanish) still covers the run, so no fault reverts itself while the run watches."""
+    scenario = load(BUILTIN_SCENARIOS / "commercelayer-2023-connection-resets.yaml")
+
+    def every_runbook_times_out(step: StepBase) -> str:
+        if isinstance(step, RunbookStep):
+            clock.advance(step.timeout_s)
+        return "done"
+
+    runner = Runner(scenario, clock, log, every_runbook_times_out)
+    runner.run()
+    for spec in scenario.faults:
+        start, _ = scenario.fault_windows()[spec.id]
+        assert scenario.offset_s(start) + fault_ttl_s(scenario, spec.id) >= runner.end_s() + FAULT_TTL_MARGIN_S
 
 
 def test_every_step_is_recorded_with_planned_and_actual_offset(clock: FakeClock, log: EventLog) -> None:
