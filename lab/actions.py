@@ -20,7 +20,7 @@ from lab.faults import Fault
 from lab.runbook import RunbookRunner
 from lab.runner import StepFailed
 from lab.scenario import ApplyStep, RestartStep, RevertStep, RunbookStep, StepBase
-from lab.stack import Stack
+from lab.stack import RESTART_STOP_S, RESTART_WAIT_S, Stack
 
 ARM_MARGIN_S = 60.0
 """How long a prepared fault helper waits past its step's offset before it leaves on its own."""
@@ -120,12 +120,12 @@ class StepPerformer:
     def restart(self, service: str) -> str:
         container = self.stack.container(service)
         try:
-            container.restart(timeout=5)
+            container.restart(timeout=RESTART_STOP_S)
         except APIError as exc:
             raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
         self.log.emit("action.restarted", service=service)
         moved = self.follow(service)  # at once: the service has its new address from its start on
-        self.stack.wait_healthy((service,), timeout_s=60, poll_s=0.1)
+        self.stack.wait_healthy((service,), timeout_s=RESTART_WAIT_S, poll_s=0.1)
         return f"{service} restarted and healthy again" + "".join(f"; {line}" for line in moved)
 
     def follow(self, service: str) -> list[str]:

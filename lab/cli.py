@@ -30,6 +30,7 @@ from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
 from lab.settings import Settings
+from lab.stack import RESTART_STOP_S, RESTART_WAIT_S
 from lab.verdict import load_run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,7 +80,26 @@ def engine() -> lifecycle.Engine:
     return connected
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class LabCommand(click.Command):
+    """A command whose argument errors name it: click raises some (an option missing its value) without the
+    command's context, and the one line then could not say which command's --help to read."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as problem:
+            problem.ctx = problem.ctx or ctx
+            raise
+
+
+class LabGroup(click.Group, LabCommand):
+    command_class = LabCommand
+
+
+LabGroup.group_class = LabGroup
+
+
+@click.group(cls=LabGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="outage-lab")
 def main() -> None:
     """outage-lab: re-live a real outage on a local Docker Compose stack."""
@@ -540,17 +560,18 @@ def logs(run_id: str | None, tail: int, service: str) -> None:
 
 @main.command()
 @click.option("--run", "run_id", help="Run id (default: the active drill, or the only `lab up` stack).")
-@click.option("--wait-s", type=click.FloatRange(min=0), default=60.0, show_default=True,
+@click.option("--wait-s", type=click.FloatRange(min=0), default=RESTART_WAIT_S, show_default=True,
               help="How long to wait until SERVICE serves again (0: return once Docker has restarted it).")
 @click.argument("service")
 @one_line_errors
 def restart(run_id: str | None, wait_s: float, service: str) -> None:
-    """Restart SERVICE and wait until it serves again (in a drill: recorded as a mitigation tried). A service that
-    does not serve within --wait-s exits 3 with what it last logged."""
+    """Restart SERVICE and wait until it serves again: the built-in stack's services answer the lab's own probe, a
+    team's are healthy (running, without a health check). In a drill: recorded as a mitigation tried. A service
+    that does not serve within --wait-s exits 3 with what it last logged."""
     current, chosen, _ = _stack_for_commands(run_id)
     stack = current.stack(chosen)
     clock = MonotonicClock()
-    stack.container(service).restart(timeout=5)
+    stack.container(service).restart(timeout=RESTART_STOP_S)
     if not wait_s:
         click.echo(f"restarted {service}")
         return
@@ -585,7 +606,7 @@ def entry() -> NoReturn:
     except click.ClickException as problem:
         click.echo(f"lab: error: {usage_line(problem)}", err=True)
         code = problem.exit_code
-    except click.Abort:  # Ctrl-C in a prompt
+    except (click.Abort, KeyboardInterrupt):  # Ctrl-C in a prompt, or while click parses
         click.echo("lab: interrupted", err=True)
         code = EXIT_SIGINT
     except SystemExit as done:

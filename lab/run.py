@@ -28,9 +28,9 @@ from lab.recorder import Recorder
 from lab.report import build as reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
-from lab.scenario import MAX_RATE, RunbookStep, Scenario
+from lab.scenario import MAX_RATE, RestartStep, RunbookStep, Scenario
 from lab.settings import Settings
-from lab.stack import Stack
+from lab.stack import RESTART_STOP_S, RESTART_WAIT_S, Stack
 from lab.teardown import tear_down
 from lab.verdict import judge
 
@@ -61,14 +61,15 @@ def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
     """From the fault's apply to the latest end of the run, plus a margin: the time-to-live is the second line of
     defence (the dead-man switch is the first), and must not remove a fault a runbook failed to remove before the
-    run's cleanup has seen it. The latest end: every runbook step after the apply taking its whole timeout, then the
-    tail after the last one (lab.runner)."""
+    run's cleanup has seen it. The latest end: every runbook step and restart after the apply taking as long as it
+    may (its timeout; a stop, then the wait until the service serves again), the tail after the last (lab.runner)."""
     spec = scenario.fault(fault_id)
     if spec.ttl_s is not None:
         return spec.ttl_s
     start, _ = scenario.fault_windows()[fault_id]
-    overrun_s = sum(step.timeout_s for step in scenario.timeline
-                    if isinstance(step, RunbookStep) and step.at_minutes >= start) + scenario.time.tail_s
+    later = [step for step in scenario.timeline if step.at_minutes >= start]
+    overrun_s = sum(step.timeout_s for step in later if isinstance(step, RunbookStep)) + \
+        sum(RESTART_STOP_S + RESTART_WAIT_S for step in later if isinstance(step, RestartStep))
     return scenario.duration_s - scenario.offset_s(start) + overrun_s + FAULT_TTL_MARGIN_S
 
 

@@ -48,6 +48,12 @@ DB_ADMIN, DB_NAME, DB_APP_ROLE = "lab", "orders", "orders_app"
 DB_DATA = "/var/lib/postgresql/data"
 COMPOSE_SERVICE = "com.docker.compose.service"
 CONFLICT_RETRY_S = 15.0
+RESTART_STOP_S = 5
+"""A restarted service gets this long to stop before Docker kills it."""
+RESTART_WAIT_S = 60.0
+"""How long a restart waits for the service to serve again."""
+BUILTIN_IMAGES = tuple(f"{IMAGE_PREFIX}{name}:" for name in ("db", "app", "lb"))
+"""How a container of the built-in stack is known (a team's services the lab builds are outage-lab/own-...)."""
 
 
 def new_run_id() -> str:
@@ -223,7 +229,7 @@ class Stack:
         try:
             retrying(self._check_healthy, services)
         except NotHealthyYet as exc:
-            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:.0f} s: {exc}") from exc
+            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:g} s: {exc}") from exc
 
     def _check_healthy(self, services: tuple[str, ...]) -> None:
         found = self.containers()
@@ -242,16 +248,19 @@ class Stack:
 
     def ready(self, service: str, container: Any) -> bool:
         """The lab's own readiness probe (lab.readiness): passes as soon as the service serves, where Docker's health
-        check would only say so at its next interval. The built-in stack's services only (run from the lab's images:
-        a handle on a running stack is not told which stack it is): a team's own are healthy when Docker says so."""
-        if not self.spec.builtin or not str(container.attrs["Config"]["Image"]).startswith(IMAGE_PREFIX):
+        check would only say so at its next interval. The built-in stack's services only (run from its images: a
+        handle on a running stack is not told which stack it is): a team's own are healthy when Docker says so."""
+        if not self.spec.builtin or not builtin_image(str(container.attrs["Config"]["Image"])):
             return False
-        if service == "db":
-            return readiness.postgres_accepting(self.db_conninfo())
-        if service in APP_SERVICES:
-            return readiness.http_ok(host_port(container, service, "8000/tcp"), "/healthz")
-        if service == "lb":
-            return readiness.http_ok(host_port(container, service, "80/tcp"), "/lb-healthz")
+        try:
+            if service == "db":
+                return readiness.postgres_accepting(self.db_conninfo())
+            if service in APP_SERVICES:
+                return readiness.http_ok(host_port(container, service, "8000/tcp"), "/healthz")
+            if service == "lb":
+                return readiness.http_ok(host_port(container, service, "80/tcp"), "/lb-healthz")
+        except StackError:  # no port published (yet): Docker's health check decides
+            return False
         return False
 
     def start_stopped(self, services: tuple[str, ...], timeout_s: float = 60) -> list[str]:
@@ -375,6 +384,11 @@ class Stack:
             if "address already in use" in message or "port is already allocated" in message:
                 raise PortInUse(f"a host port of stack {self.run_id} is taken: {message}")
             raise StackError(f"`compose {args[0]}` failed: {message}")
+
+
+def builtin_image(image: str) -> bool:
+    """Whether a container runs one of the built-in stack's images (its tag, as the container was created with)."""
+    return image.startswith(BUILTIN_IMAGES)
 
 
 def host_port(container: Any, service: str, container_port: str) -> int:

@@ -81,7 +81,9 @@ def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> 
         shown = lab_cli("status")
         assert shown.returncode == 0 and run_id in shown.stdout
         assert shown.stdout.count("healthy") + shown.stdout.count("ready") >= 5
-        app_2 = engine.stack(run_id).container("app-2")
+        handle = engine.stack(run_id)  # as `lab restart` and `lab status` see it: told nothing but the run id
+        assert all(handle.ready(service, container) for service, container in handle.containers().items())
+        app_2 = handle.container("app-2")
         started_at = app_2.attrs["State"]["StartedAt"]
         restarted = lab_cli("restart", "--run", run_id, "app-2")
         assert restarted.returncode == 0 and "serving again" in restarted.stdout, restarted.stderr

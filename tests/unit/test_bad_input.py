@@ -79,13 +79,17 @@ def test_zero_speed() -> None:
 @pytest.mark.parametrize(("args", "contains"), [
     (("run", "db-network-misconfig", "--rate", "abc"), "Invalid value for '--rate': 'abc' is not a valid float (see "
                                                        "`lab run --help`)"),
-    (("restart", "--wait-s", "-1", "app-2"), "Invalid value for '--wait-s'"),
+    (("restart", "--wait-s", "-1", "app-2"), "Invalid value for '--wait-s': -1.0 is not in the range x>=0 (see `lab "
+                                             "restart --help`)"),
     (("run",), "Missing argument 'SCENARIO' (see `lab run --help`)"),
-    (("run", "db-network-misconfig", "--no-such-option"), "No such option '--no-such-option'"),
-    (("no-such-command",), "No such command 'no-such-command'"),
+    (("run", "db-network-misconfig", "--speed"), "Option '--speed' requires an argument (see `lab run --help`)"),
+    (("run", "db-network-misconfig", "--no-such-option"), "No such option '--no-such-option' (see `lab run --help`)"),
+    (("images", "prune", "--no-such-option"), "No such option '--no-such-option' (see `lab images prune --help`)"),
+    (("no-such-command",), "No such command 'no-such-command' (see `lab --help`)"),
 ])
 def test_click_usage_errors_are_one_line_naming_the_help(args: tuple[str, ...], contains: str) -> None:
-    """A mistyped command line (click's own checks) ends like every other bad input: one line, exit 2."""
+    """A mistyped command line (click's own checks) ends like every other bad input: one line naming the command
+    whose --help tells more, exit 2."""
     assert_one_line(run_lab(*args), 2, contains)
 
 

@@ -247,6 +247,29 @@ def test_driver_reverts_on_sigterm(tmp_path: Path) -> None:
     assert rest_of(process) == [f"{PREFIX} reverted removed", f"{PREFIX} exited signal"]
 
 
+def test_driver_reverts_on_sigterm_whenever_it_lands(tmp_path: Path) -> None:
+    """A SIGTERM landing just before the driver's `read` blocked was only handled when the read returned, at the
+    time-to-live's end (1 in 100 here): the reaper's `docker stop` gives a helper 5 s before it kills it, fault and
+    all. Sent 200 times right after the apply, every helper reverts within those 5 s."""
+    for _ in range(200):
+        process, _state = start_driver(tmp_path)
+        say(process, "apply")
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=5)
+        assert out.splitlines() == [f"{PREFIX} reverted removed", f"{PREFIX} exited signal"]
+
+
+def test_a_command_cut_by_the_drivers_read_timeout_is_still_one_command(tmp_path: Path) -> None:
+    """The driver reads in half-second slices: a line whose end comes after a slice ran out is not lost or split."""
+    process, _state = start_driver(tmp_path)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("app")
+    process.stdin.flush()
+    time.sleep(1.2)  # two slices run out with "app" read
+    assert say(process, "ly") == f"{PREFIX} applied put in place"
+    assert say(process, "exit") == f"{PREFIX} reverted removed"
+
+
 def test_channel_reads_docker_frames_and_skips_stderr_and_other_lines() -> None:
     """The lab's end demultiplexes Docker's attach stream (8-byte headers), lines split across frames included."""
     ours, theirs = socket.socketpair()

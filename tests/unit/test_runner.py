@@ -12,8 +12,9 @@ from lab.errors import FaultError
 from lab.events import EventLog, read_events
 from lab.run import FAULT_TTL_MARGIN_S, fault_ttl_s
 from lab.runner import Runner, RunStopped
-from lab.scenario import RunbookStep, StepBase, load
+from lab.scenario import RestartStep, RunbookStep, StepBase, load
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
+from lab.stack import RESTART_STOP_S, RESTART_WAIT_S
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
@@ -76,16 +77,20 @@ def test_a_last_step_that_runs_long_still_gets_the_whole_tail_after_it(clock: Fa
 
 
 def test_a_fault_outlives_the_latest_end_of_its_run(clock: FakeClock, log: EventLog) -> None:
-    """Every runbook step taking its whole timeout, then the tail after it: the faults' time-to-live (their helpers'
-    own revert, should the lab vanish) still covers the run, so no fault reverts itself while the run watches."""
+    """Every runbook step taking its whole timeout and every restart as long as it may, then the tail after the last:
+    the faults' time-to-live (their helpers' own revert, should the lab vanish) still covers the run, so no fault
+    reverts itself while the run watches."""
     scenario = load(BUILTIN_SCENARIOS / "commercelayer-2023-connection-resets.yaml")
+    assert any(isinstance(step, RestartStep) for step in scenario.timeline)
 
-    def every_runbook_times_out(step: StepBase) -> str:
+    def every_step_as_long_as_it_may(step: StepBase) -> str:
         if isinstance(step, RunbookStep):
             clock.advance(step.timeout_s)
+        if isinstance(step, RestartStep):
+            clock.advance(RESTART_STOP_S + RESTART_WAIT_S)
         return "done"
 
-    runner = Runner(scenario, clock, log, every_runbook_times_out)
+    runner = Runner(scenario, clock, log, every_step_as_long_as_it_may)
     runner.run()
     for spec in scenario.faults:
         start, _ = scenario.fault_windows()[spec.id]

@@ -12,7 +12,8 @@ from lab import labels
 from lab.errors import InvalidInput, PortInUse, SafetyError
 from lab.images import context_digest
 from lab.settings import DEFAULT_BASE_IMAGE, Settings
-from lab.stack import compose_error_line, ensure_port_free, new_run_id, project_name
+from lab.stack import builtin_image, compose_error_line, ensure_port_free, new_run_id, project_name
+from lab.stack_spec import built_image_tag
 
 
 def test_settings_default_to_a_registry_base_image_and_online() -> None:
@@ -91,3 +92,15 @@ def test_ensure_port_free_names_the_taken_port() -> None:
         port = holder.getsockname()[1]
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is in use"):
             ensure_port_free(port)
+
+
+@pytest.mark.parametrize(("image", "builtin"), [
+    ("outage-lab/app:09b24906e0bd", True), ("outage-lab/db:382b43830722", True), ("outage-lab/lb:2b34b5212a3f", True),
+    ("outage-lab/tools:26db63054681", False), ("postgres:16", False),
+    (built_image_tag(Path("/srv/notes/compose.yaml"), "db"), False),
+    (built_image_tag(Path("/srv/x/compose.yaml"), "lb"), False),
+])
+def test_only_the_builtin_stacks_images_get_the_labs_own_readiness_probe(image: str, builtin: bool) -> None:
+    """A handle on a running stack is not told which stack it is: the image says. A team's services the lab builds
+    are tagged outage-lab/own-... and are healthy when Docker says so, whatever they are named."""
+    assert builtin_image(image) is builtin
