@@ -41,23 +41,31 @@ PREFIX = "outage-lab-helper"
 
 DRIVER = r"""
 set -u
-say() { printf '%s %s %s\n' "$PREFIX" "$1" "$(printf '%s' "${2-}" | tr '\n' '|')"; }
+say() { local detail=${2-}; printf '%s %s %s\n' "$PREFIX" "$1" "${detail//$'\n'/|}"; }
 eval "$FAULT_SCRIPT" || { say broken "the family's script does not parse"; exit 3; }
 for function in apply revert verify; do
   declare -F "$function" >/dev/null || { say broken "the family's script defines no $function"; exit 3; }
 done
 applied=0
-now_us() { local t=${EPOCHREALTIME/./}; now=$((10#$t)); }  # sets $now: no subshell
+# No command substitution once the trap is set: bash 5.2 runs a pending trap while it parses one, and the trap's
+# own text then fails to parse, so the signal is lost or the shell exits 1 with its fault in place (fixed in 5.3).
+out_file=$(mktemp) || { say broken "no temporary file (mktemp failed)"; exit 3; }
+run() {  # FUNCTION in a subshell: its status in $rc, its output in $out (trailing newlines cut, as $(...) would)
+  ( "$1" ) >"$out_file" 2>&1; rc=$?
+  out=; IFS= read -r -d '' out <"$out_file"
+  while [ "${out%$'\n'}" != "$out" ]; do out=${out%$'\n'}; done
+}
+now_us() { local t=${EPOCHREALTIME//[!0-9]/}; now=$((10#$t)); }  # sets $now; any locale's decimal separator
 undo() {
-  local out rc
-  out=$(revert 2>&1); rc=$?
-  applied=0
+  applied=0  # first: a SIGTERM during the revert must not revert a second time
+  run revert
   case $rc in 0) say reverted "$out" ;; 1) say absent "$out" ;; *) say revert-failed "$rc $out" ;; esac
 }
-finish() { if [ "$applied" = 1 ]; then undo; fi; say exited "$1"; exit 0; }
+finish() { if [ "$applied" = 1 ]; then undo; fi; rm -f -- "$out_file"; say exited "$1"; exit 0; }
 trap 'finish signal' TERM INT
 if [ -n "${ONESHOT-}" ]; then
-  out=$("$ONESHOT" 2>&1); rc=$?
+  run "$ONESHOT"
+  rm -f -- "$out_file"
   say "$ONESHOT" "$rc $out"
   exit 0
 fi
@@ -69,8 +77,8 @@ while :; do
   if [ "$left" -le 0 ]; then
     if [ "$applied" = 1 ]; then finish ttl-expired; else finish arm-timeout; fi
   fi
-  # At most half a second per read: a SIGTERM that lands just before `read` blocks is only handled once `read`
-  # returns (bash runs traps between commands), and a read until the deadline held it for the whole time-to-live
+  # At most half a second per read: a SIGTERM that lands between bash's check for signals and the wait inside
+  # `read` is only handled once `read` returns, and a read until the deadline held it for the whole time-to-live
   # (1 in 100 in a unit test) while `docker stop` waited to kill the helper with its fault still applied.
   slice=$(( left < 500000 ? left : 500000 ))
   printf -v timeout '%d.%06d' $(( slice / 1000000 )) $(( slice % 1000000 ))
@@ -81,10 +89,10 @@ while :; do
     case "$command" in
       apply)
         applied=1  # before the apply: a half-done apply is reverted too
-        out=$(apply 2>&1); rc=$?
+        run apply
         if [ "$rc" = 0 ]; then now_us; deadline=$(( now + TTL_S * 1000000 )); say applied "$out"
         else say apply-failed "$rc $out"; fi ;;
-      verify) out=$(verify 2>&1); say state "$? $out" ;;
+      verify) run verify; say state "$rc $out" ;;
       revert) undo ;;
       exit) finish requested ;;
       *) say unknown "$command" ;;
