@@ -11,16 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from docker.errors import APIError
-
-from lab.errors import FaultError, StackError
+from lab.errors import FaultError
 from lab.events import EventLog
 from lab.fault_watch import FaultWatch
 from lab.faults import Fault
 from lab.runbook import RunbookRunner
 from lab.runner import StepFailed
 from lab.scenario import ApplyStep, RestartStep, RevertStep, RunbookStep, StepBase
-from lab.stack import RESTART_STOP_S, RESTART_WAIT_S, Stack
+from lab.stack import Stack
 
 ARM_MARGIN_S = 60.0
 """How long a prepared fault helper waits past its step's offset before it leaves on its own."""
@@ -118,14 +116,10 @@ class StepPerformer:
                 self.watch.check_now()
 
     def restart(self, service: str) -> str:
-        container = self.stack.container(service)
-        try:
-            container.restart(timeout=RESTART_STOP_S)
-        except APIError as exc:
-            raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
+        self.stack.restart(service)
         self.log.emit("action.restarted", service=service)
         moved = self.follow(service)  # at once: the service has its new address from its start on
-        self.stack.wait_healthy((service,), timeout_s=RESTART_WAIT_S, poll_s=0.1)
+        self.stack.wait_serving(service)
         return f"{service} restarted and healthy again" + "".join(f"; {line}" for line in moved)
 
     def follow(self, service: str) -> list[str]:

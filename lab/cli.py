@@ -30,7 +30,7 @@ from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
 from lab.settings import Settings
-from lab.stack import RESTART_STOP_S, RESTART_WAIT_S
+from lab.stack import RESTART_WAIT_S
 from lab.verdict import load_run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -571,11 +571,11 @@ def restart(run_id: str | None, wait_s: float, service: str) -> None:
     current, chosen, _ = _stack_for_commands(run_id)
     stack = current.stack(chosen)
     clock = MonotonicClock()
-    stack.container(service).restart(timeout=RESTART_STOP_S)
+    stack.restart(service)
     if not wait_s:
         click.echo(f"restarted {service}")
         return
-    stack.wait_healthy((service,), timeout_s=wait_s, poll_s=0.1)
+    stack.wait_serving(service, timeout_s=wait_s)
     click.echo(f"restarted {service}: serving again {clock.now():.1f} s after the restart began")
 
 

@@ -246,6 +246,17 @@ class Stack:
             raise NotHealthyYet(f"{name} is {state['Status']}/{health or 'no health check'}: "
                                 f"{last_log_line(container)}")
 
+    def restart(self, service: str) -> None:
+        """Restart `service` (RESTART_STOP_S to stop before Docker kills it); StackError if the engine refuses."""
+        try:
+            self.container(service).restart(timeout=RESTART_STOP_S)
+        except APIError as exc:
+            raise StackError(f"restart of {service} failed: {exc.explanation or exc}") from exc
+
+    def wait_serving(self, service: str, timeout_s: float = RESTART_WAIT_S) -> None:
+        """Until a restarted `service` serves again (wait_healthy, the lab's probe asked every 0.1 s)."""
+        self.wait_healthy((service,), timeout_s=timeout_s, poll_s=0.1)
+
     def ready(self, service: str, container: Any) -> bool:
         """The lab's own readiness probe (lab.readiness): passes as soon as the service serves, where Docker's health
         check would only say so at its next interval. The built-in stack's services only (run from its images: a
