@@ -444,7 +444,8 @@ def last_log_line(container: Any) -> str:
 
 
 def override_directory(run_id: str) -> Path:
-    """Where the run's Compose override is written (and removed with the stack)."""
+    """The run's own directory on this host: its Compose override, its owner file and a drill's control socket.
+    Removed with the stack, or by the next lab command if the run's process died (`remove_dead_runs_directories`)."""
     return override_root() / run_id
 
 

@@ -1,6 +1,7 @@
 """How trainee commands (`lab ack`, `lab note`, `lab hint`, `lab exec`, `lab give-up`...) reach a running drill:
 a Unix socket owned by the drill process, one JSON request and one JSON reply per connection. The drill's
-address is in `<runs dir>/.active-drill` while it runs."""
+address is in `<runs dir>/.active-drill` while it runs; the socket is in the run's own directory, which the next lab
+command removes if the drill was killed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import NothingRunning
+from lab.stack import override_directory
 
 POINTER = ".active-drill"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -27,16 +29,29 @@ class ActiveDrill:
     tools_image: str
 
 
+NOTHING_RUNNING = "no drill is running: start one with `lab drill db-network-misconfig`"
+
+
 def pointer_path(runs_dir: Path) -> Path:
     return runs_dir / POINTER
 
 
+def control_socket(run_id: str) -> Path:
+    return override_directory(run_id) / "drill.sock"
+
+
 def read_active(runs_dir: Path) -> ActiveDrill:
+    """The running drill; a pointer whose socket is gone (its drill was killed, and a later lab command removed the
+    run's directory) is removed, and means nothing is running."""
     path = pointer_path(runs_dir)
     try:
-        return ActiveDrill(**json.loads(path.read_text()))
+        active = ActiveDrill(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError) as exc:
-        raise NothingRunning("no drill is running: start one with `lab drill db-network-misconfig`") from exc
+        raise NothingRunning(NOTHING_RUNNING) from exc
+    if not Path(active.socket_path).exists():
+        path.unlink(missing_ok=True)
+        raise NothingRunning(NOTHING_RUNNING)
+    return active
 
 
 def send(runs_dir: Path, request: dict[str, Any]) -> dict[str, Any]:

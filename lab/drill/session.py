@@ -13,7 +13,7 @@ from requests import ConnectionError as EngineUnreachable
 from rich.console import Console
 
 from lab.actions import StepPerformer
-from lab.drill.control import ActiveDrill, ControlServer
+from lab.drill.control import ActiveDrill, ControlServer, control_socket
 from lab.drill.dashboard import Dashboard
 from lab.errors import EngineLost
 from lab.events import Event
@@ -157,7 +157,7 @@ class DrillSession:
         inject_at = self.options.inject_after_s
         if inject_at is None:
             inject_at = random.Random(self.options.seed).uniform(*self.scenario.drill.inject_after_s)
-        server = ControlServer(Path(f"/tmp/outage-lab-drill-{self.stack.run_id}.sock"), self.handle)
+        server = ControlServer(control_socket(self.stack.run_id), self.handle)
         outcome = "interrupted"
         try:
             self.recorder.start()

@@ -13,6 +13,7 @@ import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab import labels, lifecycle
+from lab.drill.control import NOTHING_RUNNING, POINTER, control_socket
 from lab.images import LabImages
 from lab.stack import override_directory, project_name
 
@@ -110,8 +111,12 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: life
     assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
     assert (override_directory(run_id) / "override.yaml").is_file()  # the reaper cannot reach the host's files
+    assert control_socket(run_id).is_socket() and (runs / POINTER).is_file()  # as the killed drill left them
     assert lab_cli("status").returncode == 0  # every lab command removes those of dead runs first
-    assert not override_directory(run_id).exists()
+    assert not override_directory(run_id).exists() and not control_socket(run_id).exists()
+    ack = lab_cli("ack", env={"LAB_RUNS_DIR": str(runs)})  # its pointer is left, and says nothing runs
+    assert (ack.returncode, ack.stderr.strip()) == (4, f"lab: error: {NOTHING_RUNNING}")
+    assert not (runs / POINTER).exists()
     with capsys.disabled():
         print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
 

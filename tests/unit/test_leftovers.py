@@ -3,12 +3,21 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
+from lab.drill.control import POINTER, ActiveDrill, control_socket, read_active
+from lab.errors import NothingRunning
 from lab.leftovers import DETACHED, OWNER_FILE, owner_alive, owner_token, remove_dead_runs_directories
+from lab.stack import override_directory
 
 
 def gone_process_token() -> str:
@@ -45,3 +54,27 @@ def test_only_the_directories_of_dead_owners_go(tmp_path: Path) -> None:
 def test_a_missing_root_is_nothing_to_remove(tmp_path: Path) -> None:
     """A machine where no run ever wrote a directory: nothing to do, and no error."""
     assert remove_dead_runs_directories(tmp_path / "never-made") == []
+
+
+def test_a_killed_drills_control_socket_goes_with_its_run_directory(tmp_path: Path) -> None:
+    """A drill killed with SIGKILL leaves its bound control socket: it is in the run's own directory, so the next
+    lab command removes it with that directory; a pointer to it then reads as no drill running, and goes."""
+    run_id = "20261127t060345-5aaa"
+    assert control_socket(run_id).parent == override_directory(run_id)
+    short_root = Path(tempfile.mkdtemp(prefix="ol-", dir="/tmp"))  # a socket's path must fit in 108 bytes
+    try:
+        directory = run_directory(short_root, run_id, gone_process_token())
+        path = directory / control_socket(run_id).name
+        bound = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        bound.bind(str(path))
+        bound.close()  # as SIGKILL leaves it: the file stays
+        assert path.is_socket()
+        (tmp_path / POINTER).write_text(json.dumps(asdict(ActiveDrill(str(path), run_id, "runs/x", "tools"))))
+        assert read_active(tmp_path).socket_path == str(path)
+        assert remove_dead_runs_directories(short_root) == [run_id]
+        assert not path.exists()
+        with pytest.raises(NothingRunning, match="no drill is running"):
+            read_active(tmp_path)
+        assert not (tmp_path / POINTER).exists()
+    finally:
+        shutil.rmtree(short_root, ignore_errors=True)
