@@ -48,10 +48,11 @@ MIN_STEP_GAP_S = 0.2
 FAULT_WINDOW_MARGIN_S = 1.0
 """A fault window must outlast the longest alert window by this much, or the checks cannot see the fault."""
 MIN_FAULT_WINDOW_S = 3.0
-RESTART_JUDGING_S = 10.0
+RESTART_JUDGING_S = 7.0
 """A restart judged by `restart_ineffective` needs this long between it and the end of its fault's window: its own
-time (a database restart takes 1-2 s), the settle after it (2 s), the requests the fix may still save (they began
-less than a failure's duration before it: 3 s with the built-in pool) and about 3 s of requests to judge by."""
+time (a database restart takes 1-2 s), the settle after it (RESTART_SETTLE_S, 1 s), the requests the fix may still
+save (they began less than a failure's duration before it: 3 s with the built-in pool) and at least a second of
+requests to judge by (20 at the default rate, a third of them on the faulty replica)."""
 MAX_INCIDENT_MINUTES = 7 * 24 * 60
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.timeline import (
+    RESTART_SETTLE_S,
     Analysis,
     Milestone,
     RecoveryCriteria,
@@ -73,7 +74,7 @@ def test_window_after_the_restart_shows_it_changed_nothing() -> None:
     """The restart's window starts once it is healthy plus settling time, and still shows a third failing."""
     analysis = analyse(recording())
     after_restart = window(analysis.after_restart)
-    assert after_restart.start == pytest.approx(21.001 + 1.6 + 2.0)
+    assert after_restart.start == pytest.approx(21.001 + 1.6 + RESTART_SETTLE_S)
     assert after_restart.overall.error_rate == pytest.approx(1 / 3, abs=0.02)
 
 
