@@ -112,8 +112,13 @@ def _detection(analysis: Analysis, within_s: float) -> CheckResult:
 
 def _restart_ineffective(analysis: Analysis, min_rate: float) -> CheckResult:
     name = "restart did not help"
-    if analysis.after_restart is None or analysis.after_restart.overall.requests == 0:
+    if analysis.after_restart is None:
         return CheckResult(name, False, "no restart step while the fault was in effect")
+    if analysis.after_restart.overall.requests == 0:
+        window = analysis.after_restart
+        return CheckResult(name, False, f"no request to judge the restart by: between its settling and the fix "
+                                        f"({window.start:.1f}-{window.end:.1f} s) none was decided; a slower speed "
+                                        "leaves more time")
     rate = analysis.after_restart.overall.error_rate
     detail = f"error rate after the restart still {rate:.1%} (expected >= {min_rate:.0%})"
     return CheckResult(name, rate >= min_rate, detail)

@@ -5,17 +5,20 @@ command removes if the drill was killed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
 import socketserver
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import NothingRunning
-from lab.stack import override_directory
+from lab.errors import LabError, NothingRunning
+from lab.stack import new_run_id, override_directory
 
 POINTER = ".active-drill"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -36,21 +39,41 @@ def pointer_path(runs_dir: Path) -> Path:
     return runs_dir / POINTER
 
 
+SOCKET_PATH_MAX = 107
+"""The longest path a Unix socket can be bound to (108 bytes with the terminating NUL)."""
+
+
 def control_socket(run_id: str) -> Path:
     return override_directory(run_id) / "drill.sock"
 
 
+def check_socket_path() -> None:
+    """Before a drill starts anything: its control socket, in the run's directory under the temporary directory,
+    must fit a Unix socket's path."""
+    longest = len(os.fsencode(control_socket(new_run_id())))
+    if longest > SOCKET_PATH_MAX:
+        raise LabError(f"the drill's control socket would be {longest} bytes long under the temporary directory "
+                       f"{tempfile.gettempdir()} (at most {SOCKET_PATH_MAX}): set TMPDIR to a shorter directory")
+
+
 def read_active(runs_dir: Path) -> ActiveDrill:
     """The running drill; a pointer whose socket is gone (its drill was killed, and a later lab command removed the
-    run's directory) is removed, and means nothing is running."""
+    run's directory) is removed, unless another drill has written it since, and means nothing is running."""
     path = pointer_path(runs_dir)
     try:
-        active = ActiveDrill(**json.loads(path.read_text()))
+        text = path.read_text()
+        active = ActiveDrill(**json.loads(text))
     except (OSError, ValueError, TypeError) as exc:
         raise NothingRunning(NOTHING_RUNNING) from exc
-    if not Path(active.socket_path).exists():
-        path.unlink(missing_ok=True)
-        raise NothingRunning(NOTHING_RUNNING)
+    try:
+        os.stat(active.socket_path)
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):
+            if path.read_text() == text:
+                path.unlink()
+        raise NothingRunning(NOTHING_RUNNING) from None
+    except OSError:  # cannot even look (another user's directory): connecting says why
+        pass
     return active
 
 
@@ -83,7 +106,10 @@ class ControlServer:
                     reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
                 self.wfile.write(json.dumps(reply).encode() + b"\n")
 
-        self._server = socketserver.ThreadingUnixStreamServer(str(socket_path), RequestHandler)
+        try:  # in the run's directory, which the stack made with its owner file
+            self._server = socketserver.ThreadingUnixStreamServer(str(socket_path), RequestHandler)
+        except OSError as exc:
+            raise LabError(f"cannot open the drill's control socket {socket_path}: {exc.strerror or exc}") from exc
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="drill-control", daemon=True)
 
@@ -93,7 +119,8 @@ class ControlServer:
         self._runs_dir = runs_dir
 
     def stop(self) -> None:
-        pointer_path(self._runs_dir).unlink(missing_ok=True)
-        self._server.shutdown()
+        if self._thread.ident is not None:  # an interrupt can come before start(): nothing serves, nothing to stop
+            pointer_path(self._runs_dir).unlink(missing_ok=True)
+            self._server.shutdown()
         self._server.server_close()
         self.socket_path.unlink(missing_ok=True)

@@ -62,7 +62,8 @@ class Dashboard:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.ident is not None:  # an interrupt can come before start()
+            self._thread.join(timeout=2)
         if self._live is not None:
             self._live.stop()
 

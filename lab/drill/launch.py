@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lab import outputs
-from lab.drill.control import pointer_path, read_active, send
+from lab.drill.control import check_socket_path, pointer_path, read_active, send
 from lab.drill.debrief import Debrief, debrief, render_markdown
 from lab.drill.session import DrillOptions, DrillSession
 from lab.errors import InvalidInput, LabError, NothingRunning
@@ -43,6 +43,7 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     run_dir = options.out_dir or settings.runs_dir / (f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-"
                                                       f"{'random' if options.hidden else scenario.name}")
     outputs.check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
+    check_socket_path()
     engine = Engine.connect(settings).with_compose()
     settings.runs_dir.mkdir(parents=True, exist_ok=True)
     ensure_no_active_drill(settings.runs_dir)

@@ -15,7 +15,7 @@ from rich.console import Console
 from lab.actions import StepPerformer
 from lab.drill.control import ActiveDrill, ControlServer, control_socket
 from lab.drill.dashboard import Dashboard
-from lab.errors import EngineLost
+from lab.errors import EngineLost, LabError
 from lab.events import Event
 from lab.faults import FaultSpec, build_fault
 from lab.faults.helper import StackTarget
@@ -167,6 +167,11 @@ class DrillSession:
             outcome = self._play(inject_at)
         except EngineUnreachable:  # the monitor's fault check found nobody listening on the engine's socket
             self.recorder.engine_loss.notice("a call to it found nobody listening")
+            outcome = ENGINE_LOST
+        except LabError:  # a step's own error, unless the engine's shutdown caused it
+            reaper_id = self.stack.reaper.container_id if self.stack.reaper else None
+            if not self.recorder.engine_loss.notice_if_stopping(self.stack.client, reaper_id):
+                raise
             outcome = ENGINE_LOST
         finally:
             self.log.emit("drill.ended", outcome=outcome)

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.docker
 
 SEED = "db-network-misconfig"
 CI_SPEEDS = {
-    # As fast as each scenario allows (`Scenario.max_speed()`) while its fault windows still hold enough requests for
-    # its bounds: about 6.5 minutes for the eight on a 2-core machine (each run ~20 s of stack up and down).
+    # At most each scenario's largest speed (`Scenario.max_speed()`), where its fault windows still hold enough
+    # requests for its bounds: about 6.5 minutes for the eight on a 2-core machine (each run ~20 s of stack up and
+    # down).
     "aws-2025-dynamodb-dns": 1.5,
     "azure-2019-dns-nxdomain": 1.0,
     "cloudflare-2020-backbone-route": 1.5,

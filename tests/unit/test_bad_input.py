@@ -250,3 +250,12 @@ def test_fuzz_mutated_seed_never_escapes_as_a_traceback(section: str, value: obj
         document[section] = value
     with contextlib.suppress(ScenarioError, InvalidInput):
         parse(yaml.safe_dump(document), source="fuzz.yaml")
+
+
+def test_a_drill_under_a_temporary_directory_too_deep_for_its_socket_stops_before_docker(tmp_path: Path) -> None:
+    """`lab drill` with a TMPDIR too deep for its control socket: one line naming TMPDIR, exit 3, before Docker
+    is asked anything (else the daemon's absence would be the error)."""
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    result = run_lab("drill", "db-network-misconfig", "--out", str(tmp_path / "out"), env_extra={"TMPDIR": str(deep)})
+    assert_one_line(result, 3, "set TMPDIR to a shorter directory")

@@ -67,6 +67,15 @@ def test_requests_the_fix_saves_do_not_count_as_the_restart_helping() -> None:
     assert result["restart did not help"] is True
 
 
+def test_a_restart_too_close_to_the_fix_to_judge_says_so() -> None:
+    """A restart that settles less than a failure's duration before the fix leaves no request decided while the
+    fault was in place: the check fails naming the empty window, not claiming there was no restart."""
+    results = {r.name: r for r in evaluate(analyse(recording(Incident(restart_t=40.0))), CHECKS)}
+    restart = results["restart did not help"]
+    assert not restart.passed
+    assert restart.detail.startswith("no request to judge the restart by: between its settling and the fix")
+
+
 def judged(events: list[dict[str, Any]], checks: Checks) -> dict[str, CheckResult]:
     return {result.name: result for result in evaluate(analyse(events), checks)}
 

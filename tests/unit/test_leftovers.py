@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.drill.control import POINTER, ActiveDrill, control_socket, read_active
-from lab.errors import NothingRunning
+from lab.drill.control import POINTER, ActiveDrill, check_socket_path, control_socket, read_active
+from lab.errors import LabError, NothingRunning
 from lab.leftovers import DETACHED, OWNER_FILE, owner_alive, owner_token, remove_dead_runs_directories
 from lab.stack import override_directory
 
@@ -78,3 +78,13 @@ def test_a_killed_drills_control_socket_goes_with_its_run_directory(tmp_path: Pa
         assert not (tmp_path / POINTER).exists()
     finally:
         shutil.rmtree(short_root, ignore_errors=True)
+
+
+def test_a_temporary_directory_too_deep_for_a_socket_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drill's control socket lives under the temporary directory: one too deep for a Unix socket's path is
+    refused before the drill starts anything, naming TMPDIR; an ordinary one passes."""
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    check_socket_path()
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp/" + "deep/" * 13)
+    with pytest.raises(LabError, match=r"^the drill.s control socket would be 11[0-9] bytes long .* set TMPDIR"):
+        check_socket_path()
