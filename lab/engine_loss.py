@@ -13,10 +13,14 @@ import threading
 import time
 
 import docker
+from docker.errors import APIError, NotFound
 
-from lab.docker_env import wait_for_engine
+from lab.docker_env import ENGINE_ERRORS, wait_for_engine
 from lab.events import EventLog
 from lab.interrupts import RunInterrupted
+
+ENGINE_SHUTDOWN_S = 15.0
+"""dockerd's default --shutdown-timeout: it stops every container within it, then ends its event stream and exits."""
 
 
 class EngineLoss:
@@ -37,6 +41,17 @@ class EngineLoss:
             self.reason = f"the Docker engine went away at t={event['t']:.1f} s ({how})"
         self.stop.set()
 
+    def notice_if_stopping(self, client: docker.DockerClient, reaper_id: str | None) -> bool:
+        """A step failed: was the engine shutting down under it? Its shutdown stops every container before the
+        event stream ends, the run's reaper among them, which the lab itself never stops during a run; a step that
+        acted on a container just stopped fails first, with an error of its own ("app-2 is not running"). So when
+        the reaper is stopped or the engine does not answer, wait (bounded) for the stream's end to say whether the
+        engine went away: then that is the cause, and cleanup waits for the engine; else the step's error stands
+        (someone stopped the reaper by hand)."""
+        if self.reason is None and reaper_id is not None and _stopped_or_gone(client, reaper_id):
+            self.stop.wait(ENGINE_SHUTDOWN_S)  # set by notice(), once the stream has ended or a call found nobody
+        return self.reason is not None
+
     def await_return(self, client: docker.DockerClient, timeout_s: float) -> None:
         """After a loss, wait for the engine so that cleanup can act; a no-op if none happened. Ctrl-C ends the
         wait early (the signal is still honoured: the caller's SignalGuard has it)."""
@@ -50,3 +65,14 @@ class EngineLoss:
             self.returned = False
         waited_s = round(time.monotonic() - started, 3)
         self.log.emit("engine.returned" if self.returned else "engine.gone", waited_s=waited_s)
+
+
+def _stopped_or_gone(client: docker.DockerClient, container_id: str) -> bool:
+    try:
+        return not client.api.inspect_container(container_id)["State"]["Running"]
+    except NotFound:  # the reaper removes itself once stopped
+        return True
+    except APIError:
+        return False
+    except ENGINE_ERRORS:  # nobody answers any more
+        return True
