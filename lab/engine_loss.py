@@ -30,6 +30,8 @@ class EngineLoss:
         self.reason: str | None = None
         self.returned = False
         self._lock = threading.Lock()
+        self._lost = threading.Event()
+        """Set with `reason`: `stop` may also be set by other causes (a drill's give-up)."""
 
     def notice(self, how: str) -> None:
         """Record the loss once and stop the run; `how` it was noticed, e.g. "its event stream ended". Called from
@@ -39,6 +41,7 @@ class EngineLoss:
                 return
             event = self.log.emit("engine.lost", detail=how)
             self.reason = f"the Docker engine went away at t={event['t']:.1f} s ({how})"
+        self._lost.set()
         self.stop.set()
 
     def notice_if_stopping(self, client: docker.DockerClient, reaper_id: str | None) -> bool:
@@ -49,7 +52,7 @@ class EngineLoss:
         engine went away: then that is the cause, and cleanup waits for the engine; else the step's error stands
         (someone stopped the reaper by hand)."""
         if self.reason is None and reaper_id is not None and _stopped_or_gone(client, reaper_id):
-            self.stop.wait(ENGINE_SHUTDOWN_S)  # set by notice(), once the stream has ended or a call found nobody
+            self._lost.wait(ENGINE_SHUTDOWN_S)  # notice(): once the stream has ended or a call found nobody
         return self.reason is not None
 
     def await_return(self, client: docker.DockerClient, timeout_s: float) -> None:

@@ -12,6 +12,7 @@ import docker
 import pytest
 from rich.console import Console
 
+from lab import engine_loss
 from lab.clock import FakeClock
 from lab.console import ENGINE_NEWS, ConsoleProgress
 from lab.docker_env import wait_for_engine
@@ -106,6 +107,28 @@ def test_a_loss_is_recorded_once_and_stops_the_run(log: EventLog) -> None:
     assert stop.is_set()
     assert loss.reason == "the Docker engine went away at t=0.0 s (its event stream ended)"
     assert [e["kind"] for e in read_events(log.path)] == ["engine.lost"]
+
+
+def test_a_step_failing_as_the_engine_shuts_down_waits_for_the_streams_end(log: EventLog) -> None:
+    """A step failed and the engine does not answer about the run's reaper: the loss is the cause once the event
+    stream's end is noticed, even when the drill's stop was already set by a trainee's give-up."""
+    stop = threading.Event()
+    stop.set()  # a give-up came first: it must not cut the wait short
+    loss = EngineLoss(log, stop)
+    threading.Timer(0.3, loss.notice, args=("its event stream ended",)).start()
+    assert loss.notice_if_stopping(no_engine(), "reaper-id") is True
+    assert loss.reason == "the Docker engine went away at t=0.0 s (its event stream ended)"
+
+
+def test_a_step_failing_with_the_engine_fine_or_no_reaper_is_its_own_error(log: EventLog,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a reaper to look at (a detached stack) the step's error stands at once; with one the engine does not
+    answer about but no loss noticed within the engine's shutdown time, it stands too."""
+    loss = EngineLoss(log, threading.Event())
+    assert loss.notice_if_stopping(no_engine(), None) is False
+    monkeypatch.setattr(engine_loss, "ENGINE_SHUTDOWN_S", 0.2)
+    assert loss.notice_if_stopping(no_engine(), "reaper-id") is False
+    assert loss.reason is None and read_events(log.path) == []
 
 
 def test_without_a_loss_cleanup_does_not_wait(log: EventLog) -> None:
