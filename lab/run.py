@@ -151,13 +151,13 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
             Runner(scenario, recorder.clock, recorder.log, performer, stop, prepare=performer.prepare).run()
         except RunStopped:
             raise EngineLost(str(recorder.engine_loss.reason)) from None
-        except ENGINE_ERRORS as exc:
-            raise engine_failed(exc) from exc
-        except LabError as exc:  # a step's own error, unless the engine's shutdown caused it
+        except (LabError, *ENGINE_ERRORS) as exc:  # a step's own error, unless the engine's shutdown caused it
             if recorder.engine_loss.notice_if_stopping(stack.client, stack.reaper.container_id if stack.reaper
                                                        else None):
                 raise EngineLost(str(recorder.engine_loss.reason)) from exc
-            raise
+            if isinstance(exc, LabError):
+                raise
+            raise engine_failed(exc) from exc
         partial, reason = False, "completed"
     except LabError as exc:
         reason = f"aborted: {exc}"

@@ -13,6 +13,7 @@ from requests import ConnectionError as EngineUnreachable
 from rich.console import Console
 
 from lab.actions import StepPerformer
+from lab.docker_env import ENGINE_ERRORS
 from lab.drill.control import ActiveDrill, ControlServer, control_socket
 from lab.drill.dashboard import Dashboard
 from lab.errors import EngineLost, LabError
@@ -168,7 +169,7 @@ class DrillSession:
         except EngineUnreachable:  # the monitor's fault check found nobody listening on the engine's socket
             self.recorder.engine_loss.notice("a call to it found nobody listening")
             outcome = ENGINE_LOST
-        except LabError:  # a step's own error, unless the engine's shutdown caused it
+        except (LabError, *ENGINE_ERRORS):  # a step's own error, unless the engine's shutdown caused it
             reaper_id = self.stack.reaper.container_id if self.stack.reaper else None
             if not self.recorder.engine_loss.notice_if_stopping(self.stack.client, reaper_id):
                 raise
