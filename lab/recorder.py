@@ -56,6 +56,12 @@ class Recorder:
         """The engine ends its event stream only when it shuts down."""
         self.engine_loss.notice(f"its event {how}")
 
+    def engine_stopped_under_step(self) -> bool:
+        """A step failed: whether the engine shutting down caused it (EngineLoss.notice_if_stopping, on this run's
+        reaper)."""
+        reaper = self.stack.reaper
+        return self.engine_loss.notice_if_stopping(self.stack.client, reaper.container_id if reaper else None)
+
     def await_engine(self) -> None:
         """If the engine went away, wait (bounded) for it to come back so that cleanup can act. Call before
         reverting faults."""

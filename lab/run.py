@@ -152,8 +152,7 @@ def record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, op
         except RunStopped:
             raise EngineLost(str(recorder.engine_loss.reason)) from None
         except (LabError, *ENGINE_ERRORS) as exc:  # a step's own error, unless the engine's shutdown caused it
-            if recorder.engine_loss.notice_if_stopping(stack.client, stack.reaper.container_id if stack.reaper
-                                                       else None):
+            if recorder.engine_stopped_under_step():
                 raise EngineLost(str(recorder.engine_loss.reason)) from exc
             if isinstance(exc, LabError):
                 raise

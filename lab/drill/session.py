@@ -170,8 +170,7 @@ class DrillSession:
             self.recorder.engine_loss.notice("a call to it found nobody listening")
             outcome = ENGINE_LOST
         except (LabError, *ENGINE_ERRORS):  # a step's own error, unless the engine's shutdown caused it
-            reaper_id = self.stack.reaper.container_id if self.stack.reaper else None
-            if not self.recorder.engine_loss.notice_if_stopping(self.stack.client, reaper_id):
+            if not self.recorder.engine_stopped_under_step():
                 raise
             outcome = ENGINE_LOST
         finally:
