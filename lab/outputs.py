@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,25 @@ from lab.checks import CheckResult
 from lab.errors import InvalidInput
 from lab.scenario import Scenario
 from lab.timeline import Analysis
+
+STAMPED_NAME = re.compile(r"\d{8}T\d{6}Z-(?P<subject>.+)")
+"""A run directory named by the lab (`new_run_dir`); one given with --out may be named anything."""
+
+
+def new_run_dir(runs_dir: Path, subject: str) -> Path:
+    """Where a recording goes in the runs folder unless --out says: named by its UTC start, then what ran
+    (`scenario_subject`, "drill-...", "gameday"), so that names sort by time and say what they hold."""
+    return runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{subject}"
+
+
+def scenario_subject(scenario: str, variant: str | None) -> str:
+    return f"{scenario}-{variant}" if variant else scenario
+
+
+def named_subject(name: str) -> str | None:
+    """What a run directory named by the lab holds (`new_run_dir`); None for a name it was given."""
+    stamped = STAMPED_NAME.fullmatch(name)
+    return stamped["subject"] if stamped else None
 
 
 def check_run_dir(path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,8 @@ class RunResult:
 
 
 def default_run_dir(settings: Settings, scenario: Scenario) -> Path:
-    variant = f"-{scenario.variant.name}" if scenario.variant else ""
-    return settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{scenario.name}{variant}"
+    return outputs.new_run_dir(settings.runs_dir, outputs.scenario_subject(
+        scenario.name, scenario.variant.name if scenario.variant else None))
 
 
 def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -40,8 +39,8 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     if not scenario.faults:
         raise InvalidInput(f"scenario {scenario.name} has no fault to drill on")
     preflight(scenario)
-    run_dir = options.out_dir or settings.runs_dir / (f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-drill-"
-                                                      f"{'random' if options.hidden else scenario.name}")
+    run_dir = options.out_dir or outputs.new_run_dir(
+        settings.runs_dir, f"drill-{'random' if options.hidden else scenario.name}")
     outputs.check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
     check_socket_path()
     engine = Engine.connect(settings).with_compose()

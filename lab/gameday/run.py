@@ -13,7 +13,6 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -114,7 +113,7 @@ def run_gameday(options: GameDayOptions, settings: Settings, say: Say) -> GameDa
     placements = place(options.trainees, slots, cost, this_machine())
     say(cost.summary())
     directory = outputs.prepare_run_dir(
-        options.out_dir or settings.runs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-gameday")
+        options.out_dir or outputs.new_run_dir(settings.runs_dir, "gameday"))
     plans = [DrillPlan(index=i + 1, name=f"trainee-{i + 1}", scenario=loaded, scenario_path=path.resolve(),
                        seed=options.seed * 1000 + i + 1, engine=engines[placements[i]],
                        home=directory / f"trainee-{i + 1}", inject_after_s=options.inject_after_s,

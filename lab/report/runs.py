@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import outputs
 from lab.errors import InvalidInput
 from lab.verdict import judge
 
@@ -49,17 +51,23 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
     return rows
 
 
-def latest_run(runs_dir: Path, scenario: str, variant: str | None, before: str | None = None) -> Path | None:
-    """The newest recording of `scenario` (with `variant`, None for none) in runs_dir, older than `before`."""
+def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> Path | None:
+    """The newest complete recording of `scenario` (with `variant`, None for none) in runs_dir. Each report asks,
+    and a runs folder only grows: a directory the lab named for something else is passed over by its name, so
+    only the summaries of likely matches (and of directories named with --out) are read."""
     if not runs_dir.is_dir():
         return None
-    for run_dir in sorted((d for d in runs_dir.iterdir() if (d / "summary.json").is_file()), reverse=True):
-        if before is not None and run_dir.name >= before:
+    wanted = outputs.scenario_subject(scenario, variant)
+    for name in sorted((entry.name for entry in os.scandir(runs_dir)), reverse=True):
+        if outputs.named_subject(name) not in (wanted, None):
             continue
-        summary = json.loads((run_dir / "summary.json").read_text())
-        if summary.get("scenario") == scenario and summary.get("variant") == variant and summary["verdict"] != \
-                "partial":
-            return run_dir
+        try:
+            summary = json.loads((runs_dir / name / "summary.json").read_text())
+        except (OSError, ValueError):  # not a recording, or one still being written
+            continue
+        if isinstance(summary, dict) and summary.get("scenario") == scenario and \
+                summary.get("variant") == variant and summary.get("verdict") != "partial":
+            return runs_dir / name
     return None
 
 

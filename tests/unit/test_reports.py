@@ -4,6 +4,7 @@ a passing run, a run whose runbook step did not fix the network, and a run stopp
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -17,8 +18,10 @@ from rich.console import Console
 from lab.clock import FakeClock
 from lab.report.build import make_reports
 from lab.report.chart import LANE_NAME_MAX, timeline_svg
+from lab.report.narrative import measure_proofs
 from lab.report.replay import replay
-from lab.report.runs import compare, list_runs, load_summary
+from lab.report.runs import compare, latest_run, list_runs, load_summary
+from lab.scenario import load
 from lab.verdict import judge, load_run
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -154,3 +157,63 @@ def test_report_renders_in_a_real_headless_browser(runs_dir: Path, tmp_path: Pat
     subprocess.run([CHROMIUM, *flags, "--window-size=1280,2000", f"--screenshot={screenshot}", html.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+SEED = Path(__file__).resolve().parents[2] / "scenarios" / "db-network-misconfig.yaml"
+
+
+def _recording(runs_dir: Path, name: str, scenario: str, variant: str | None, verdict: str = "pass",
+               fault_error_rate: float = 0.3) -> Path:
+    """A run directory holding only what a runs folder is searched by: its summary."""
+    run_dir = runs_dir / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text(json.dumps({
+        "scenario": scenario, "variant": variant, "verdict": verdict,
+        "fault": {"overall": {"error_rate": fault_error_rate}}}))
+    return run_dir
+
+
+def test_latest_run_is_the_newest_complete_recording_of_that_scenario_and_variant(tmp_path: Path) -> None:
+    seed, variant = "db-network-misconfig", "deep-health-check"
+    older = _recording(tmp_path, "20261101T100000Z-db-network-misconfig-deep-health-check", seed, variant)
+    _recording(tmp_path, "20261102T100000Z-db-network-misconfig-deep-health-check", seed, variant, "partial")
+    without = _recording(tmp_path, "20261103T100000Z-db-network-misconfig", seed, None)
+    (tmp_path / "20261104T100000Z-db-network-misconfig-deep-health-check").mkdir()  # killed before its summary
+    torn = tmp_path / "20261105T100000Z-db-network-misconfig-deep-health-check"
+    torn.mkdir()
+    (torn / "summary.json").write_text('{"scenario": "db-net')
+    (tmp_path / "notes.txt").write_text("not a run")
+    assert latest_run(tmp_path, seed, variant) == older
+    assert latest_run(tmp_path, seed, None) == without
+    assert latest_run(tmp_path, "another-scenario", None) is None
+    assert latest_run(tmp_path / "missing", seed, None) is None
+
+
+def test_latest_run_passes_over_what_the_lab_named_for_something_else(tmp_path: Path) -> None:
+    """A runs folder only grows, and every report searches it: a directory the lab named for another scenario, a
+    drill or a game day is passed over by its name (its summary, which here claims to match, is not read); one
+    named with --out can hold anything, so its summary is read."""
+    seed = "db-network-misconfig"
+    match = _recording(tmp_path, "20261101T100000Z-db-network-misconfig", seed, None)
+    for number, subject in enumerate(("drill-db-network-misconfig", "gameday", "pool-exhaustion",
+                                      "db-network-misconfig-deep-health-check")):
+        _recording(tmp_path, f"20261102T10000{number}Z-{subject}", seed, None)
+    assert latest_run(tmp_path, seed, None) == match
+    named = _recording(tmp_path, "ci-replay", seed, None)
+    assert latest_run(tmp_path, seed, None) == named
+
+
+def test_a_report_names_the_variant_run_that_tested_a_measure(tmp_path: Path) -> None:
+    scenario = load(SEED)
+    measure = scenario.variants[0]
+    base = _recording(tmp_path, "20261101T100000Z-db-network-misconfig", scenario.name, None)
+    _recording(tmp_path, f"20261102T100000Z-db-network-misconfig-{measure.name}", scenario.name, measure.name,
+               fault_error_rate=0.012)
+    summary = json.loads((base / "summary.json").read_text())
+    assert measure_proofs(base, summary, scenario) == {measure.measure: (
+        f"tested by variant {measure.name} (run 20261102T100000Z-db-network-misconfig-{measure.name}, pass): "
+        "error rate 1.2% during the fault, against error rate 30.0% during the fault in this run")}
+    variant_summary = {**summary, "variant": measure.name, "measure": measure.measure}
+    assert measure_proofs(tmp_path / "next", variant_summary, scenario) == {measure.measure: (
+        f"tested by this run (variant {measure.name}): error rate 30.0% during the fault, against error rate "
+        "30.0% during the fault without it (run 20261101T100000Z-db-network-misconfig)")}
