@@ -43,12 +43,17 @@ class LabImages:
 
 
 def context_digest(context: Path, base_image_id: str) -> str:
-    """Hash of everything a build reads: the base image id and every file of the context."""
+    """Hash of everything a build reads: the base image id and every file of the context, but Python's byte-code
+    caches (Python writes them beside a script it imported, and a new one must not mean a rebuild of minutes)."""
     digest = hashlib.sha256(base_image_id.encode())
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+    for path in sorted(p for p in context.rglob("*") if p.is_file() and not byte_code(p.relative_to(context))):
         digest.update(path.relative_to(context).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def byte_code(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix == ".pyc"
 
 
 def image_exists(client: docker.DockerClient, tag: str) -> bool:

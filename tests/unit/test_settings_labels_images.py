@@ -69,6 +69,19 @@ def test_context_digest_changes_with_any_input(tmp_path: Path) -> None:
     assert context_digest(tmp_path, "sha256:base1") != first
 
 
+def test_context_digest_ignores_python_byte_code(tmp_path: Path) -> None:
+    """Importing a script of a build context (a test, a linter) leaves __pycache__ beside it: no rebuild for that."""
+    (tmp_path / "Dockerfile").write_text("FROM x\nCOPY app.py /srv/\n")
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    first = context_digest(tmp_path, "sha256:base1")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\x00cache")
+    (tmp_path / "old.pyc").write_bytes(b"\x00cache")
+    assert context_digest(tmp_path, "sha256:base1") == first
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    assert context_digest(tmp_path, "sha256:base1") != first
+
+
 def test_run_ids_are_valid_compose_project_names_and_unique() -> None:
     """Compose wants lowercase letters, digits, dashes; two ids made in the same second differ."""
     ids = {new_run_id() for _ in range(50)}
