@@ -13,11 +13,14 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lab import __version__, library, lifecycle, scenario, starter
 from lab import images as images_module
@@ -32,6 +35,9 @@ from lab.service_exec import run_in_service
 from lab.settings import Settings
 from lab.stack import RESTART_WAIT_S
 from lab.verdict import load_run
+
+if TYPE_CHECKING:
+    from lab.report.runs import RunRow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -222,20 +228,35 @@ def validate(scenario_ref: str) -> None:
 @one_line_errors
 def scenarios() -> None:
     """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
-    settings = Settings.from_env()
-    table = Table()
-    for column in ("name", "title", "source", "faults", "incident", "lab (speed 1)", "difficulty"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "incident", "difficulty"))
-    for entry in library.entries(settings.scenario_dirs):
+    Console().print(scenarios_table(library.entries(Settings.from_env().scenario_dirs)))
+
+
+def scenarios_table(entries: list[library.Entry]) -> Table:
+    """One row per scenario, readable at 80 columns (a pipe's, CI's): the words (name, title, faults, source) share
+    the one column that wraps, so the figures beside them keep their width; a name longer than that column folds
+    onto the next line rather than lose its end."""
+    table = listing_table()
+    table.add_column("scenario", overflow="fold", max_width=72)  # wide terminals too: lines to read, not a stretch
+    table.add_column("difficulty", no_wrap=True)
+    table.add_column("incident", no_wrap=True)
+    table.add_column("lab (speed 1)", width=9)
+    for entry in entries:
         if entry.scenario is None:
-            table.add_row(entry.name, f"[red]invalid[/]: {entry.problem}", str(entry.path), "", "", "", "")
+            table.add_row(Text.assemble((entry.name, "bold"), "\n", ("invalid", "red"), f": {entry.problem}\n",
+                                        (str(entry.path), "dim")))
             continue
         found = entry.scenario
         minutes = entry.incident_minutes
-        table.add_row(found.name, found.title, found.source, ", ".join(entry.fault_kinds) or "-",
-                      f"{int(minutes // 60)} h {int(minutes % 60):02d} min", f"{found.duration_s:.0f} s",
-                      found.difficulty)
-    Console().print(table)
+        table.add_row(Text.assemble((found.name, "bold"), f"\n{found.title}\n",
+                                    (f"faults: {', '.join(entry.fault_kinds) or '-'}\n{found.source}", "dim")),
+                      found.difficulty, f"{int(minutes // 60)} h {int(minutes % 60):02d} min",
+                      f"{found.duration_s:.0f} s")
+    return table
+
+
+def listing_table() -> Table:
+    """A listing's frame: rules between its entries of several lines, no side borders (columns for the text)."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_lines=True)
 
 
 @main.command()
@@ -371,15 +392,25 @@ def runs(runs_dir: Path | None) -> None:
     if not rows:
         click.echo("no recordings yet: `lab run db-network-misconfig` makes one")
         return
-    table = Table()
-    for column in ("run", "scenario", "verdict", "fault error rate", "detect", "mitigate", "recover"):
-        table.add_column(column)
+    Console().print(runs_table(rows))
+
+
+def runs_table(rows: list[RunRow]) -> Table:
+    """One row per run, readable at 80 columns: the run directory's name (what `lab report` and `lab compare` take)
+    has the one column that wraps, over its scenario, and folds rather than lose its end if even that is too
+    narrow; the intervals stand one under the other."""
+    table = listing_table()
+    table.add_column("run", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("fault error rate", width=6)
+    table.add_column("intervals", no_wrap=True)
     for row in rows:
         rate = "-" if row.fault_error_rate is None else f"{row.fault_error_rate:.1%}"
-        spans = [f"{row.intervals[name]:.1f} s" if name in row.intervals else "-"
+        spans = [f"{name} {row.intervals[name]:.1f} s" if name in row.intervals else f"{name} -"
                  for name in ("detect", "mitigate", "recover")]
-        table.add_row(row.run_dir.name, row.scenario, row.verdict, rate, *spans)
-    Console().print(table)
+        table.add_row(Text.assemble(row.run_dir.name, "\n", (row.scenario, "dim")), escape(row.verdict), rate,
+                      "\n".join(spans))
+    return table
 
 
 @main.command()
