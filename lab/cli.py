@@ -164,11 +164,11 @@ def status() -> None:
         return
     console = Console()
     for run_id in runs:
-        table = Table(title=f"stack {run_id}")
+        table = Table(title=escape(f"stack {run_id}"))
         for column in ("service", "state", "health", "ports"):
             table.add_column(column)
         for row in lifecycle.stack_status(current, run_id):
-            table.add_row(row.service, row.state, row.health, row.ports)
+            table.add_row(*map(escape, (row.service, row.state, row.health, row.ports)))
         console.print(table)
 
 
@@ -425,9 +425,9 @@ def compare(run_a: Path, run_b: Path) -> None:
     rows = compare_summaries(load_summary(_run_dir(run_a)), load_summary(_run_dir(run_b)))
     table = Table()
     for column in ("section", "what", run_a.name, run_b.name, "B - A"):
-        table.add_column(column)
+        table.add_column(escape(column))
     for row in rows:
-        table.add_row(row.section, row.name, row.a, row.b, row.difference)
+        table.add_row(*map(escape, (row.section, row.name, row.a, row.b, row.difference)))
     Console().print(table)
 
 

@@ -1,5 +1,9 @@
 """What a person sees while a run goes: each step as it happens, alerts, and a status line (what is next, in how
-long, the live error rate); then the summary table. An observer of the event log: it never stops the run."""
+long, the live error rate); then the summary table. An observer of the event log: it never stops the run.
+
+Only the lab's own words carry Rich markup: what the scenario and the stack say (step texts, details, an app's
+error message with its `[::1]` or JSON array) is escaped, or it would be read as styles and lost, or stop the
+console with a MarkupError at its first `[/...]`."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -62,8 +67,9 @@ class ConsoleProgress:
         elif kind == "step":
             mark = "ok" if event["ok"] else "FAILED"
             self.console.print(
-                f"[bold]{event['t']:7.1f}s[/] {event.get('clock') or '':5} {event['action']:8} {event.get('text', '')}"
-                f"  [dim]({mark}: {event.get('detail', '')}; skew {event['skew_s'] * 1000:+.0f} ms,"
+                f"[bold]{event['t']:7.1f}s[/] {escape(event.get('clock') or ''):5} {escape(event['action']):8} "
+                f"{escape(str(event.get('text', '')))}"
+                f"  [dim]({mark}: {escape(str(event.get('detail', '')))}; skew {event['skew_s'] * 1000:+.0f} ms,"
                 f" took {event['took_s']:.2f} s)[/]",
                 markup=True, highlight=False,
             )
@@ -73,10 +79,11 @@ class ConsoleProgress:
             else:
                 self._alerts.discard(event["alert"])
             word = "[red]ALERT[/]" if kind == "alert.fired" else "[green]resolved[/]"
-            self.console.print(f"[bold]{event['t']:7.1f}s[/]       {word}   {event['alert']} "
+            self.console.print(f"[bold]{event['t']:7.1f}s[/]       {word}   {escape(event['alert'])} "
                                f"(error rate {event['error_rate']:.0%} over {event['window_s']:g} s)", markup=True)
         elif kind in ENGINE_NEWS:
-            self.console.print(f"[bold]{event['t']:7.1f}s[/]       [red]ENGINE[/]  {ENGINE_NEWS[kind].format(**event)}",
+            news = escape(ENGINE_NEWS[kind].format(**event))
+            self.console.print(f"[bold]{event['t']:7.1f}s[/]       [red]ENGINE[/]  {news}",
                                markup=True, highlight=False)
 
     def live_error_rate(self) -> float | None:
@@ -110,15 +117,16 @@ class ConsoleProgress:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"{summary['scenario']}: {summary['verdict'].upper()}", show_lines=False)
+    table = Table(title=escape(f"{summary['scenario']}: {summary['verdict'].upper()}"), show_lines=False)
     table.add_column("what")
     table.add_column("value")
     for milestone in summary["milestones"]:
         clock = f" ({milestone['clock']})" if milestone.get("clock") else ""
-        table.add_row(f"{milestone['name']}{clock}", f"t={milestone['t']:.1f}s  {milestone.get('detail', '')}")
+        table.add_row(escape(f"{milestone['name']}{clock}"),
+                      escape(f"t={milestone['t']:.1f}s  {milestone.get('detail', '')}"))
     for interval in summary["intervals"]:
         span = f"{interval['seconds']:.1f} s ({interval['start']} -> {interval['end']})"
-        table.add_row(f"[bold]{interval['name']}[/]", span)
+        table.add_row(f"[bold]{escape(interval['name'])}[/]", escape(span))
     for label, key in (("steady state", "steady"), ("during the fault", "fault")):
         window = summary.get(key)
         if window:
@@ -134,5 +142,5 @@ def summary_table(summary: dict[str, Any]) -> Table:
                                    f"max {skew['max_s'] * 1000:.1f} ms")
     for check in summary["checks"]:
         mark = "[green]PASS[/]" if check["passed"] else "[red]FAIL[/]"
-        table.add_row(f"{mark} {check['name']}", check["detail"])
+        table.add_row(f"{mark} {escape(check['name'])}", escape(check["detail"]))
     return table

@@ -91,7 +91,8 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
     warmed = threading.Thread(target=warm_up, name="warm-up", daemon=True)
 
     def play() -> None:
-        lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+        lab_images = ensure_images(
+            engine, lambda message: console.print(f"lab: {message}", markup=False, highlight=False))
         stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
         console.print(f"lab: run {stack.run_id}: starting the stack", highlight=False)
         warmed.start()  # while the stack starts: not while requests are timed
@@ -114,7 +115,7 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
             for removed in removing:
                 outcome.add(removed.exception())
     console.print(summary_table(summary))
-    console.print(f"lab: recording in {run_dir}", highlight=False)
+    console.print(f"lab: recording in {run_dir}", markup=False, highlight=False)
     outcome.raise_if_stopped()
     code = {"pass": EXIT_OK, "unreliable": EXIT_UNRELIABLE}.get(summary["verdict"], EXIT_CHECK_FAILED)
     return RunResult(run_dir=run_dir, summary=summary, exit_code=code)

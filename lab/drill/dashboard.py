@@ -31,12 +31,12 @@ class Dashboard:
     def __call__(self, event: Event) -> None:
         self.live(event)
         if event["kind"] == "alert.fired" and self._live is None:
-            self.console.print(f"ALERT {event['alert']}: error rate {event['error_rate']:.0%}")
+            self.console.print(f"ALERT {event['alert']}: error rate {event['error_rate']:.0%}", markup=False)
 
     def show_hint(self, text: str) -> None:
         self._hint = text
         if self._live is None:
-            self.console.print(text)
+            self.console.print(text, markup=False)
 
     def render(self) -> Panel:
         figures = self.live.figures(self.clock.now())

@@ -50,7 +50,8 @@ def run_drill(scenario: Scenario, settings: Settings, options: DrillOptions, con
     outputs.write_scenario(run_dir, scenario, 1.0)
 
     def play() -> None:
-        lab_images = ensure_images(engine, lambda message: console.print(f"lab: {message}", highlight=False))
+        lab_images = ensure_images(
+            engine, lambda message: console.print(f"lab: {message}", markup=False, highlight=False))
         with engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs,
                           spec=scenario.stack_spec) as stack:
             console.print(f"lab: drill {stack.run_id}: the stack is up and users are arriving. You are on call.",
@@ -73,6 +74,6 @@ def _debrief_recording(run_dir: Path, scenario: Scenario, console: Console) -> D
     result = debrief(read_events(events_path), scenario)
     (run_dir / "debrief.md").write_text(render_markdown(result, scenario))
     (run_dir / "debrief.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
-    console.print(render_markdown(result, scenario), highlight=False)
-    console.print(f"lab: drill recording and debrief in {run_dir}", highlight=False)
+    console.print(render_markdown(result, scenario), markup=False, highlight=False)
+    console.print(f"lab: drill recording and debrief in {run_dir}", markup=False, highlight=False)
     return result

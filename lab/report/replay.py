@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from lab.clock import Clock
 from lab.events import Event
@@ -24,6 +25,8 @@ SHOWN_KINDS = ("step", "alert.fired", "alert.resolved", "fault.applied", "fault.
 class ReplayLine:
     t: float
     text: str
+    """Rich markup: what the recording says (step texts, app errors, names) is escaped, so that its brackets are
+    printed as written (`[/orders]`, `[::1]`) instead of read as styles."""
 
 
 def replay_lines(events: list[Event]) -> Iterator[ReplayLine]:
@@ -49,27 +52,33 @@ def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
         return None
     if kind == "step":
         clock = event.get("clock") or ""
-        return (f"[bold]{clock:5}[/] [cyan]{event['action']}[/] {event.get('text', '')}"
-                f" [dim]({'ok' if event.get('ok') else 'FAILED'}: {event.get('detail', '')})[/]")
+        return (f"[bold]{_literal(clock):5}[/] [cyan]{_literal(event['action'])}[/] {_literal(event.get('text', ''))}"
+                f" [dim]({'ok' if event.get('ok') else 'FAILED'}: {_literal(event.get('detail', ''))})[/]")
     if kind == "alert.fired":
-        return f"[bold red]ALERT[/] {event['alert']}: error rate {event['error_rate']:.0%}"
+        return f"[bold red]ALERT[/] {_literal(event['alert'])}: error rate {event['error_rate']:.0%}"
     if kind == "alert.resolved":
-        return f"[green]alert resolved[/] {event['alert']}"
+        return f"[green]alert resolved[/] {_literal(event['alert'])}"
     if kind == "app.db_error":
         key = (str(event.get("replica")), str(event.get("error_class")))
         if key in seen_errors:
             return None  # the first of each kind per replica; the status line carries the rate
         seen_errors.add(key)
         message = str(event.get("message", "")).splitlines()[0]
-        return f"[yellow]{event.get('replica')} log[/] {event.get('error_class')}: {message}"
+        return (f"[yellow]{_literal(event.get('replica'))} log[/] {_literal(event.get('error_class'))}: "
+                f"{_literal(message)}")
     if kind in ("docker.container", "docker.health"):
         what = event.get("health") or event.get("action")
-        return f"[magenta]docker[/] {event.get('service')}: {what}"
+        return f"[magenta]docker[/] {_literal(event.get('service'))}: {_literal(what)}"
     if kind == "writes.verified":
         return f"writes verified: {event.get('found')} of {event.get('acknowledged')} acknowledged orders present"
     if kind == "run.ended":
-        return f"run ended ({event.get('reason')})"
-    return f"{kind} {event.get('fault', '')} {event.get('detail', event.get('outcome', ''))}".strip()
+        return f"run ended ({_literal(event.get('reason'))})"
+    return _literal(f"{kind} {event.get('fault', '')} {event.get('detail', event.get('outcome', ''))}".strip())
+
+
+def _literal(value: object) -> str:
+    """A value from the recording as markup that prints it as written."""
+    return escape(str(value))
 
 
 def _status(bins: dict[str, Any], second: int) -> str:

@@ -1,6 +1,6 @@
-"""The listings show a scenario's or a recording's words as written: square brackets in them (`[sev1]`,
-`[/api/orders]`) are neither read as Rich styles nor stop the command. And they read at 80 columns, the width Rich
-takes when the output is a pipe (CI): identifiers whole, text wrapped."""
+"""What the terminal shows of a scenario's, a stack's or a recording's words is shown as written: square brackets in
+them (`[sev1]`, `[/api/orders]`, `[::1]`) are neither read as Rich styles nor stop the command. And the listings
+read at 80 columns, the width Rich takes when the output is a pipe (CI): identifiers whole, text wrapped."""
 
 from __future__ import annotations
 
@@ -15,15 +15,28 @@ import pytest
 import yaml
 from rich.console import Console
 
+from lab.checks import evaluate
 from lab.cli import runs_table, scenarios_table
+from lab.clock import FakeClock
+from lab.console import ConsoleProgress, summary_table
+from lab.drill.dashboard import Dashboard
+from lab.events import Event
 from lab.library import entries
+from lab.outputs import summary_document
+from lab.report.replay import replay
 from lab.report.runs import RunRow
+from lab.scenario import load
 from lab.settings import PROJECT_ROOT
+from lab.timeline import analyse
+
+from .streams import event, recording, step
 
 SEED_PATH = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
+SEED = load(SEED_PATH)
 BUILTIN = PROJECT_ROOT / "scenarios"
 TEXT = "Requests to [/api/orders] failing"
 SEV = "[sev1] database unreachable"
+DB_ERROR = "could not open [/var/run/postgresql/.s.PGSQL.5432]"
 
 
 def printed(renderable: Any, width: int = 200) -> str:
@@ -64,6 +77,59 @@ def test_lab_runs_prints_a_bracketed_scenario_name_as_written() -> None:
     row = RunRow(run_dir=Path("runs/20261126T220157Z-x"), scenario="[/x]", verdict="fail", intervals={},
                  fault_error_rate=None)
     assert "[/x]" in printed(runs_table([row]))
+
+
+def bracketed_recording() -> list[Event]:
+    events = recording()
+    events += [
+        step(6, 46.0, "note", "15:31", text="GET [/orders] answers again", detail="[sev1] closed"),
+        event("app.db_error", 20.0, replica="app-2", error_class="psycopg.OperationalError", message=DB_ERROR),
+        event("alert.fired", 19.0, alert="[/x] errors", error_rate=0.3, window_s=5),
+    ]
+    return sorted(events, key=lambda e: e["t"])
+
+
+def test_replay_prints_step_texts_app_errors_and_alerts_as_written() -> None:
+    """`lab replay` of a recording whose step text, app error and alert name hold brackets shows them verbatim."""
+    output = io.StringIO()
+    replay(bracketed_recording(), 1000, Console(file=output, width=200), FakeClock())
+    shown = output.getvalue()
+    assert "GET [/orders] answers again" in shown and "(ok: [sev1] closed)" in shown
+    assert f"psycopg.OperationalError: {DB_ERROR}" in shown and "ALERT [/x] errors" in shown
+
+
+def test_the_live_console_prints_steps_alerts_and_engine_news_as_written() -> None:
+    """`lab run`'s console: step lines, alert lines, the engine's news and the status line keep their brackets."""
+    output = io.StringIO()
+    console = Console(file=output, width=200)
+    progress = ConsoleProgress(console, FakeClock())
+    progress(step(1, 2.0, "note", "14:05", text=TEXT, detail="replied [::1]:5432"))
+    progress(event("alert.fired", 3.0, alert="[sev1] errors", error_rate=0.3, window_s=5))
+    progress(event("engine.lost", 4.0, detail="[Errno 111] refused at [/run/docker.sock]"))
+    progress(event("step.due", 5.0, index=2, action="[/x]", planned_t=9.0, clock="[/c]"))
+    console.print(progress.status_line())
+    shown = output.getvalue()
+    assert TEXT in shown and "(ok: replied [::1]:5432;" in shown
+    assert "ALERT   [sev1] errors" in shown and "went away ([Errno 111] refused at [/run/docker.sock])" in shown
+    assert "next: [/x] [/c] in 9.0 s" in shown
+
+
+def test_the_summary_table_prints_names_and_details_as_written() -> None:
+    analysis = analyse(recording())
+    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, 0.05))
+    summary["scenario"] = "[/x]"
+    summary["milestones"][0]["detail"] = TEXT
+    summary["checks"][0].update(name="[sev1] check", detail=DB_ERROR)
+    shown = printed(summary_table(summary))
+    assert "[/x]: PASS" in shown and TEXT in shown and "[sev1] check" in shown and DB_ERROR in shown
+
+
+def test_a_drill_shows_bracketed_hints_and_alerts_as_written() -> None:
+    output = io.StringIO()
+    dashboard = Dashboard(Console(file=output, width=200), FakeClock())
+    dashboard.show_hint("look at [/etc/hosts]")
+    dashboard(event("alert.fired", 3.0, alert="[sev1] errors", error_rate=0.3, window_s=5))
+    assert "look at [/etc/hosts]" in output.getvalue() and "ALERT [sev1] errors" in output.getvalue()
 
 
 def test_lab_scenarios_reads_at_80_columns() -> None:
