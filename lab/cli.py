@@ -366,13 +366,14 @@ def report(run_dir: Path) -> None:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              help="Replay N times faster than the recording.")
+@click.option("--speed", type=float, default=10.0, show_default=True,
+              help=f"Replay N times faster than the recording (at least {scenario.MIN_SPEED:g}).")
 @one_line_errors
 def replay(run_dir: Path, speed: float) -> None:
     """Play a recording back in the terminal: events as they happened, with live error rate and latency."""
     from lab.report.replay import replay as replay_recording
 
+    scenario.check_speed(speed)
     _, events = load_run(_run_dir(run_dir))
     console = Console(highlight=False)
     try:

@@ -55,6 +55,9 @@ save (they began less than a failure's duration before it: 3 s with the built-in
 requests to judge by: 0.8-1.1 s measured on the seed at speed 10, 21-23 requests at the default rate and 190 at
 250 req/s, a third of them on the faulty replica (bench/RESULTS.md). A window left empty fails the check saying so."""
 MAX_INCIDENT_MINUTES = 7 * 24 * 60
+MIN_SPEED = 0.01
+"""The slowest --speed of `lab run` and `lab replay`: 100 times slower than written or recorded. Nobody waits for
+slower, and a speed near 0 made a wait too long for the clock to take (OverflowError)."""
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
 
 
@@ -518,8 +521,7 @@ class Scenario(DocumentModel):
 
     def with_speed(self, speed: float) -> Scenario:
         """The same scenario played `speed` times faster (steady state and tail stay as written)."""
-        if not speed > 0 or not math.isfinite(speed):
-            raise InvalidInput(f"--speed must be greater than 0 (and finite), got {speed}")
+        check_speed(speed)
         if speed > self.max_speed():
             raise InvalidInput(
                 f"--speed {speed:g} squeezes {self.name} too much: its steps would blur together, a fault window "
@@ -527,6 +529,14 @@ class Scenario(DocumentModel):
                 f"the fix to judge whether it helped; the largest speed it allows is "
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
         return self.model_copy(update={"time": self.time.faster(speed)})
+
+
+def check_speed(speed: float) -> None:
+    """A --speed that a run or a replay can be paced by (nan and inf pass a range check: they compare as neither)."""
+    if not speed > 0 or not math.isfinite(speed):
+        raise InvalidInput(f"--speed must be greater than 0 (and finite), got {speed}")
+    if speed < MIN_SPEED:
+        raise InvalidInput(f"--speed must be at least {MIN_SPEED:g}, got {speed:g}")
 
 
 @cache

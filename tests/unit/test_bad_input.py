@@ -153,6 +153,17 @@ def test_non_finite_speed_is_refused_before_anything_starts(speed: str) -> None:
     assert_one_line(run_lab("run", "db-network-misconfig", "--speed", speed), 2, "--speed must be greater than 0")
 
 
+@pytest.mark.parametrize(("speed", "problem"), [("nan", "greater than 0 (and finite), got nan"),
+                                               ("inf", "greater than 0 (and finite), got inf"),
+                                               ("0", "greater than 0 (and finite), got 0.0"),
+                                               ("1e-300", "at least 0.01, got 1e-300")])
+def test_a_replay_speed_that_cannot_pace_it_is_refused(speed: str, problem: str) -> None:
+    """`lab replay` takes the speeds `lab run` takes: nan and inf no longer play it all at once with exit 0, nor
+    does a speed near 0 end in an OverflowError traceback."""
+    recording = PROJECT_ROOT / "tests" / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"
+    assert_one_line(run_lab("replay", str(recording), "--speed", speed), 2, f"--speed must be {problem}")
+
+
 @pytest.mark.parametrize("speed", ["1e308", "10.1", "1000"])
 def test_speed_that_blurs_the_timeline_is_refused_naming_the_largest_allowed(speed: str) -> None:
     """Above the seed's largest speed (10: its database restart, 70 incident minutes before the fix, needs 7 s to be
