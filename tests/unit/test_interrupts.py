@@ -1,10 +1,13 @@
 """Signals during a run and after it, how a guarded run's failures are kept, and the `lab` command's exit status.
-No Docker: signals are sent to this process."""
+No Docker: signals are sent to this process, or to a `lab` process doing something that needs no engine."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -12,6 +15,14 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from lab.cli import exit_status
 from lab.errors import EngineLost, StackError
 from lab.interrupts import GuardedOutcome, RunInterrupted, SignalGuard
+
+RECORDING = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"
+
+
+def interruptible(argv: list[str]) -> subprocess.Popen[str]:
+    """A process started with SIGINT as a terminal gives it (a shell's background job would have it ignored)."""
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_the_first_signal_interrupts_and_a_second_is_only_acknowledged(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,3 +64,12 @@ def test_the_command_exits_with_what_sys_exit_would_give(code: object, status: i
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(code) == status
     assert capsys.readouterr().err == ("boom\n" if code == "boom" else "")
+
+
+def test_ctrl_c_during_a_replay_is_exit_130() -> None:
+    """`lab replay` stopped by Ctrl-C says so in one line and exits 130, as every interrupted command does."""
+    process = interruptible([sys.executable, "-m", "lab.cli", "replay", str(RECORDING), "--speed", "1"])
+    assert process.stdout is not None and process.stdout.readline().strip()  # the replay is under way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stderr) == (130, "lab: interrupted\n")
