@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,21 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 from lab.cli import exit_status
 from lab.errors import EngineLost, StackError
 from lab.interrupts import GuardedOutcome, RunInterrupted, SignalGuard
+from lab.settings import PROJECT_ROOT
 
 RECORDING = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"
+# The second lab.cli takes to load, made as long as the test needs: its import waits until the signal comes.
+SLOW_CLI_IMPORT = """
+import sys, time
+
+class SlowCli:
+    def find_spec(self, name, path=None, target=None):
+        if name == "lab.cli":
+            print("loading", flush=True)
+            time.sleep(60)
+
+sys.meta_path.insert(0, SlowCli())
+"""
 
 
 def interruptible(argv: list[str]) -> subprocess.Popen[str]:
@@ -64,6 +78,19 @@ def test_the_command_exits_with_what_sys_exit_would_give(code: object, status: i
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_status(code) == status
     assert capsys.readouterr().err == ("boom\n" if code == "boom" else "")
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130() -> None:
+    """The `lab` script's entry point catches a Ctrl-C that lands while the CLI is still being imported (about a
+    second: click, rich, pydantic, the Docker SDK), here held up on purpose until the signal comes."""
+    script = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]["lab"]
+    module, function = script.split(":")
+    process = interruptible([sys.executable, "-c", f"{SLOW_CLI_IMPORT}\nfrom {module} import {function}\n{function}()",
+                             "faults"])
+    assert process.stdout is not None and process.stdout.readline() == "loading\n"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert (process.returncode, stderr) == (130, "lab: interrupted\n")
 
 
 def test_ctrl_c_during_a_replay_is_exit_130() -> None:
