@@ -7,13 +7,15 @@ what a trainee types in the middle of a drill (`lab exec`, `lab ack`, a runbook'
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import re
 import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 from rich import box
@@ -28,7 +30,7 @@ from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
-from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError, NothingRunning
+from lab.errors import EXIT_ENVIRONMENT, EXIT_READER_GONE, EXIT_SIGINT, InvalidInput, LabError, NothingRunning
 from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
@@ -47,10 +49,11 @@ Exit codes:
   1    a check failed: the documented recovery did not work
   2    invalid input: bad scenario file or arguments, nothing started
   3    environment problem: no Docker daemon, no Compose v2, port taken, build failed,
-       the Docker engine went away mid-run
+       the Docker engine went away mid-run, the output cannot be written
   4    nothing to act on (e.g. `lab down` with no stack up, `lab ack` before any alert)
   5    unreliable recording: the load generator fell behind its schedule (lower --rate)
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
+  141  the output's reader went away (`lab ... | head`): stopped quietly, as on SIGPIPE
 """
 
 
@@ -624,25 +627,76 @@ def entry() -> NoReturn:
     recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: a command returns
     once its files are closed, its stack removed and the threads doing that joined (a daemon thread still running
     then, such as a load generator's after a failure, is only ended sooner). Click's own usage errors (an unknown
-    option, a value of the wrong type) end in one line too, as every other failure a user can cause."""
+    option, a value of the wrong type) end in one line too, as every other failure a user can cause.
+
+    Standard output is flushed before that exit, and its failures end the command wherever they happen: a reader
+    that went away (`lab faults | head -1`) ends it quietly with 141, what a shell reports for a tool killed by
+    SIGPIPE (the lab keeps SIGPIPE ignored, as Python sets it: a socket or a fault helper's pipe that breaks mid-run
+    must be an error the run cleans up after, not the death of the process); an output that cannot be written (a
+    full disk) ends in one line and exit 3."""
+    sys.stdout = Output.over(sys.stdout)
+    try:
+        code = main_status()
+        sys.stdout.flush()
+    except OutputFailed as failed:
+        if failed.failure.errno == errno.EPIPE:
+            code = EXIT_READER_GONE  # nothing to say: the reader has what it wanted
+        else:
+            click.echo(f"lab: error: cannot write the output: {failed.failure.strerror or failed.failure}", err=True)
+            code = EXIT_ENVIRONMENT
+    with contextlib.suppress(OSError, ValueError):  # stderr gone too: nobody left to tell
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def main_status() -> int:
+    """Run `main` and return the exit status it ends with."""
     try:
         returned = main.main(prog_name="lab", standalone_mode=False)
-        code = returned if isinstance(returned, int) else 0  # --help and --version return click's exit code
+        return returned if isinstance(returned, int) else 0  # --help and --version return click's exit code
     except click.exceptions.NoArgsIsHelpError as asked:  # bare `lab`, `lab images`: the help is the answer
         asked.show()
-        code = asked.exit_code
+        return asked.exit_code
     except click.ClickException as problem:
         click.echo(f"lab: error: {usage_line(problem)}", err=True)
-        code = problem.exit_code
+        return problem.exit_code
     except (click.Abort, KeyboardInterrupt):  # Ctrl-C in a prompt, or while click parses
         click.echo("lab: interrupted", err=True)
-        code = EXIT_SIGINT
+        return EXIT_SIGINT
     except SystemExit as done:
-        code = exit_status(done.code)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a reader that went away (`lab ... | head`)
-            stream.flush()
-    os._exit(code)
+        return exit_status(done.code)
+
+
+class OutputFailed(Exception):
+    """Standard output could not be written. Not an OSError: click takes a broken pipe from anywhere for the reader
+    gone and exits 1 (a check failed, for the lab), and a command's own OSErrors are not the output's."""
+
+    def __init__(self, failure: OSError) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+class Output(io.TextIOWrapper):
+    """The process's standard output, whose failures to write or flush are OutputFailed."""
+
+    @classmethod
+    def over(cls, stream: TextIO) -> TextIO:
+        if not isinstance(stream, io.TextIOWrapper):
+            return stream  # not a process's own output (a test's capture): left as it is
+        return cls(stream.buffer, encoding=stream.encoding, errors=stream.errors,
+                   line_buffering=stream.line_buffering, write_through=stream.write_through)
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as failure:
+            raise OutputFailed(failure) from failure
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as failure:
+            raise OutputFailed(failure) from failure
 
 
 def usage_line(problem: click.ClickException) -> str:

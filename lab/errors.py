@@ -11,6 +11,8 @@ EXIT_NOTHING_TO_DO = 4
 EXIT_UNRELIABLE = 5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_READER_GONE = 141
+"""The reader of the output went away (`lab faults | head -1`): what a shell reports for a tool killed by SIGPIPE."""
 
 
 class LabError(Exception):
