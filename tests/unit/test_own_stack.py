@@ -20,7 +20,7 @@ from lab.errors import ScenarioError
 from lab.scenario import load
 from lab.settings import PROJECT_ROOT
 from lab.stack_spec import BUILTIN_STACK, built_image_tag, override, override_yaml
-from lab.topology import parse_config
+from lab.topology import parse_config, read_topology
 from lab.workload import Mix, WorkloadSpec, acknowledged_id
 
 EXAMPLE = PROJECT_ROOT / "examples" / "notes"
@@ -88,6 +88,24 @@ def test_a_compose_file_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
     result = lab("validate", str(path))
     assert result.returncode == 2 and "is not a valid Compose file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ports_and_expose_ranges_and_protocols_are_read_as_compose_reads_them(tmp_path: Path, secrets: None) -> \
+        None:
+    """`expose: ["8000-8010"]` is each port of the range, `53/udp` is port 53, `ports:` ranges likewise (Compose
+    gives those one per port): a scenario may call any of them; an entry that is no port is one line, exit 2."""
+    path = example_with(tmp_path, lambda d: d["stack"]["entry"].update(port=8005))
+    compose = path.parent / "compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        '- "8080:80"', '- "8080:80"\n      - "9000-9002:7000-7002"\n    expose: ["8000-8010", "53/udp", 5000]'))
+    topology = read_topology(compose)
+    assert topology.services["web"].ports == (53, 80, 5000, *range(7000, 7003), *range(8000, 8011))
+    assert load(path).stack_spec.entry.port == 8005
+    compose.write_text(compose.read_text().replace('"53/udp"', '"8010-8000"'))
+    result = lab("validate", str(path), env=SECRETS)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith("services.web.expose: '8010-8000' is not a port or a range of ports "
+                                          "(e.g. 8000, 8000-8010, 53/udp)"), result.stderr
 
 
 def test_missing_credentials_stop_the_run_before_anything_starts(tmp_path: Path) -> None:
