@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -247,7 +246,7 @@ def scenarios() -> None:
 def new(name: str, postmortem: Path, out_path: Path | None) -> None:
     """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault is
     left for you to fill in."""
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,59}$", name):
+    if not scenario.NAME.fullmatch(name):
         raise InvalidInput(f"NAME must be lowercase letters, digits and dashes, got {name!r}")
     written = write_skeleton(name, postmortem, out_path or Path(f"{name}.yaml"))
     found = scenario.load(written)

@@ -13,12 +13,13 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults import families
@@ -56,6 +57,30 @@ requests to judge by: 0.8-1.1 s measured on the seed at speed 10, 21-23 requests
 250 req/s, a third of them on the faulty replica (bench/RESULTS.md). A window left empty fails the check saying so."""
 MAX_INCIDENT_MINUTES = 7 * 24 * 60
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+"""A scenario's name, as the library's are: it names the run directory (`runs/<utc>-<name>-<variant>`) and the file
+`lab new` writes, so no path separator, dot, space or newline can take either elsewhere or break the shell line
+that names it."""
+VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _name_check(rule: re.Pattern[str], longest: int) -> Callable[[str], str]:
+    """Checks a name with `rule` in full (a schema's `$` would let a trailing newline through), saying what a name
+    may hold rather than quoting the expression."""
+
+    def check(value: str) -> str:
+        if rule.fullmatch(value) is None:
+            raise ValueError(f"must be lowercase letters, digits and dashes, starting with a letter or digit, at most "
+                             f"{longest} characters, got {value!r}")
+        return value
+
+    return check
+
+
+ScenarioName = Annotated[str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}),
+                         AfterValidator(_name_check(NAME, 60))]
+VariantName = Annotated[str, Field(json_schema_extra={"pattern": f"^{VARIANT_NAME.pattern}$"}),
+                        AfterValidator(_name_check(VARIANT_NAME, 40))]
 
 
 class PaceChange(DocumentModel):
@@ -373,7 +398,7 @@ class DrillSpec(DocumentModel):
 class Variant(DocumentModel):
     """A corrective measure, proven: the same timeline on a stack changed as the measure says."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="`lab run SCENARIO --variant NAME`.")
+    name: VariantName = Field(description="`lab run SCENARIO --variant NAME`.")
     measure: str = Field(min_length=1, description="The corrective measure it proves, in the postmortem's words.")
     knobs: KnobChanges = Field(default_factory=KnobChanges, description="What the measure changes in the stack.")
     checks: Checks | None = Field(None, description="Check sections that replace the scenario's for this variant "
@@ -383,7 +408,7 @@ class Variant(DocumentModel):
 class Scenario(DocumentModel):
     """One incident to replay. `faults` holds each family's own spec (a FaultSpec subclass)."""
 
-    name: str = Field("", description="Defaults to the file name.")
+    name: ScenarioName = Field("", description="Defaults to the file name.")
     title: str = Field(min_length=1)
     source: str = Field("(not given)", min_length=1, description="Where the incident is told (URL or file).")
     postmortem: str | None = Field(None, description="The postmortem's text, shipped next to the scenario file.")

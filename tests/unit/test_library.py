@@ -88,6 +88,17 @@ def test_lab_new_refuses_a_text_without_a_timeline(tmp_path: Path) -> None:
     assert not (tmp_path / "essay.yaml").exists()
 
 
+@pytest.mark.parametrize("name", ["../evil", "march\n", "March 2023"])
+def test_lab_new_takes_a_scenario_name_only(tmp_path: Path, name: str) -> None:
+    """NAME becomes the scenario's name, which names run directories: a path, a newline or a capital is one line,
+    exit 2, and nothing is written."""
+    out = tmp_path / "march.yaml"
+    made = lab("new", name, "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), "--out", str(out))
+    assert made.returncode == 2 and len(made.stderr.strip().splitlines()) == 1, made.stderr
+    assert "NAME must be lowercase letters, digits and dashes" in made.stderr
+    assert not out.exists()
+
+
 def test_a_teams_own_scenario_shadows_the_builtin_one_and_both_are_listed(tmp_path: Path) -> None:
     """LAB_SCENARIOS_DIR comes first: a name there wins; a broken file is listed with its problem, not hidden."""
     own = yaml.safe_load(SEED.read_text())

@@ -111,6 +111,13 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d["checks"].update(recovery={"within_s": 0}), "checks.recovery.within_s: must be greater than 0"),
         (lambda d: d.update(timeline=[]), "timeline: must list at least 1 item"),
         (lambda d: d.update(timeline="soon"), "timeline: must be a list, got a string"),
+        (lambda d: d.update(name="../../../tmp/evil"),
+         "name: must be lowercase letters, digits and dashes, starting with a letter or digit, at most 60 characters, "
+         "got '../../../tmp/evil'"),
+        (lambda d: d.update(name="seed\nrm -rf"), "name: must be lowercase letters, digits and dashes"),
+        (lambda d: d.update(name="seed\n"), "name: must be lowercase letters, digits and dashes"),
+        (lambda d: d["variants"][0].update(name="../fast"), "variants[0].name: must be lowercase letters, digits"),
+        (lambda d: d["variants"][0].update(name="fast\n"), "variants[0].name: must be lowercase letters, digits"),
     ],
 )
 def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
