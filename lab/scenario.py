@@ -665,6 +665,11 @@ class RunbookFile(DocumentModel):
                            Field(discriminator="action")], ...] = Field(min_length=1)
 
 
+RUNBOOK_ACTIONS = {str(get_args(t.model_fields["action"].annotation)[0]): "action"
+                   for t in (NoteStep, RestartStep, RunbookStep)}
+"""The actions a runbook file's steps may take (the fault's apply and revert belong to the scenario)."""
+
+
 def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
     """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
     try:
@@ -676,7 +681,7 @@ def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
     try:
         runbook = RunbookFile.model_validate(document, context={"topology": topology})
     except ValidationError as exc:
-        raise ScenarioError(str(path), problems(exc, discriminators())) from exc
+        raise ScenarioError(str(path), problems(exc, RUNBOOK_ACTIONS)) from exc
     base = path.resolve().parent
     return tuple(step.model_copy(update={"script": str(base / step.script)})
                  if isinstance(step, RunbookStep) and step.script and not Path(step.script).is_absolute() else step

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput, ScenarioError
+from lab.faults import families
 from lab.faults.packet_drop import PacketDropSpec
-from lab.scenario import MAX_RATE, load, parse, resolve
+from lab.scenario import MAX_RATE, load, load_runbook, parse, resolve
 from lab.settings import PROJECT_ROOT
+from lab.stack import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
@@ -138,6 +140,29 @@ def test_all_problems_are_reported_at_once() -> None:
     problems = problems_of(document)
     assert len(problems) >= 3
     assert {p.split(":")[0] for p in problems} >= {"timeline[3].at", "faults[0].target", "traffic.rate"}
+
+
+def test_a_missing_kind_or_action_lists_the_known_ones_and_a_lone_bad_item_is_not_a_short_list() -> None:
+    """Without `kind` or `action` the problem lists what they may be (it listed nothing); a list whose only item is
+    invalid is that item's problem, not also "must list at least 1 item"."""
+    document = seed_document()
+    del document["faults"][0]["kind"]
+    document["timeline"] = [{"at": 0, "text": "x"}]
+    document["workload"] = {"requests": [{"name": "x"}]}
+    assert problems_of(document) == [
+        "workload.requests[0].path: is required",
+        f"faults[0].kind: is required (known: {', '.join(families())})",
+        "timeline[0].action: is required (known: note, apply, revert, restart, runbook)",
+    ]
+
+
+def test_a_runbook_step_without_an_action_lists_a_runbook_files_actions(tmp_path: Path) -> None:
+    """A runbook file's steps take the responders' actions only: those are the known ones."""
+    runbook = tmp_path / "runbook.yaml"
+    runbook.write_text(yaml.safe_dump({"steps": [{"at": 1, "text": "x"}]}))
+    with pytest.raises(ScenarioError) as caught:
+        load_runbook(runbook, BUILTIN_TOPOLOGY)
+    assert caught.value.problems == ["steps[0].action: is required (known: note, restart, runbook)"]
 
 
 def test_overlapping_faults_on_one_target_are_refused() -> None:
