@@ -56,6 +56,9 @@ save (they began less than a failure's duration before it: 3 s with the built-in
 requests to judge by: 0.8-1.1 s measured on the seed at speed 10, 21-23 requests at the default rate and 190 at
 250 req/s, a third of them on the faulty replica (bench/RESULTS.md). A window left empty fails the check saying so."""
 MAX_INCIDENT_MINUTES = 7 * 24 * 60
+MAX_LAB_S = 24 * 60 * 60
+"""The longest a replay may last at speed 1, as a drill may (`drill.max_duration_s`): a day. Without a bound, a time
+scale of 1e300 seconds per minute passed validation with a 300-digit duration, and 1.7e308 an infinite one."""
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 """A scenario's name, as the library's are: it names the run directory (`runs/<utc>-<name>-<variant>`) and the file
@@ -88,13 +91,15 @@ class PaceChange(DocumentModel):
 
     at_minutes: float = Field(alias="at", strict=True, gt=0, le=MAX_INCIDENT_MINUTES,
                               description="The incident minute the new pace starts at.")
-    seconds_per_incident_minute: PositiveSeconds = Field(description="Lab seconds per incident minute from then on.")
+    seconds_per_incident_minute: PositiveSeconds = Field(le=MAX_LAB_S,
+                                                         description="Lab seconds per incident minute from then on.")
 
 
 class TimeSpec(DocumentModel):
     incident_start: str = Field("00:00", pattern=CLOCK.pattern,
                                 description="The incident's wall clock at minute 0, e.g. \"14:00\".")
-    seconds_per_incident_minute: PositiveSeconds = Field(1.0, description="Lab seconds per incident minute.")
+    seconds_per_incident_minute: PositiveSeconds = Field(1.0, le=MAX_LAB_S,
+                                                         description="Lab seconds per incident minute.")
     pace: tuple[PaceChange, ...] = Field((), description=(
         "Later parts of the incident played at other paces, in order of `at`: a short fault in a long incident "
         "slow enough to be seen, its day of aftermath fast-forwarded."))
@@ -383,7 +388,7 @@ class Hint(DocumentModel):
 class DrillSpec(DocumentModel):
     inject_after_s: tuple[Seconds, Seconds] = Field(
         (20.0, 60.0), description="The fault lands at a moment in this window (seconds after traffic starts).")
-    max_duration_s: float = Field(1800.0, strict=True, gt=0, le=86400)
+    max_duration_s: float = Field(1800.0, strict=True, gt=0, le=MAX_LAB_S)
     hints: tuple[Hint, ...] = ()
     faults: tuple[str, ...] = Field((), description="Faults a drill draws from (default: every declared fault).")
 
@@ -551,7 +556,11 @@ class Scenario(DocumentModel):
                 f"would be shorter than the alert windows that must see it, or a restart would come too close to "
                 f"the fix to judge whether it helped; the largest speed it allows is "
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
-        return self.model_copy(update={"time": self.time.faster(speed)})
+        played = self.model_copy(update={"time": self.time.faster(speed)})
+        if played.duration_s > MAX_LAB_S:
+            raise InvalidInput(f"--speed {speed:g} would make {self.name} last {played.duration_s:.0f} s, more than a "
+                               f"day ({MAX_LAB_S} s)")
+        return played
 
 
 @cache
@@ -711,6 +720,9 @@ def cross_check(scenario: Scenario) -> list[str]:
         if step.at_minutes < previous.at_minutes:
             found.append(f"timeline[{step.index}].at: {step.at_minutes:g} comes before the previous step's "
                          f"{previous.at_minutes:g}: steps must be in time order")
+    if scenario.duration_s > MAX_LAB_S:
+        found.append(f"time: the replay would last {scenario.duration_s:.0f} s at speed 1, more than a day "
+                     f"({MAX_LAB_S} s): lower seconds_per_incident_minute (or a pace's)")
     for step in scenario.timeline:
         expected = _clock_after(scenario.time.incident_start, step.at_minutes)
         if step.clock != expected:

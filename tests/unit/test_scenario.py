@@ -85,6 +85,22 @@ def test_speed_must_be_positive() -> None:
         load(SEED).with_speed(0)
 
 
+def test_a_replay_lasts_at_most_a_day() -> None:
+    """A time scale is bounded by the longest replay (a day, as a drill): 1e300 s per minute, in the time section or
+    a pace, is refused by the field; a scale that makes the whole replay longer than a day is refused by its
+    duration, as is a --speed below 1 that would (the seed's 180 s at speed 1 is 42 hours at 0.001)."""
+    document = seed_document()
+    document["time"].update(seconds_per_incident_minute=1e300, pace=[{"at": 1, "seconds_per_incident_minute": 1.7e308}])
+    assert problems_of(document) == ["time.seconds_per_incident_minute: must be at most 86400, got 1e+300",
+                                     "time.pace[0].seconds_per_incident_minute: must be at most 86400, got 1.7e+308"]
+    document["time"].update(seconds_per_incident_minute=600.0, pace=[])
+    assert problems_of(document) == ["time: the replay would last 90030 s at speed 1, more than a day (86400 s): "
+                                     "lower seconds_per_incident_minute (or a pace's)"]
+    assert load(SEED).with_speed(0.0025).duration_s == pytest.approx(60030)
+    with pytest.raises(InvalidInput, match=r"--speed 0.001 would make db-network-misconfig last 150030 s, more than"):
+        load(SEED).with_speed(0.001)
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
