@@ -24,7 +24,7 @@ from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
-from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError, NothingRunning
+from lab.errors import EXIT_ENVIRONMENT, EXIT_SIGINT, InvalidInput, LabError, NothingRunning, ScenarioError
 from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
@@ -192,7 +192,10 @@ def clean(force: bool) -> None:
 @click.argument("scenario_ref", metavar="SCENARIO")
 @one_line_errors
 def validate(scenario_ref: str) -> None:
-    """Check a scenario file (a name, a path, or a directory of them) without starting anything."""
+    """Check a scenario file (a name, a path, or a directory of them) and its runbook scripts, without starting
+    anything."""
+    from lab.preflight import script_problems
+
     settings = Settings.from_env()
     directory = Path(scenario_ref)
     paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
@@ -205,6 +208,10 @@ def validate(scenario_ref: str) -> None:
             loaded = scenario.load(path)
         except InvalidInput as exc:
             failures.append(exc)
+            continue
+        unrunnable = script_problems(loaded)
+        if unrunnable:
+            failures.append(ScenarioError(str(path), unrunnable))
             continue
         click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
                    f"{loaded.duration_s:.0f} s at speed 1")

@@ -245,6 +245,13 @@ class RunbookStep(StepBase):
             raise ValueError("must be a list of arguments (argv), not a shell string")
         return value
 
+    @field_validator("script")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"must name a script, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_place(self) -> RunbookStep:
         places = [name for name, value in (("service", self.service_name), ("netns", self.netns),
