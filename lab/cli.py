@@ -10,7 +10,6 @@ import contextlib
 import errno
 import io
 import os
-import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -30,7 +29,15 @@ from lab.clock import MonotonicClock
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
-from lab.errors import EXIT_ENVIRONMENT, EXIT_READER_GONE, EXIT_SIGINT, InvalidInput, LabError, NothingRunning
+from lab.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_READER_GONE,
+    EXIT_SIGINT,
+    InvalidInput,
+    LabError,
+    NothingRunning,
+    ScenarioError,
+)
 from lab.faults import families as fault_families
 from lab.postmortem_import import write_skeleton
 from lab.service_exec import run_in_service
@@ -202,7 +209,10 @@ def clean(force: bool) -> None:
 @click.argument("scenario_ref", metavar="SCENARIO")
 @one_line_errors
 def validate(scenario_ref: str) -> None:
-    """Check a scenario file (a name, a path, or a directory of them) without starting anything."""
+    """Check a scenario file (a name, a path, or a directory of them) and its runbook scripts, without starting
+    anything."""
+    from lab.preflight import script_problems
+
     settings = Settings.from_env()
     directory = Path(scenario_ref)
     paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
@@ -215,6 +225,10 @@ def validate(scenario_ref: str) -> None:
             loaded = scenario.load(path)
         except InvalidInput as exc:
             failures.append(exc)
+            continue
+        unrunnable = script_problems(loaded)
+        if unrunnable:
+            failures.append(ScenarioError(str(path), unrunnable))
             continue
         click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
                    f"{loaded.duration_s:.0f} s at speed 1")
@@ -271,7 +285,7 @@ def listing_table() -> Table:
 def new(name: str, postmortem: Path, out_path: Path | None) -> None:
     """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault is
     left for you to fill in."""
-    if not re.match(r"^[a-z0-9][a-z0-9-]{0,59}$", name):
+    if not scenario.NAME.fullmatch(name):
         raise InvalidInput(f"NAME must be lowercase letters, digits and dashes, got {name!r}")
     written = write_skeleton(name, postmortem, out_path or Path(f"{name}.yaml"))
     found = scenario.load(written)

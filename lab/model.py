@@ -75,6 +75,8 @@ def problems(error: ValidationError, tags: Mapping[str, str] | None = None) -> l
     kinds, step actions) that pydantic puts in the location, and the user never wrote, to their field's name."""
     lines: list[str] = []
     for detail in error.errors(include_url=False):
+        if _short_only_of_valid_items(detail):
+            continue
         line = problem_line(detail, tags or {})
         if line not in lines:
             lines.append(line)
@@ -100,9 +102,19 @@ def problem_line(detail: ErrorDetails, tags: Mapping[str, str]) -> str:
     elif detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc.append(str(ctx.get("discriminator", "")).strip("'"))
     message = _message(detail)
+    if detail["type"] == "union_tag_not_found":  # pydantic does not say which tags it knows: the caller's tags do
+        known = [tag for tag, field in tags.items() if field == loc[-1]]
+        message += f" (known: {', '.join(known)})" if known else ""
     if tagged and detail["type"] in ("missing", "extra_forbidden"):
         message += f" for {tags[tagged[-1]]} {tagged[-1]!r}"
     return f"{field_path(loc) or '(file)'}: {message}"
+
+
+def _short_only_of_valid_items(detail: ErrorDetails) -> bool:
+    """Pydantic counts a list's length after its items are validated: a list whose only item is invalid is also
+    reported as too short, which it is not (the item's own problem says what is wrong with it)."""
+    given, least = detail.get("input"), (detail.get("ctx") or {}).get("min_length", 0)
+    return detail["type"] == "too_short" and isinstance(given, list | tuple) and len(given) >= int(least)
 
 
 def field_path(loc: Iterable[int | str]) -> str:
@@ -160,9 +172,9 @@ def _message(detail: ErrorDetails) -> str:
     if kind == "literal_error":
         return f"unknown value {_shown(value)} (known: {ctx.get('expected', '')})"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        known = str(ctx.get("expected_tags", "")).replace("'", "")
         if kind == "union_tag_not_found":
-            return f"is required (known: {known})"
+            return "is required"
+        known = str(ctx.get("expected_tags", "")).replace("'", "")
         return f"unknown value {_shown(ctx.get('tag'))} (known: {known})"
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", detail["msg"]))

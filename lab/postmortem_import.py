@@ -5,7 +5,13 @@ left for the author (validation says so).
 Timestamped lines are found in the shapes postmortems use: `14:20 - text`, `- 14:20: text`, `**14:20** text`,
 `2:20 PM: text`, `[22:54 UTC] text`, a heading line with a date and time followed by its paragraph, and a row of a
 Markdown table whose first cells hold the time. A time counts only near the start of its line (prose that mentions
-"from 2:00 PM to 4:30 PM" is not a timeline entry); a time earlier than the one before it is the next day.
+"from 2:00 PM to 4:30 PM" is not a timeline entry); a time earlier than the one before it is the next day. Times
+that run backwards (a status page lists its newest update first) are read from the last line up: of the two
+readings, the one that spans less time is the incident's (nine updates newest first, read top down, spanned eight
+days).
+
+The skeleton is validated before it is written: a file that `lab validate` refuses would be left behind, and a
+rerun would find it in the way.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from lab.errors import InvalidInput
+from lab.errors import InvalidInput, ScenarioError
+from lab.scenario import parse
 
 TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?")
 TIME_WITHIN = 40
@@ -46,18 +53,28 @@ def entries(text: str) -> list[Entry]:
             continue
         if half:
             hours = hours % 12 + (12 if half == "p" else 0)
-        said = TRAILING_SEPARATORS.sub("", line[match.end():], count=1).strip().strip("*").strip()
-        if not said:  # a heading with the time alone: its text is the next non-empty line
-            said = next((following.strip() for following in lines[number + 1:] if following.strip()), "")
+        said = _clean(TRAILING_SEPARATORS.sub("", line[match.end():], count=1).strip().strip("*").strip())
+        if not said:  # a heading with the time alone: its text is the next non-empty line (none if only separators)
+            said = next((_clean(following) for following in lines[number + 1:] if following.strip()), "")
         if said:
-            found.append((hours * 60 + minutes, _clean(said)))
-    result: list[Entry] = []
-    day = previous = 0
-    for clock_minutes, said in found:
-        if result and clock_minutes + day < previous:  # earlier than the entry before: the next day
+            found.append((hours * 60 + minutes, said))
+    clocks = [clock for clock, _ in found]
+    if found and _elapsed(clocks[::-1])[-1] < _elapsed(clocks)[-1]:  # newest first
+        found.reverse()
+    elapsed = _elapsed([clock for clock, _ in found])
+    return [Entry(f"{clock // 60:02d}:{clock % 60:02d}", minutes, said)
+            for (clock, said), minutes in zip(found, elapsed, strict=True)]
+
+
+def _elapsed(clocks: list[int]) -> list[int]:
+    """Minutes since the first of `clocks` (minutes of the day, in reading order): a time earlier than the one
+    before it is the next day."""
+    result: list[int] = []
+    day = 0
+    for clock in clocks:
+        if result and clock + day - clocks[0] < result[-1]:
             day += 24 * 60
-        previous = clock_minutes + day
-        result.append(Entry(f"{clock_minutes // 60:02d}:{clock_minutes % 60:02d}", previous - found[0][0], said))
+        result.append(clock + day - clocks[0])
     return result
 
 
@@ -111,8 +128,14 @@ def write_skeleton(name: str, postmortem: Path, out: Path) -> Path:
               f"# Made by `lab new {name} --from-postmortem {postmortem.name}`. To do: the fault (`lab faults` lists\n"
               "# the families) with its apply step, the runbook steps that fixed it, and the checks that prove what\n"
               "# the postmortem says users saw.\n")
+    content = header + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True)
     try:
-        out.write_text(header + yaml.safe_dump(document, sort_keys=False, width=120, allow_unicode=True))
+        parse(content, source=str(out), default_name=name, base_dir=out.resolve().parent)
+    except ScenarioError as exc:
+        raise InvalidInput(f"{postmortem}: the scenario made from it would not be valid, so {out} was not written: "
+                           + "; ".join(exc.problems)) from exc
+    try:
+        out.write_text(content)
     except OSError as exc:
         raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
     return out

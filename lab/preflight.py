@@ -1,6 +1,10 @@
 """What `lab run` and `lab drill` check before anything starts, so that a mistake is one line and exit 2 rather than
 a run that fails half-way: every runbook script exists and is executable, and the credentials the run will need
-(an administrator of each database a write check or a database fault acts on) are in the environment."""
+(an administrator of each database a write check or a database fault acts on) are in the environment.
+
+`lab validate` checks the scripts too: they are files of the scenario, and a scenario that validates should not be
+refused by the run. The credentials are not: they belong to the environment a run happens in (a CI secret), not to
+the scenario."""
 
 from __future__ import annotations
 
@@ -17,13 +21,24 @@ def preflight(scenario: Scenario) -> None:
 
 
 def check_scripts(scenario: Scenario) -> None:
+    found = script_problems(scenario)
+    if found:
+        raise InvalidInput("; ".join(found))
+
+
+def script_problems(scenario: Scenario) -> list[str]:
+    """Every runbook script that the run could not execute, with its field path."""
+    found: list[str] = []
     for step in scenario.timeline:
         if isinstance(step, RunbookStep) and step.script is not None:
             path = script_path(step, scenario.base_dir)
-            if not path.is_file():
-                raise InvalidInput(f"timeline[{step.index}].script: {path} does not exist")
-            if not os.access(path, os.X_OK):
-                raise InvalidInput(f"timeline[{step.index}].script: {path} is not executable (chmod +x it)")
+            if path.is_dir():
+                found.append(f"timeline[{step.index}].script: {path} is a directory, not a script")
+            elif not path.is_file():
+                found.append(f"timeline[{step.index}].script: {path} does not exist")
+            elif not os.access(path, os.X_OK):
+                found.append(f"timeline[{step.index}].script: {path} is not executable (chmod +x it)")
+    return found
 
 
 def check_credentials(scenario: Scenario) -> None:

@@ -13,12 +13,13 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults import families
@@ -58,7 +59,34 @@ MAX_INCIDENT_MINUTES = 7 * 24 * 60
 MIN_SPEED = 0.01
 """The slowest --speed of `lab run` and `lab replay`: 100 times slower than written or recorded. Nobody waits for
 slower, and a speed near 0 made a wait too long for the clock to take (OverflowError)."""
+MAX_LAB_S = 24 * 60 * 60
+"""The longest a replay may last at speed 1, as a drill may (`drill.max_duration_s`): a day. Without a bound, a time
+scale of 1e300 seconds per minute passed validation with a 300-digit duration, and 1.7e308 an infinite one."""
 Milestone = Literal["investigating", "identified", "mitigation", "resolved"]
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+"""A scenario's name, as the library's are: it names the run directory (`runs/<utc>-<name>-<variant>`) and the file
+`lab new` writes, so no path separator, dot, space or newline can take either elsewhere or break the shell line
+that names it."""
+VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _name_check(rule: re.Pattern[str], longest: int) -> Callable[[str], str]:
+    """Checks a name with `rule` in full (a schema's `$` would let a trailing newline through), saying what a name
+    may hold rather than quoting the expression."""
+
+    def check(value: str) -> str:
+        if rule.fullmatch(value) is None:
+            raise ValueError(f"must be lowercase letters, digits and dashes, starting with a letter or digit, at most "
+                             f"{longest} characters, got {value!r}")
+        return value
+
+    return check
+
+
+ScenarioName = Annotated[str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}),
+                         AfterValidator(_name_check(NAME, 60))]
+VariantName = Annotated[str, Field(json_schema_extra={"pattern": f"^{VARIANT_NAME.pattern}$"}),
+                        AfterValidator(_name_check(VARIANT_NAME, 40))]
 
 
 class PaceChange(DocumentModel):
@@ -66,13 +94,15 @@ class PaceChange(DocumentModel):
 
     at_minutes: float = Field(alias="at", strict=True, gt=0, le=MAX_INCIDENT_MINUTES,
                               description="The incident minute the new pace starts at.")
-    seconds_per_incident_minute: PositiveSeconds = Field(description="Lab seconds per incident minute from then on.")
+    seconds_per_incident_minute: PositiveSeconds = Field(le=MAX_LAB_S,
+                                                         description="Lab seconds per incident minute from then on.")
 
 
 class TimeSpec(DocumentModel):
     incident_start: str = Field("00:00", pattern=CLOCK.pattern,
                                 description="The incident's wall clock at minute 0, e.g. \"14:00\".")
-    seconds_per_incident_minute: PositiveSeconds = Field(1.0, description="Lab seconds per incident minute.")
+    seconds_per_incident_minute: PositiveSeconds = Field(1.0, le=MAX_LAB_S,
+                                                         description="Lab seconds per incident minute.")
     pace: tuple[PaceChange, ...] = Field((), description=(
         "Later parts of the incident played at other paces, in order of `at`: a short fault in a long incident "
         "slow enough to be seen, its day of aftermath fast-forwarded."))
@@ -218,6 +248,13 @@ class RunbookStep(StepBase):
             raise ValueError("must be a list of arguments (argv), not a shell string")
         return value
 
+    @field_validator("script")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"must name a script, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_place(self) -> RunbookStep:
         places = [name for name, value in (("service", self.service_name), ("netns", self.netns),
@@ -361,7 +398,7 @@ class Hint(DocumentModel):
 class DrillSpec(DocumentModel):
     inject_after_s: tuple[Seconds, Seconds] = Field(
         (20.0, 60.0), description="The fault lands at a moment in this window (seconds after traffic starts).")
-    max_duration_s: float = Field(1800.0, strict=True, gt=0, le=86400)
+    max_duration_s: float = Field(1800.0, strict=True, gt=0, le=MAX_LAB_S)
     hints: tuple[Hint, ...] = ()
     faults: tuple[str, ...] = Field((), description="Faults a drill draws from (default: every declared fault).")
 
@@ -376,7 +413,7 @@ class DrillSpec(DocumentModel):
 class Variant(DocumentModel):
     """A corrective measure, proven: the same timeline on a stack changed as the measure says."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="`lab run SCENARIO --variant NAME`.")
+    name: VariantName = Field(description="`lab run SCENARIO --variant NAME`.")
     measure: str = Field(min_length=1, description="The corrective measure it proves, in the postmortem's words.")
     knobs: KnobChanges = Field(default_factory=KnobChanges, description="What the measure changes in the stack.")
     checks: Checks | None = Field(None, description="Check sections that replace the scenario's for this variant "
@@ -386,7 +423,7 @@ class Variant(DocumentModel):
 class Scenario(DocumentModel):
     """One incident to replay. `faults` holds each family's own spec (a FaultSpec subclass)."""
 
-    name: str = Field("", description="Defaults to the file name.")
+    name: ScenarioName = Field("", description="Defaults to the file name.")
     title: str = Field(min_length=1)
     source: str = Field("(not given)", min_length=1, description="Where the incident is told (URL or file).")
     postmortem: str | None = Field(None, description="The postmortem's text, shipped next to the scenario file.")
@@ -528,7 +565,11 @@ class Scenario(DocumentModel):
                 f"would be shorter than the alert windows that must see it, or a restart would come too close to "
                 f"the fix to judge whether it helped; the largest speed it allows is "
                 f"{math.floor(self.max_speed() * 10) / 10:g}")
-        return self.model_copy(update={"time": self.time.faster(speed)})
+        played = self.model_copy(update={"time": self.time.faster(speed)})
+        if played.duration_s > MAX_LAB_S:
+            raise InvalidInput(f"--speed {speed:g} would make {self.name} last {played.duration_s:.0f} s, more than a "
+                               f"day ({MAX_LAB_S} s)")
+        return played
 
 
 def check_speed(speed: float) -> None:
@@ -650,6 +691,11 @@ class RunbookFile(DocumentModel):
                            Field(discriminator="action")], ...] = Field(min_length=1)
 
 
+RUNBOOK_ACTIONS = {str(get_args(t.model_fields["action"].annotation)[0]): "action"
+                   for t in (NoteStep, RestartStep, RunbookStep)}
+"""The actions a runbook file's steps may take (the fault's apply and revert belong to the scenario)."""
+
+
 def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
     """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
     try:
@@ -661,7 +707,7 @@ def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
     try:
         runbook = RunbookFile.model_validate(document, context={"topology": topology})
     except ValidationError as exc:
-        raise ScenarioError(str(path), problems(exc, discriminators())) from exc
+        raise ScenarioError(str(path), problems(exc, RUNBOOK_ACTIONS)) from exc
     base = path.resolve().parent
     return tuple(step.model_copy(update={"script": str(base / step.script)})
                  if isinstance(step, RunbookStep) and step.script and not Path(step.script).is_absolute() else step
@@ -691,6 +737,9 @@ def cross_check(scenario: Scenario) -> list[str]:
         if step.at_minutes < previous.at_minutes:
             found.append(f"timeline[{step.index}].at: {step.at_minutes:g} comes before the previous step's "
                          f"{previous.at_minutes:g}: steps must be in time order")
+    if scenario.duration_s > MAX_LAB_S:
+        found.append(f"time: the replay would last {scenario.duration_s:.0f} s at speed 1, more than a day "
+                     f"({MAX_LAB_S} s): lower seconds_per_incident_minute (or a pace's)")
     for step in scenario.timeline:
         expected = _clock_after(scenario.time.incident_start, step.at_minutes)
         if step.clock != expected:

@@ -4,12 +4,17 @@ that installs the lab, runs the scenario, and keeps junit.xml and report.html.""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
+import shlex
 from pathlib import Path
 
 import yaml
 
 from lab.errors import InvalidInput
-from lab.scenario import json_schema
+from lab.scenario import NAME, json_schema
 from lab.topology import ComposeTopology, read_topology
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -30,7 +35,7 @@ jobs:
         with: {{python-version: "3.11"}}
       - run: pip install outage-lab
       - name: Replay the incident
-        run: lab run {scenario} --speed 5 --out outage-lab-run
+        run: {run}
         env:{env}
       - uses: actions/upload-artifact@v4
         if: always()
@@ -54,13 +59,35 @@ def guess(names: list[str], hints: tuple[str, ...]) -> str | None:
     return next((name for hint in hints for name in names if hint in name.lower()), None)
 
 
+NAME_ROOM = 60 - len("-outage")
+"""A scenario name holds at most 60 characters (`lab.scenario.NAME`)."""
+
+
+def scenario_name(directory: Path) -> str:
+    """The starter's name, from the repository's folder and made a scenario name (`lab.scenario.NAME`): it names the
+    scenario file and the runs' directories, and goes into the workflow's shell line."""
+    words = re.sub(r"[^a-z0-9]+", "-", directory.resolve().name.lower()).strip("-")
+    name = f"{words[:NAME_ROOM].rstrip('-') or 'stack'}-outage"
+    assert NAME.fullmatch(name), name  # every character replaced above is one a name may not hold
+    return name
+
+
 def starter_scenario(compose: ComposeTopology, compose_ref: str, name: str) -> dict[str, object]:
+    """A scenario to adapt that validates as it is: synthetic users need a service with a port to call, so a stack
+    without one is refused here, saying so, rather than given a starter that `lab validate` refuses."""
     services = list(compose.services)
     with_ports = [s for s in services if compose.services[s].ports]
-    entry = guess(with_ports, ENTRY_HINTS) or (with_ports or services)[0]
+    if not services:
+        raise InvalidInput(f"{compose.file} has no services: lab init needs the stack's services, one of them with a "
+                           "port for synthetic users to call")
+    if not with_ports:
+        raise InvalidInput(f"{compose.file}: no service publishes or exposes a port ({', '.join(services)}): the lab "
+                           "needs an entry point with a port for synthetic users to call; add `ports:` or `expose:` "
+                           "to that service")
+    entry = guess(with_ports, ENTRY_HINTS) or with_ports[0]
     database = guess([s for s in services if s != entry], DATABASE_HINTS)
     app = next((s for s in services if s not in (entry, database)), entry)
-    entry_port = (compose.services[entry].ports or (80,))[0]
+    entry_port = compose.services[entry].ports[0]
     stack: dict[str, object] = {"compose_file": compose_ref, "entry": {"service": entry, "port": entry_port}}
     if database:
         stack["databases"] = [{"service": database, "dbname": "postgres", "user_env": "OUTAGE_LAB_DB_USER",
@@ -97,28 +124,76 @@ def starter_scenario(compose: ComposeTopology, compose_ref: str, name: str) -> d
 
 
 def init(directory: Path) -> list[Path]:
-    """Write outage-lab/<name>.yaml and .github/workflows/outage-lab.yml; refuse to overwrite either."""
+    """Write outage-lab/<name>.yaml (with the schema beside it) and .github/workflows/outage-lab.yml; refuse to
+    overwrite either. Every file is checked before any is written: a scenario written before the workflow failed
+    was one a rerun then refused to overwrite."""
     compose_file = find_compose_file(directory)
     compose = read_topology(compose_file)
-    name = f"{directory.resolve().name or 'stack'}-outage".lower().replace("_", "-").replace(" ", "-")
+    name = scenario_name(directory)
     scenario_path = directory / "outage-lab" / f"{name}.yaml"
     workflow_path = directory / ".github" / "workflows" / "outage-lab.yml"
     for path in (scenario_path, workflow_path):
         if path.exists():
             raise InvalidInput(f"{path} exists already: lab init writes new files only")
     document = starter_scenario(compose, f"../{compose_file.name}", name)
-    scenario_path.parent.mkdir(parents=True, exist_ok=True)
     header = ("# yaml-language-server: $schema=scenario.schema.json\n"
               f"# A starter made by `lab init` for {compose_file.name}: adapt the fault, the timeline (your "
               "incident's,\n# your runbook's steps) and the checks, then `lab validate` it and `lab run` it. Your "
               "editor checks it\n# against scenario.schema.json (`lab schema` rewrites it); `lab faults` lists the "
               "fault families.\n")
-    scenario_path.write_text(header + yaml.safe_dump(document, sort_keys=False, width=118))
-    (scenario_path.parent / "scenario.schema.json").write_text(json_schema())
     stack = document["stack"]
     databases = stack.get("databases", []) if isinstance(stack, dict) else []
     env = "".join(f"\n          {var}: ${{{{ secrets.{var} }}}}" for var in
                   (("OUTAGE_LAB_DB_USER", "OUTAGE_LAB_DB_PASSWORD") if databases else ())) or " {}"
-    workflow_path.parent.mkdir(parents=True, exist_ok=True)
-    workflow_path.write_text(WORKFLOW.format(scenario=scenario_path.relative_to(directory), env=env))
+    run = shlex.join(["lab", "run", str(scenario_path.relative_to(directory)), "--speed", "5", "--out",
+                      "outage-lab-run"])
+    files = {scenario_path.parent / "scenario.schema.json": json_schema(),
+             scenario_path: header + yaml.safe_dump(document, sort_keys=False, width=118),
+             workflow_path: WORKFLOW.format(run=yaml_scalar(run), env=env)}
+    for path in files:
+        check_writable(path)
+    write_all(files)
     return [scenario_path, workflow_path]
+
+
+def yaml_scalar(text: str) -> str:
+    """`text` as a YAML value on one line: plain if YAML reads it back as the same string, else double-quoted (JSON's
+    quoting is YAML's): a `: ` or ` #` in a plain value would cut it short."""
+    try:
+        plain = "\n" not in text and yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        plain = False
+    return text if plain else json.dumps(text)
+
+
+def check_writable(path: Path) -> None:
+    """Say in one line why `path` cannot be written (a file where a directory must go, a directory where the file
+    goes, no write permission), writing nothing."""
+    if path.is_dir():
+        raise InvalidInput(f"cannot write {path}: it is a directory")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise InvalidInput(f"cannot write {path}: it is not writable")
+        return
+    existing = path.parent
+    while not existing.exists():  # the nearest ancestor that exists decides whether the rest can be created
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInput(f"cannot write {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write {path}: {existing} is not writable")
+
+
+def write_all(files: dict[Path, str]) -> None:
+    """Write every file, or (an OS error the checks could not foresee, such as a full disk) remove the new ones
+    written so far and say why in one line: a rerun must not find a half-done init."""
+    new = [path for path in files if not path.exists()]
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    except OSError as exc:
+        for path in new:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {exc.filename or 'a file of lab init'}: {exc.strerror or exc}") from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import Any
 
 from lab.docker_env import compose_command
 from lab.errors import InvalidInput
+
+EXPOSED = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?(?:/[A-Za-z]+)?")
+"""An `expose` entry as Compose takes it: a port or a range of them (`8000-8010`), and a protocol (`53/udp`).
+`compose config` leaves these as written (its `ports` come out one long-syntax entry per port)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ def parse_config(compose_file: Path, document: dict[str, Any]) -> ComposeTopolog
     services = {}
     for name, service in (document.get("services") or {}).items():
         ports = {int(port["target"]) for port in service.get("ports") or [] if "target" in port}
-        ports |= {int(str(port).split("/")[0]) for port in service.get("expose") or []}
+        for exposed in service.get("expose") or []:
+            ports |= exposed_ports(compose_file, name, exposed)
         healthcheck = bool(service.get("healthcheck")) and not (service.get("healthcheck") or {}).get("disable")
         services[name] = Service(name, tuple(sorted(ports)), healthcheck, "build" in service, service.get("image"))
     networks = tuple(sorted(key for key, network in (document.get("networks") or {}).items()
@@ -71,3 +77,14 @@ def parse_config(compose_file: Path, document: dict[str, Any]) -> ComposeTopolog
     volumes = tuple(sorted(key for key, volume in (document.get("volumes") or {}).items()
                            if not (volume or {}).get("external")))
     return ComposeTopology(compose_file, services, networks, volumes)
+
+
+def exposed_ports(compose_file: Path, service: str, exposed: object) -> set[int]:
+    """The container ports an `expose` entry names: each port of a range. Compose takes any text here and only the
+    engine refuses it at `up`; the lab says so before anything starts."""
+    match = EXPOSED.fullmatch(str(exposed).strip())
+    first, last = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
+    if not 1 <= first <= last <= 65535:
+        raise InvalidInput(f"stack.compose_file: {compose_file}: services.{service}.expose: {exposed!r} is not a port "
+                           "or a range of ports (e.g. 8000, 8000-8010, 53/udp)")
+    return set(range(first, last + 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,27 @@ def seed_with(tmp_path: Path, **top_level: object) -> str:
 def test_missing_scenario_file(tmp_path: Path, command: str) -> None:
     """A path that does not exist is invalid input (exit 2), before Docker is asked anything."""
     assert_one_line(run_lab(command, str(tmp_path / "nope.yaml")), 2, "does not exist")
+
+
+@pytest.mark.parametrize(("script", "contains"), [
+    ("runbooks/nope.sh", "timeline[5].script: {}/runbooks/nope.sh does not exist"),
+    ("runbooks", "timeline[5].script: {}/runbooks is a directory, not a script"),
+    ("runbooks/fix.sh", "timeline[5].script: {}/runbooks/fix.sh is not executable (chmod +x it)"),
+    (" ", "timeline[5].script: must name a script, got ' '"),
+])
+def test_validate_refuses_a_runbook_script_the_run_would_refuse(tmp_path: Path, script: str, contains: str) -> None:
+    """`lab validate` checks the runbook's scripts as `lab run` does before it starts (missing, a directory, blank,
+    not executable): one line naming the scenario file and the step, exit 2; made executable, it validates."""
+    (tmp_path / "runbooks").mkdir()
+    fix = tmp_path / "runbooks" / "fix.sh"
+    fix.write_text("#!/bin/sh\n")
+    document = yaml.safe_load(SEED.read_text())
+    document["timeline"][5]["script"] = script
+    path = write(tmp_path, yaml.safe_dump(document))
+    assert_one_line(run_lab("validate", path), 2, f"{path}: {contains.format(tmp_path)}")
+    document["timeline"][5]["script"] = "runbooks/fix.sh"
+    fix.chmod(0o755)
+    assert run_lab("validate", write(tmp_path, yaml.safe_dump(document))).returncode == 0
 
 
 def test_unknown_scenario_name() -> None:
@@ -195,6 +217,7 @@ def test_validate_a_directory_checks_every_scenario_in_it() -> None:
 def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) -> None:
     """In a directory, good files say ok and each bad one gets its own error line; any bad file means exit 2."""
     write(tmp_path, SEED.read_text(), "good.yaml")
+    shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")  # its runbook script, validated with it
     write(tmp_path, "title: [unclosed\n", "broken.yaml")
     write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
     result = run_lab("validate", str(tmp_path))

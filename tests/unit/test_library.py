@@ -67,6 +67,53 @@ def test_a_skeleton_is_a_valid_scenario_with_its_lines_as_notes(name: str) -> No
     assert scenario.timeline[0].clock == scenario.time.incident_start
 
 
+STATUS_PAGE = """# Elevated API errors
+
+14:50 UTC - Resolved - This incident has been resolved.
+14:45 UTC - Monitoring - A fix has been implemented.
+14:40 UTC - Update - We are still working on it.
+14:35 UTC - Update - We are still working on it.
+14:30 UTC - Update - We are still working on it.
+14:25 UTC - Update - We are still working on it.
+14:20 UTC - Identified - The issue has been identified.
+14:10 UTC - Investigating - We are investigating.
+14:00 UTC - Investigating - Reports of errors.
+"""
+
+
+def test_updates_listed_newest_first_are_read_oldest_first() -> None:
+    """A status page's updates, newest first, are the incident's 50 minutes in order (read top down, each earlier
+    time the next day, they spanned eight days); times that cross midnight in order stay in order."""
+    found = timeline_entries(STATUS_PAGE)
+    assert [(e.clock, e.minutes) for e in found] == [
+        ("14:00", 0), ("14:10", 10), ("14:20", 20), ("14:25", 25), ("14:30", 30), ("14:35", 35), ("14:40", 40),
+        ("14:45", 45), ("14:50", 50)]
+    assert found[0].text == "Investigating - Reports of errors." and found[-1].text.startswith("Resolved")
+    crossing = timeline_entries("23:50 - paged\n00:10 - fixed\n")
+    assert [(e.clock, e.minutes, e.text) for e in crossing] == [("23:50", 0, "paged"), ("00:10", 20, "fixed")]
+
+
+def test_a_time_over_nothing_but_separators_is_no_entry() -> None:
+    """`14:05 -` over a line of dashes has no text to show: it is left out rather than made an empty note."""
+    found = timeline_entries("# T\n\n14:05 -\n- -\n14:10 - Restarted the database\n")
+    assert [(e.clock, e.minutes, e.text) for e in found] == [("14:10", 0, "Restarted the database")]
+
+
+def test_lab_new_writes_nothing_that_validation_would_refuse(tmp_path: Path) -> None:
+    """A postmortem whose timeline runs longer than a scenario may (here 8 days of updates, in order) is one line
+    with the problem, exit 2, and no file: a rerun is not told it "exists already"."""
+    days = tmp_path / "days.md"
+    days.write_text("# A long one\n\n" + "".join(f"{clock} - update {i}\n"
+                                                   for i, clock in enumerate(["10:00", "09:00"] * 8)))
+    out = tmp_path / "days.yaml"
+    for _ in range(2):
+        made = lab("new", "days", "--from-postmortem", str(days), "--out", str(out))
+        assert made.returncode == 2 and len(made.stderr.strip().splitlines()) == 1, made.stderr
+        assert made.stderr.strip() == (f"lab: error: {days}: the scenario made from it would not be valid, so {out} "
+                                       "was not written: timeline[15].at: must be at most 10080, got 10140")
+        assert not out.exists()
+
+
 def test_lab_new_writes_the_skeleton_and_validate_says_the_fault_is_missing(tmp_path: Path) -> None:
     """The command a scenario author types; `lab validate` accepts the file and warns that it has no fault."""
     made = lab("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
@@ -86,6 +133,17 @@ def test_lab_new_refuses_a_text_without_a_timeline(tmp_path: Path) -> None:
     made = lab("new", "essay", "--from-postmortem", str(prose), cwd=tmp_path)
     assert made.returncode == 2 and "no timestamped line found" in made.stderr
     assert not (tmp_path / "essay.yaml").exists()
+
+
+@pytest.mark.parametrize("name", ["../evil", "march\n", "March 2023"])
+def test_lab_new_takes_a_scenario_name_only(tmp_path: Path, name: str) -> None:
+    """NAME becomes the scenario's name, which names run directories: a path, a newline or a capital is one line,
+    exit 2, and nothing is written."""
+    out = tmp_path / "march.yaml"
+    made = lab("new", name, "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), "--out", str(out))
+    assert made.returncode == 2 and len(made.stderr.strip().splitlines()) == 1, made.stderr
+    assert "NAME must be lowercase letters, digits and dashes" in made.stderr
+    assert not out.exists()
 
 
 def test_a_teams_own_scenario_shadows_the_builtin_one_and_both_are_listed(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import labels
-from lab.errors import ScenarioError
-from lab.scenario import load
+from lab import labels, starter
+from lab.errors import InvalidInput, ScenarioError
+from lab.scenario import NAME, load
 from lab.settings import PROJECT_ROOT
 from lab.stack_spec import BUILTIN_STACK, built_image_tag, override, override_yaml
-from lab.topology import parse_config
+from lab.topology import parse_config, read_topology
 from lab.workload import Mix, WorkloadSpec, acknowledged_id
 
 EXAMPLE = PROJECT_ROOT / "examples" / "notes"
@@ -88,6 +89,24 @@ def test_a_compose_file_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
     result = lab("validate", str(path))
     assert result.returncode == 2 and "is not a valid Compose file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ports_and_expose_ranges_and_protocols_are_read_as_compose_reads_them(tmp_path: Path, secrets: None) -> \
+        None:
+    """`expose: ["8000-8010"]` is each port of the range, `53/udp` is port 53, `ports:` ranges likewise (Compose
+    gives those one per port): a scenario may call any of them; an entry that is no port is one line, exit 2."""
+    path = example_with(tmp_path, lambda d: d["stack"]["entry"].update(port=8005))
+    compose = path.parent / "compose.yaml"
+    compose.write_text(compose.read_text().replace(
+        '- "8080:80"', '- "8080:80"\n      - "9000-9002:7000-7002"\n    expose: ["8000-8010", "53/udp", 5000]'))
+    topology = read_topology(compose)
+    assert topology.services["web"].ports == (53, 80, 5000, *range(7000, 7003), *range(8000, 8011))
+    assert load(path).stack_spec.entry.port == 8005
+    compose.write_text(compose.read_text().replace('"53/udp"', '"8010-8000"'))
+    result = lab("validate", str(path), env=SECRETS)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith("services.web.expose: '8010-8000' is not a port or a range of ports "
+                                          "(e.g. 8000, 8000-8010, 53/udp)"), result.stderr
 
 
 def test_missing_credentials_stop_the_run_before_anything_starts(tmp_path: Path) -> None:
@@ -179,6 +198,96 @@ def test_lab_init_without_a_compose_file_is_one_line(tmp_path: Path) -> None:
     """Nothing to start from: exit 2, the file names it looked for."""
     result = lab("init", cwd=tmp_path)
     assert result.returncode == 2 and "no Compose file in" in result.stderr and "compose.yaml" in result.stderr
+
+
+ONE_WEB_SERVICE = 'services:\n  web:\n    image: team/web\n    expose: ["8000-8010"]\n'
+
+
+@pytest.mark.parametrize(("compose", "expected"), [
+    ("services: {}\n", "compose.yaml has no services: lab init needs the stack's services"),
+    ("networks: {front: {}}\n", "compose.yaml has no services: lab init needs the stack's services"),
+    ("services:\n  db:\n    image: postgres\n",
+     "compose.yaml: no service publishes or exposes a port (db): the lab needs an entry point with a port"),
+])
+def test_lab_init_on_a_stack_without_an_entry_point_is_one_line(tmp_path: Path, compose: str, expected: str) -> None:
+    """No services, or none with a port for synthetic users to call: one line saying what the stack lacks, exit 2,
+    nothing written (a starter that `lab validate` refuses at once would be no start)."""
+    (tmp_path / "compose.yaml").write_text(compose)
+    result = lab("init", "--dir", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert expected in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["compose.yaml"]
+
+
+@pytest.mark.parametrize(("obstacle", "expected"), [
+    (".github", "outage-lab.yml: {}/.github is not a directory"),
+    (".github/workflows", "outage-lab.yml: {}/.github/workflows is not a directory"),
+    ("outage-lab", "scenario.schema.json: {}/outage-lab is not a directory"),
+    ("outage-lab/scenario.schema.json/", "scenario.schema.json: it is a directory"),
+])
+def test_lab_init_checks_every_file_before_writing_any(tmp_path: Path, obstacle: str, expected: str) -> None:
+    """A file where a directory must go (or the reverse) is one line, exit 2, before anything is written: the
+    scenario written before the workflow failed left a rerun saying it "exists already"."""
+    (tmp_path / "compose.yaml").write_text(ONE_WEB_SERVICE)
+    (tmp_path / obstacle).parent.mkdir(parents=True, exist_ok=True)
+    if obstacle.endswith("/"):
+        (tmp_path / obstacle).mkdir()
+    else:
+        (tmp_path / obstacle).write_text("")
+    result = lab("init", "--dir", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.strip().endswith(expected.format(tmp_path)), result.stderr
+    assert [path.name for path in tmp_path.rglob("*") if path.is_file() and path.name != obstacle.split("/")[-1]] \
+        == ["compose.yaml"]
+    blocker = tmp_path / obstacle.split("/")[0]
+    if blocker.is_dir():
+        shutil.rmtree(blocker)
+    else:
+        blocker.unlink()
+    assert lab("init", "--dir", str(tmp_path)).returncode == 0
+
+
+def test_lab_init_that_cannot_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OS error the checks cannot foresee (a full disk, a quota; here a refused write) is one line naming the file,
+    and the files written before it are removed: a rerun starts afresh."""
+    (tmp_path / "compose.yaml").write_text(ONE_WEB_SERVICE)
+    write_text = Path.write_text
+
+    def refuse_the_workflow(path: Path, text: str) -> int:
+        if path.name == "outage-lab.yml":
+            raise PermissionError(13, "Permission denied", str(path))
+        return write_text(path, text)
+
+    monkeypatch.setattr(Path, "write_text", refuse_the_workflow)
+    with pytest.raises(InvalidInput) as refused:
+        starter.init(tmp_path)
+    workflow = tmp_path / ".github" / "workflows" / "outage-lab.yml"
+    assert str(refused.value) == f"cannot write {workflow}: Permission denied"
+    assert not list((tmp_path / "outage-lab").iterdir())
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert starter.init(tmp_path)[1] == workflow
+
+
+def test_lab_init_names_its_scenario_safely_and_quotes_the_workflows_command(tmp_path: Path) -> None:
+    """A folder named `My Repo's #1` gives a scenario name (my-repo-s-1-outage), and the workflow's `run:` is one
+    shell command that YAML reads back whole; the starter validates."""
+    repo = tmp_path / "My Repo's #1"
+    repo.mkdir()
+    (repo / "compose.yaml").write_text(ONE_WEB_SERVICE)
+    assert lab("init", "--dir", str(repo)).returncode == 0
+    scenario = repo / "outage-lab" / "my-repo-s-1-outage.yaml"
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "outage-lab.yml").read_text())
+    run = workflow["jobs"]["outage"]["steps"][3]["run"]
+    assert shlex.split(run) == ["lab", "run", "outage-lab/my-repo-s-1-outage.yaml", "--speed", "5", "--out",
+                                "outage-lab-run"]
+    checked = lab("validate", str(scenario))
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: my-repo-s-1-outage: "), checked.stderr
+    assert yaml.safe_load(scenario.read_text())["stack"]["entry"] == {"service": "web", "port": 8000}
+    long_name = starter.scenario_name(tmp_path / ("Ünïcode_" * 20))
+    assert NAME.fullmatch(long_name) and long_name.startswith("n-code-n-code-") and long_name.endswith("-outage")
+    assert starter.scenario_name(Path("/")) == "stack-outage"
+    for value in ("lab run a.yaml", "lab run 'x: y' #1", "it's"):
+        assert yaml.safe_load(f"run: {starter.yaml_scalar(value)}") == {"run": value}
 
 
 def test_the_pytest_plugin_offers_its_fixture_and_reports_a_run_that_could_not_be_judged(

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput, ScenarioError
+from lab.faults import families
 from lab.faults.packet_drop import PacketDropSpec
-from lab.scenario import MAX_RATE, load, parse, resolve
+from lab.scenario import MAX_RATE, load, load_runbook, parse, resolve
 from lab.settings import PROJECT_ROOT
+from lab.stack import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
@@ -83,6 +85,22 @@ def test_speed_must_be_positive() -> None:
         load(SEED).with_speed(0)
 
 
+def test_a_replay_lasts_at_most_a_day() -> None:
+    """A time scale is bounded by the longest replay (a day, as a drill): 1e300 s per minute, in the time section or
+    a pace, is refused by the field; a scale that makes the whole replay longer than a day is refused by its
+    duration, as is a --speed below 1 that would (the seed's 180 s at speed 1 is 42 hours at 0.001)."""
+    document = seed_document()
+    document["time"].update(seconds_per_incident_minute=1e300, pace=[{"at": 1, "seconds_per_incident_minute": 1.7e308}])
+    assert problems_of(document) == ["time.seconds_per_incident_minute: must be at most 86400, got 1e+300",
+                                     "time.pace[0].seconds_per_incident_minute: must be at most 86400, got 1.7e+308"]
+    document["time"].update(seconds_per_incident_minute=600.0, pace=[])
+    assert problems_of(document) == ["time: the replay would last 90030 s at speed 1, more than a day (86400 s): "
+                                     "lower seconds_per_incident_minute (or a pace's)"]
+    assert load(SEED).with_speed(0.0025).duration_s == pytest.approx(60030)
+    with pytest.raises(InvalidInput, match=r"--speed 0.001 would make db-network-misconfig last 150030 s, more than"):
+        load(SEED).with_speed(0.001)
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -111,6 +129,13 @@ def test_speed_must_be_positive() -> None:
         (lambda d: d["checks"].update(recovery={"within_s": 0}), "checks.recovery.within_s: must be greater than 0"),
         (lambda d: d.update(timeline=[]), "timeline: must list at least 1 item"),
         (lambda d: d.update(timeline="soon"), "timeline: must be a list, got a string"),
+        (lambda d: d.update(name="../../../tmp/evil"),
+         "name: must be lowercase letters, digits and dashes, starting with a letter or digit, at most 60 characters, "
+         "got '../../../tmp/evil'"),
+        (lambda d: d.update(name="seed\nrm -rf"), "name: must be lowercase letters, digits and dashes"),
+        (lambda d: d.update(name="seed\n"), "name: must be lowercase letters, digits and dashes"),
+        (lambda d: d["variants"][0].update(name="../fast"), "variants[0].name: must be lowercase letters, digits"),
+        (lambda d: d["variants"][0].update(name="fast\n"), "variants[0].name: must be lowercase letters, digits"),
     ],
 )
 def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
@@ -131,6 +156,29 @@ def test_all_problems_are_reported_at_once() -> None:
     problems = problems_of(document)
     assert len(problems) >= 3
     assert {p.split(":")[0] for p in problems} >= {"timeline[3].at", "faults[0].target", "traffic.rate"}
+
+
+def test_a_missing_kind_or_action_lists_the_known_ones_and_a_lone_bad_item_is_not_a_short_list() -> None:
+    """Without `kind` or `action` the problem lists what they may be (it listed nothing); a list whose only item is
+    invalid is that item's problem, not also "must list at least 1 item"."""
+    document = seed_document()
+    del document["faults"][0]["kind"]
+    document["timeline"] = [{"at": 0, "text": "x"}]
+    document["workload"] = {"requests": [{"name": "x"}]}
+    assert problems_of(document) == [
+        "workload.requests[0].path: is required",
+        f"faults[0].kind: is required (known: {', '.join(families())})",
+        "timeline[0].action: is required (known: note, apply, revert, restart, runbook)",
+    ]
+
+
+def test_a_runbook_step_without_an_action_lists_a_runbook_files_actions(tmp_path: Path) -> None:
+    """A runbook file's steps take the responders' actions only: those are the known ones."""
+    runbook = tmp_path / "runbook.yaml"
+    runbook.write_text(yaml.safe_dump({"steps": [{"at": 1, "text": "x"}]}))
+    with pytest.raises(ScenarioError) as caught:
+        load_runbook(runbook, BUILTIN_TOPOLOGY)
+    assert caught.value.problems == ["steps[0].action: is required (known: note, restart, runbook)"]
 
 
 def test_overlapping_faults_on_one_target_are_refused() -> None:
