@@ -88,7 +88,7 @@ def test_speed_must_be_positive() -> None:
 def test_a_replay_lasts_at_most_a_day() -> None:
     """A time scale is bounded by the longest replay (a day, as a drill): 1e300 s per minute, in the time section or
     a pace, is refused by the field; a scale that makes the whole replay longer than a day is refused by its
-    duration, as is a --speed below 1 that would (the seed's 180 s at speed 1 is 42 hours at 0.001)."""
+    duration, as is a --speed below 1 that would (at 30 s per incident minute, the seed lasts 25 hours at 0.05)."""
     document = seed_document()
     document["time"].update(seconds_per_incident_minute=1e300, pace=[{"at": 1, "seconds_per_incident_minute": 1.7e308}])
     assert problems_of(document) == ["time.seconds_per_incident_minute: must be at most 86400, got 1e+300",
@@ -96,9 +96,11 @@ def test_a_replay_lasts_at_most_a_day() -> None:
     document["time"].update(seconds_per_incident_minute=600.0, pace=[])
     assert problems_of(document) == ["time: the replay would last 90030 s at speed 1, more than a day (86400 s): "
                                      "lower seconds_per_incident_minute (or a pace's)"]
-    assert load(SEED).with_speed(0.0025).duration_s == pytest.approx(60030)
-    with pytest.raises(InvalidInput, match=r"--speed 0.001 would make db-network-misconfig last 150030 s, more than"):
-        load(SEED).with_speed(0.001)
+    document["time"].update(seconds_per_incident_minute=30.0)  # 4,530 s at speed 1
+    slow = parse(yaml.safe_dump(document), base_dir=SEED.parent)
+    assert slow.with_speed(0.1).duration_s == pytest.approx(45030)
+    with pytest.raises(InvalidInput, match=r"--speed 0.05 would make db-network-misconfig last 90030 s, more than"):
+        slow.with_speed(0.05)
 
 
 @pytest.mark.parametrize(
