@@ -402,11 +402,15 @@ def runs(runs_dir: Path | None) -> None:
     """The recordings in the runs folder, newest first, with verdict and key intervals."""
     from lab.report.runs import list_runs
 
-    rows = list_runs(runs_dir or Settings.from_env().runs_dir)
+    folder = runs_dir or Settings.from_env().runs_dir
+    rows = list_runs(folder, missing_ok=runs_dir is None)  # the default folder is made by the first run
     if not rows:
-        click.echo("no recordings yet: `lab run db-network-misconfig` makes one")
+        click.echo(f"no recordings yet in {folder}: `lab run db-network-misconfig` makes one")
         return
     Console().print(runs_table(rows))
+    for row in rows:
+        if row.problem is not None:
+            click.echo(f"lab: warning: {row.problem}", err=True)
 
 
 def runs_table(rows: list[RunRow]) -> Table:
@@ -446,7 +450,11 @@ def compare(run_a: Path, run_b: Path) -> None:
 
 
 def _run_dir(path: Path) -> Path:
-    if not path.is_dir():
+    try:
+        found = path.is_dir()
+    except OSError as exc:  # a name too long, say: is_dir answers False only for what does not exist
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not found:
         raise InvalidInput(f"no run directory at {path}")
     return path
 

@@ -7,13 +7,15 @@ are observers: a failing one is reported once and the recording goes on.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from lab.clock import Clock
+from lab.errors import InvalidInput
 
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
@@ -63,14 +65,47 @@ class EventLog:
 
 
 def read_events(path: Path) -> list[Event]:
-    """Events of a recording; a last line cut short by a crash is skipped."""
-    return list(_iter_events(path))
+    """Events of a recording, one per line, in order. A last line cut short by a crash (no line end, and not JSON)
+    is skipped; any other line that is not an event is invalid input naming the file and line: a line dropped
+    silently would change the verdict, and a "t" that is not a time would crash or stall every reader."""
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+    ended = len(lines) - 1  # lines with their line end; what follows the last one is empty, or a line cut short
+    events: list[Event] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            events.append(_event(line))
+        except _CutShort as problem:
+            if number <= ended:
+                raise InvalidInput(f"{path}, line {number}: {problem}") from problem
+        except ValueError as problem:
+            raise InvalidInput(f"{path}, line {number}: {problem}") from problem
+    return events
 
 
-def _iter_events(path: Path) -> Iterator[Event]:
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+JSON_TYPES = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+
+
+class _CutShort(ValueError):
+    """What a line cut mid-write looks like (it is not JSON): excused on the last line only, if it has no end."""
+
+
+def _event(line: bytes) -> Event:
+    try:
+        event = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise _CutShort("not UTF-8 text") from exc
+    except (ValueError, RecursionError) as exc:  # not JSON; an integer too long to convert; nested too deep
+        raise _CutShort("not JSON" if line.strip() else "an empty line") from exc
+    if not isinstance(event, dict):
+        raise ValueError(f"not an event: {JSON_TYPES.get(type(event), 'a number')}, not a JSON object")
+    if "t" not in event:
+        raise ValueError('no "t" (its time, in seconds since the run started)')
+    t = event["t"]
+    if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t < math.inf:
+        raise ValueError(f'"t" must be a finite number of seconds from 0, got {json.dumps(t)[:40]}')
+    if not isinstance(event.get("kind"), str):
+        raise ValueError(f'"kind" must be a string, got {json.dumps(event.get("kind"))[:40]}')
+    return event

@@ -8,9 +8,10 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from lab.checks import CheckResult
 from lab.errors import InvalidInput
@@ -108,6 +109,69 @@ def write_summary(run_dir: Path, document: dict[str, Any]) -> Path:
     path = run_dir / "summary.json"
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _Stats(_Read):
+    error_rate: float | None = None
+    p95_s: float | None = None
+
+
+class _Window(_Read):
+    overall: _Stats
+
+
+class _Named(_Read):
+    name: str
+
+
+class _Milestone(_Named):
+    t: float
+
+
+class _Interval(_Named):
+    seconds: float
+
+
+class _Check(_Named):
+    passed: bool
+
+
+class RunFigures(_Read):
+    """What names a recording and its impact in a summary.json: what a report reads of its neighbours'."""
+
+    scenario: str
+    variant: str | None = None
+    verdict: Literal["pass", "fail", "partial", "unreliable"]
+    fault: _Window | None = None
+    impacted_s: float | None = None
+    impact_share: float | None = None
+
+
+class Summary(RunFigures):
+    """What `lab runs` and `lab compare` read of a summary.json: all of it that they show."""
+
+    milestones: list[_Milestone]
+    intervals: list[_Interval]
+    checks: list[_Check]
+    steady: _Window | None = None
+    after_restart: _Window | None = None
+    after_recovery: _Window | None = None
+
+
+def read_summary(run_dir: Path, shape: type[RunFigures] = Summary) -> dict[str, Any] | None:
+    """summary.json as written, if it can be read and has `shape`; else None. It is a cache of what the recording
+    says (`lab.verdict.judge`): one that is missing, cut short, edited or unreadable is judged again, not trusted."""
+    try:
+        document = json.loads((run_dir / "summary.json").read_bytes())
+        shape.model_validate(document)
+    except (OSError, ValueError, RecursionError):  # unreadable; not text, not JSON, of another shape: ValueErrors
+        return None
+    checked: dict[str, Any] = document
+    return checked
 
 
 def write_junit(run_dir: Path, scenario_name: str, checks: list[CheckResult], partial_reason: str | None) -> Path:

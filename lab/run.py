@@ -27,9 +27,9 @@ from lab.recorder import Recorder
 from lab.report import build as reports
 from lab.runbook import RunbookRunner
 from lab.runner import Runner, RunStopped
-from lab.scenario import MAX_RATE, RestartStep, RunbookStep, Scenario
+from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
-from lab.stack import RESTART_STOP_S, RESTART_WAIT_S, Stack
+from lab.stack import Stack
 from lab.teardown import tear_down
 from lab.verdict import judge
 
@@ -66,10 +66,7 @@ def fault_ttl_s(scenario: Scenario, fault_id: str) -> float:
     if spec.ttl_s is not None:
         return spec.ttl_s
     start, _ = scenario.fault_windows()[fault_id]
-    later = [step for step in scenario.timeline if step.at_minutes >= start]
-    overrun_s = sum(step.timeout_s for step in later if isinstance(step, RunbookStep)) + \
-        sum(RESTART_STOP_S + RESTART_WAIT_S for step in later if isinstance(step, RestartStep))
-    return scenario.duration_s - scenario.offset_s(start) + overrun_s + FAULT_TTL_MARGIN_S
+    return scenario.duration_s - scenario.offset_s(start) + scenario.overrun_s(start) + FAULT_TTL_MARGIN_S
 
 
 def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, console: Console) -> RunResult:

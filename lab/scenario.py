@@ -35,7 +35,7 @@ from lab.model import (
     Topology,
     problems,
 )
-from lab.stack import BUILTIN_TOPOLOGY
+from lab.stack import BUILTIN_TOPOLOGY, RESTART_STOP_S, RESTART_WAIT_S
 from lab.stack_spec import BUILTIN_STACK, StackSpec
 from lab.topology import ComposeTopology, read_topology
 from lab.workload import WorkloadRequest, WorkloadSpec, orders_workload
@@ -506,6 +506,13 @@ class Scenario(DocumentModel):
         last = max((step.at_minutes for step in self.timeline), default=0.0)
         return self.offset_s(last) + self.time.tail_s
 
+    def overrun_s(self, since_minutes: float = 0.0) -> float:
+        """How much later than planned the steps from `since_minutes` on may end (lab.runner): each runbook step
+        taking as long as it may (its timeout), each restart a stop and the wait until the service serves again."""
+        later = [step for step in self.timeline if step.at_minutes >= since_minutes]
+        return sum(step.timeout_s for step in later if isinstance(step, RunbookStep)) + \
+            sum(RESTART_STOP_S + RESTART_WAIT_S for step in later if isinstance(step, RestartStep))
+
     def fault(self, fault_id: str) -> FaultSpec:
         return next(f for f in self.faults if f.id == fault_id)
 
@@ -621,12 +628,14 @@ def resolve(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> Path:
     raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
 
 
-def load(path: Path) -> Scenario:
+def load(path: Path, check_stack: bool = True) -> Scenario:
+    """`check_stack`: as `parse`'s (False for the scenario kept beside a recording)."""
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read scenario {path}: {exc}") from exc
-    return parse(text, source=str(path), default_name=path.stem, base_dir=path.resolve().parent)
+    return parse(text, source=str(path), default_name=path.stem, base_dir=path.resolve().parent,
+                 check_stack=check_stack)
 
 
 def parse(text: str, source: str = "<scenario>", default_name: str = "scenario", base_dir: Path | None = None,

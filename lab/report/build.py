@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lab.errors import InvalidInput
 from lab.events import Event
 from lab.report import chart
 from lab.report.narrative import measure_proofs, postmortem_context
@@ -54,11 +55,12 @@ def _template(name: str) -> Template:
 
 
 def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[str, Any] | None = None) -> Reports:
-    """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md."""
+    """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
+    `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant."""
     started = time.perf_counter()
-    loaded, events = load_run(run_dir)
-    scenario = scenario or loaded
+    loaded, events = load_run(run_dir, just_recorded=scenario is not None)
     summary = summary or judge(run_dir, scenario)
+    scenario = scenario or loaded
     context = {
         "summary": summary,
         "scenario": scenario,
@@ -68,11 +70,19 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
         "proofs": measure_proofs(run_dir, summary, scenario),
     }
     html = _template("report.html.j2").render(chart_svg=chart.timeline_svg(events, summary), **context)
-    html_path = run_dir / "report.html"
-    html_path.write_text(html)
-    markdown_path = run_dir / "postmortem.md"
-    markdown_path.write_text(_template("postmortem.md.j2").render(**context))
+    html_path = _written(run_dir / "report.html", html)
+    markdown_path = _written(run_dir / "postmortem.md", _template("postmortem.md.j2").render(**context))
     return Reports(html=html_path, postmortem=markdown_path, render_s=time.perf_counter() - started)
+
+
+def _written(path: Path, text: str) -> Path:
+    """A report is written beside its recording: one that cannot be (a CI recording downloaded read-only) is said
+    in one line naming where."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
 
 
 def first_db_errors(events: list[Event]) -> list[Event]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,17 +43,19 @@ def measure_proofs(run_dir: Path, summary: dict[str, Any], scenario: Scenario) -
     proofs: dict[str, str] = {}
     variant = summary.get("variant")
     if variant:
+        against = " (no run without it in this folder to compare with)"
         base = latest_run(run_dir.parent, scenario.name, None)
-        against = (f", against {impact_words(json.loads((base / 'summary.json').read_text()))} without it (run "
-                   f"{base.name})") if base else " (no run without it in this folder to compare with)"
+        if base:
+            base_dir, base_summary = base
+            against = f", against {impact_words(base_summary)} without it (run {base_dir.name})"
         proofs[str(summary.get("measure"))] = f"tested by this run (variant {variant}): {impact_words(summary)}" + \
             against
         return proofs
     for tested in scenario.variants:
         found = latest_run(run_dir.parent, scenario.name, tested.name)
         if found:
-            other = json.loads((found / "summary.json").read_text())
-            proofs[tested.measure] = (f"tested by variant {tested.name} (run {found.name}, {other['verdict']}): "
+            found_dir, other = found
+            proofs[tested.measure] = (f"tested by variant {tested.name} (run {found_dir.name}, {other['verdict']}): "
                                       f"{impact_words(other)}, against {impact_words(summary)} in this run")
     return proofs
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,52 +21,69 @@ class RunRow:
     verdict: str
     intervals: dict[str, float]
     fault_error_rate: float | None
+    problem: str | None = None
+    """Why the recording cannot be read (its verdict is then "unreadable")."""
 
 
 def load_summary(run_dir: Path) -> dict[str, Any]:
-    """summary.json, re-judged from the recording when it is missing (a run killed before it wrote one)."""
-    path = run_dir / "summary.json"
-    if path.is_file():
-        document: dict[str, Any] = json.loads(path.read_text())
-        return document
-    if not (run_dir / "scenario.yaml").is_file():
-        raise InvalidInput(f"{run_dir} is not a run directory (no scenario.yaml)")
-    return judge(run_dir)
+    """summary.json, re-judged from the recording when it is missing or cannot be used (a run killed before it
+    wrote one; a summary cut short, edited or unreadable: it is only a cache of what the recording says)."""
+    return outputs.read_summary(run_dir) or judge(run_dir)
 
 
-def list_runs(runs_dir: Path) -> list[RunRow]:
-    """Newest first (run directories are named by their UTC start)."""
-    if not runs_dir.is_dir():
-        return []
-    rows = []
-    for run_dir in sorted((d for d in runs_dir.iterdir() if (d / "scenario.yaml").is_file()), reverse=True):
+def list_runs(runs_dir: Path, missing_ok: bool = True) -> list[RunRow]:
+    """Newest first (run directories are named by their UTC start). A folder that does not exist has none yet
+    (`missing_ok`: it is where the next run goes); a recording that cannot be read is listed as such, with why: one
+    broken run does not hide the others."""
+    try:
+        entries = sorted(runs_dir.iterdir(), reverse=True)
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return []
+        raise InvalidInput(f"no runs folder at {runs_dir}") from exc
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the runs folder {runs_dir}: {exc.strerror or exc}") from exc
+    return [row for row in map(_row, entries) if row is not None]
+
+
+def _row(run_dir: Path) -> RunRow | None:
+    """The listing's row of a recording; None for what is not one."""
+    try:
+        if not (run_dir / "scenario.yaml").is_file():
+            return None
         summary = load_summary(run_dir)
-        fault = summary.get("fault")
-        rows.append(RunRow(
-            run_dir=run_dir, scenario=summary["scenario"], verdict=summary["verdict"],
-            intervals={i["name"]: i["seconds"] for i in summary["intervals"]},
-            fault_error_rate=fault["overall"]["error_rate"] if fault else None,
-        ))
-    return rows
+    except OSError as exc:  # the run directory itself cannot be read
+        return _unreadable(run_dir, f"cannot read {run_dir}: {exc.strerror or exc}")
+    except InvalidInput as problem:
+        return _unreadable(run_dir, str(problem))
+    fault = summary.get("fault")
+    return RunRow(run_dir=run_dir, scenario=summary["scenario"], verdict=summary["verdict"],
+                  intervals={i["name"]: i["seconds"] for i in summary["intervals"]},
+                  fault_error_rate=fault["overall"]["error_rate"] if fault else None)
 
 
-def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> Path | None:
-    """The newest complete recording of `scenario` (with `variant`, None for none) in runs_dir. Each report asks,
-    and a runs folder only grows: a directory the lab named for something else is passed over by its name, so
-    only the summaries of likely matches (and of directories named with --out) are read."""
-    if not runs_dir.is_dir():
-        return None
+def _unreadable(run_dir: Path, problem: str) -> RunRow:
+    return RunRow(run_dir=run_dir, scenario="-", verdict="unreadable", intervals={}, fault_error_rate=None,
+                  problem=problem)
+
+
+def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete recording of `scenario` (with `variant`, None for none) in runs_dir, and its summary.
+    Each report asks, and a runs folder only grows: a directory the lab named for something else is passed over by
+    its name, so only the summaries of likely matches (and of directories named with --out) are read; one that
+    cannot be read, or is not a summary, is passed over too (a report is not about it)."""
     wanted = outputs.scenario_subject(scenario, variant)
-    for name in sorted((entry.name for entry in os.scandir(runs_dir)), reverse=True):
+    try:
+        names = sorted((entry.name for entry in os.scandir(runs_dir)), reverse=True)
+    except OSError:  # no runs folder (a run directory given with --out anywhere), or one that cannot be listed
+        return None
+    for name in names:
         if outputs.named_subject(name) not in (wanted, None):
             continue
-        try:
-            summary = json.loads((runs_dir / name / "summary.json").read_text())
-        except (OSError, ValueError):  # not a recording, or one still being written
-            continue
-        if isinstance(summary, dict) and summary.get("scenario") == scenario and \
-                summary.get("variant") == variant and summary.get("verdict") != "partial":
-            return runs_dir / name
+        summary = outputs.read_summary(runs_dir / name, outputs.RunFigures)
+        if summary is not None and summary["scenario"] == scenario and summary.get("variant") == variant and \
+                summary["verdict"] != "partial":
+            return runs_dir / name, summary
     return None
 
 

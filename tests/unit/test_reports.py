@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -173,6 +174,10 @@ def _recording(runs_dir: Path, name: str, scenario: str, variant: str | None, ve
     return run_dir
 
 
+def _found(latest: tuple[Path, dict[str, Any]] | None) -> Path | None:
+    return latest[0] if latest else None
+
+
 def test_latest_run_is_the_newest_complete_recording_of_that_scenario_and_variant(tmp_path: Path) -> None:
     seed, variant = "db-network-misconfig", "deep-health-check"
     older = _recording(tmp_path, "20261101T100000Z-db-network-misconfig-deep-health-check", seed, variant)
@@ -183,8 +188,8 @@ def test_latest_run_is_the_newest_complete_recording_of_that_scenario_and_varian
     torn.mkdir()
     (torn / "summary.json").write_text('{"scenario": "db-net')
     (tmp_path / "notes.txt").write_text("not a run")
-    assert latest_run(tmp_path, seed, variant) == older
-    assert latest_run(tmp_path, seed, None) == without
+    assert _found(latest_run(tmp_path, seed, variant)) == older
+    assert _found(latest_run(tmp_path, seed, None)) == without
     assert latest_run(tmp_path, "another-scenario", None) is None
     assert latest_run(tmp_path / "missing", seed, None) is None
 
@@ -198,9 +203,9 @@ def test_latest_run_passes_over_what_the_lab_named_for_something_else(tmp_path: 
     for number, subject in enumerate(("drill-db-network-misconfig", "gameday", "pool-exhaustion",
                                       "db-network-misconfig-deep-health-check")):
         _recording(tmp_path, f"20261102T10000{number}Z-{subject}", seed, None)
-    assert latest_run(tmp_path, seed, None) == match
+    assert _found(latest_run(tmp_path, seed, None)) == match
     named = _recording(tmp_path, "ci-replay", seed, None)
-    assert latest_run(tmp_path, seed, None) == named
+    assert _found(latest_run(tmp_path, seed, None)) == named
 
 
 def test_a_report_names_the_variant_run_that_tested_a_measure(tmp_path: Path) -> None:
