@@ -476,6 +476,9 @@ def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, see
     from lab.drill.session import DrillOptions
 
     settings = Settings.from_env()
+    for option, seconds in (("--inject-after", inject_after), ("--max-duration", max_duration)):
+        if seconds is not None and not seconds <= scenario.MAX_LAB_S:  # a range lets inf and nan through
+            raise InvalidInput(f"{option} must be at most a day ({scenario.MAX_LAB_S} s), got {seconds}")
     if at_random == (scenario_ref is not None):
         raise InvalidInput("name a SCENARIO, or give --random (not both)")
     if difficulty is not None and not at_random:

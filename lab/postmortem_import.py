@@ -6,9 +6,8 @@ Timestamped lines are found in the shapes postmortems use: `14:20 - text`, `- 14
 `2:20 PM: text`, `[22:54 UTC] text`, a heading line with a date and time followed by its paragraph, and a row of a
 Markdown table whose first cells hold the time. A time counts only near the start of its line (prose that mentions
 "from 2:00 PM to 4:30 PM" is not a timeline entry); a time earlier than the one before it is the next day. Times
-that run backwards (a status page lists its newest update first) are read from the last line up: of the two
-readings, the one that spans less time is the incident's (nine updates newest first, read top down, spanned eight
-days).
+that mostly run backwards (a status page lists its newest update first; three lines at least) are read from the
+last line up when that reading spans less time (nine updates newest first, read top down, spanned eight days).
 
 The skeleton is validated before it is written: a file that `lab validate` refuses would be left behind, and a
 rerun would find it in the way.
@@ -16,6 +15,7 @@ rerun would find it in the way.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,10 @@ def entries(text: str) -> list[Entry]:
         if said:
             found.append((hours * 60 + minutes, said))
     clocks = [clock for clock, _ in found]
-    if found and _elapsed(clocks[::-1])[-1] < _elapsed(clocks)[-1]:  # newest first
+    descending = sum(later < earlier for earlier, later in itertools.pairwise(clocks))
+    # Newest first (a status page): most times fall from one line to the next, and read from the last line up they
+    # span less time. Two lines say too little: 08:00 then 21:30 is a long day, not a night read backwards.
+    if len(found) >= 3 and descending * 2 > len(clocks) - 1 and _elapsed(clocks[::-1])[-1] < _elapsed(clocks)[-1]:
         found.reverse()
     elapsed = _elapsed([clock for clock, _ in found])
     return [Entry(f"{clock // 60:02d}:{clock % 60:02d}", minutes, said)

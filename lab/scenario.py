@@ -576,6 +576,11 @@ class Scenario(DocumentModel):
         if played.duration_s > MAX_LAB_S:
             raise InvalidInput(f"--speed {speed:g} would make {self.name} last {played.duration_s:.0f} s, more than a "
                                f"day ({MAX_LAB_S} s)")
+        slowest = max((played.time.seconds_per_incident_minute,
+                       *(change.seconds_per_incident_minute for change in played.time.pace)))
+        if slowest > MAX_LAB_S:  # the run writes its scenario at this pace: every reader of the recording checks it
+            raise InvalidInput(f"--speed {speed:g} would play an incident minute of {self.name} in {slowest:.0f} s, "
+                               f"more than a day ({MAX_LAB_S} s)")
         return played
 
 
@@ -731,7 +736,13 @@ def _finish(scenario: Scenario, default_name: str) -> Scenario:
             step = step.model_copy(update={"clock": _clock_after(scenario.time.incident_start, step.at_minutes)})
         step._index = index
         steps.append(step)
-    return scenario.model_copy(update={"name": scenario.name or default_name, "timeline": tuple(steps)})
+    return scenario.model_copy(update={"name": scenario.name or name_from(default_name), "timeline": tuple(steps)})
+
+
+def name_from(words: str) -> str:
+    """A scenario name (NAME) made of any words, such as a file's stem: `Payments DB` -> `payments-db`. A name the
+    file does not give names the run directory all the same."""
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")[:60].strip("-") or "scenario"
 
 
 def cross_check(scenario: Scenario) -> list[str]:

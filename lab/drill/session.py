@@ -59,13 +59,10 @@ class DrillSession:
         self.stop = threading.Event()
         """Set when the trainee gives up, the facilitator ends the drill, or the Docker engine goes away."""
         self.ended_by: str | None = None
-        self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
-        latest_inject_s = max(scenario.drill.inject_after_s) if options.inject_after_s is None else \
-            options.inject_after_s
-        # Its planned end, recorded as a run's is: a reader bounds the times of its events by it (lab.verdict).
         self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=self.stop,
-                                 mode="drill", planned_duration_s=latest_inject_s + self.max_duration_s)
+                                 mode="drill")
         self.log, self.clock = self.recorder.log, self.recorder.clock
+        self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
         self.spec = drawn_fault(scenario, options.seed)
         self.fault_id = self.spec.id
         self.fault = build_fault(self.spec, StackTarget(stack, tools_image), ttl_s=self.max_duration_s + 120)

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lab.errors import InvalidInput
+from lab.errors import LabError
 from lab.events import Event
 from lab.report import chart
 from lab.report.narrative import measure_proofs, postmortem_context
@@ -58,7 +58,7 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
     """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
     `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant."""
     started = time.perf_counter()
-    loaded, events = load_run(run_dir, just_recorded=scenario is not None)
+    loaded, events = load_run(run_dir)
     summary = summary or judge(run_dir, scenario)
     scenario = scenario or loaded
     context = {
@@ -81,7 +81,7 @@ def _written(path: Path, text: str) -> Path:
     try:
         path.write_text(text)
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise LabError(f"cannot write {path}: {exc.strerror or exc}") from exc  # the file system's: exit 3
     return path
 
 

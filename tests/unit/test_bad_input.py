@@ -293,3 +293,11 @@ def test_a_drill_under_a_temporary_directory_too_deep_for_its_socket_stops_befor
     deep.mkdir()
     result = run_lab("drill", "db-network-misconfig", "--out", str(tmp_path / "out"), env_extra={"TMPDIR": str(deep)})
     assert_one_line(result, 3, "set TMPDIR to a shorter directory")
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-duration", "inf"), ("--max-duration", "nan"),
+                                               ("--inject-after", "inf"), ("--max-duration", "90000")])
+def test_a_drill_time_beyond_a_day_or_not_finite_is_refused_before_anything_starts(option: str, value: str) -> None:
+    """A click range lets inf and nan through: the drill would record an end it never reaches."""
+    assert_one_line(run_lab("drill", "db-network-misconfig", option, value), 2,
+                    f"{option} must be at most a day (86400 s), got {float(value)}")

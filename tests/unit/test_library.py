@@ -91,6 +91,10 @@ def test_updates_listed_newest_first_are_read_oldest_first() -> None:
     assert found[0].text == "Investigating - Reports of errors." and found[-1].text.startswith("Resolved")
     crossing = timeline_entries("23:50 - paged\n00:10 - fixed\n")
     assert [(e.clock, e.minutes, e.text) for e in crossing] == [("23:50", 0, "paged"), ("00:10", 20, "fixed")]
+    long_day = timeline_entries("08:00 - failover began\n21:30 - Fully resolved\n")  # two lines: as written
+    assert [(e.clock, e.minutes) for e in long_day] == [("08:00", 0), ("21:30", 810)]
+    late_night = timeline_entries("23:40 - paged\n23:50 - found\n00:10 - fixed\n")
+    assert [(e.clock, e.minutes) for e in late_night] == [("23:40", 0), ("23:50", 10), ("00:10", 30)]
 
 
 def test_a_time_over_nothing_but_separators_is_no_entry() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,12 @@ def test_a_replay_lasts_at_most_a_day() -> None:
     assert slow.with_speed(0.1).duration_s == pytest.approx(45030)
     with pytest.raises(InvalidInput, match=r"--speed 0.05 would make db-network-misconfig last 90030 s, more than"):
         slow.with_speed(0.05)
+    document["time"].update(seconds_per_incident_minute=1.0,
+                            pace=[{"at": 149.5, "seconds_per_incident_minute": 1000.0}])
+    brief_but_slow = parse(yaml.safe_dump(document), base_dir=SEED.parent)  # 30 s at speed 1 more than the seed
+    with pytest.raises(InvalidInput, match=r"--speed 0.01 would play an incident minute of db-network-misconfig in "
+                                           r"100000 s, more than a day"):
+        brief_but_slow.with_speed(0.01)
 
 
 @pytest.mark.parametrize(
@@ -222,3 +229,14 @@ def test_a_scenario_without_a_recovery_check_judges_recovery_without_a_deadline(
     del document["checks"]["recovery"]
     criteria = parse(yaml.safe_dump(document), source="x.yaml").checks.recovery_criteria()
     assert criteria.within_s == float("inf") and criteria.window_s == 3.0 and criteria.max_error_rate == 0.01
+
+
+def test_a_scenario_without_a_name_is_named_after_its_file_as_a_name_may_be(tmp_path: Path) -> None:
+    """The name goes into the run directory's: a file `Payments DB_v2.yaml` gives `payments-db-v2`, not a name with
+    a space the name rule would have refused."""
+    document = seed_document()
+    del document["name"]
+    shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")
+    path = tmp_path / "Payments DB_v2.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert load(path).name == "payments-db-v2"
