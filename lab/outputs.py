@@ -41,13 +41,22 @@ def named_subject(name: str) -> str | None:
 def check_run_dir(path: Path) -> None:
     """Say in one line why `path` cannot become the run directory, creating nothing: a bad --out is invalid input,
     found before Docker is asked anything."""
+    problem = uncreatable(path)
+    if problem is not None:
+        raise InvalidInput(f"cannot write the run directory {path}: {problem}")
+
+
+def uncreatable(path: Path) -> str | None:
+    """Why `path` (or, if it exists, what goes in it) cannot be created, creating nothing: the nearest ancestor that
+    exists decides whether the rest can be; None if it can."""
     existing = path
-    while not existing.exists():  # the nearest ancestor that exists decides whether the rest can be created
+    while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not a directory")
+        return f"{existing} is not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInput(f"cannot write the run directory {path}: {existing} is not writable")
+        return f"{existing} is not writable"
+    return None
 
 
 def prepare_run_dir(path: Path) -> Path:

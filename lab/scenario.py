@@ -739,10 +739,11 @@ def _finish(scenario: Scenario, default_name: str) -> Scenario:
     return scenario.model_copy(update={"name": scenario.name or name_from(default_name), "timeline": tuple(steps)})
 
 
-def name_from(words: str) -> str:
-    """A scenario name (NAME) made of any words, such as a file's stem: `Payments DB` -> `payments-db`. A name the
-    file does not give names the run directory all the same."""
-    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")[:60].strip("-") or "scenario"
+def name_from(words: str, default: str = "scenario") -> str:
+    """A scenario name (NAME) made of any words, such as a file's stem (`Payments DB` -> `payments-db`) or a
+    repository's folder (`lab init`); `default` if they hold no letter or digit. A name the file does not give
+    names the run directory all the same."""
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")[:60].strip("-") or default
 
 
 def cross_check(scenario: Scenario) -> list[str]:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shlex
 from pathlib import Path
 
 import yaml
 
 from lab.errors import InvalidInput
-from lab.scenario import NAME, json_schema
+from lab.outputs import uncreatable
+from lab.scenario import NAME, json_schema, name_from
 from lab.topology import ComposeTopology, read_topology
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -66,8 +66,7 @@ NAME_ROOM = 60 - len("-outage")
 def scenario_name(directory: Path) -> str:
     """The starter's name, from the repository's folder and made a scenario name (`lab.scenario.NAME`): it names the
     scenario file and the runs' directories, and goes into the workflow's shell line."""
-    words = re.sub(r"[^a-z0-9]+", "-", directory.resolve().name.lower()).strip("-")
-    name = f"{words[:NAME_ROOM].rstrip('-') or 'stack'}-outage"
+    name = f"{name_from(directory.resolve().name, default='stack')[:NAME_ROOM].rstrip('-')}-outage"
     assert NAME.fullmatch(name), name  # every character replaced above is one a name may not hold
     return name
 
@@ -175,13 +174,9 @@ def check_writable(path: Path) -> None:
         if not os.access(path, os.W_OK):
             raise InvalidInput(f"cannot write {path}: it is not writable")
         return
-    existing = path.parent
-    while not existing.exists():  # the nearest ancestor that exists decides whether the rest can be created
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InvalidInput(f"cannot write {path}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInput(f"cannot write {path}: {existing} is not writable")
+    problem = uncreatable(path)  # it does not exist: what its nearest ancestor allows
+    if problem is not None:
+        raise InvalidInput(f"cannot write {path}: {problem}")
 
 
 def write_all(files: dict[Path, str]) -> None:

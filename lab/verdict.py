@@ -64,11 +64,13 @@ def recovery_criteria(scenario: Scenario) -> RecoveryCriteria:
     return RecoveryCriteria(rule.window_s, rule.max_error_rate, rule.max_latency_s)
 
 
-def judge(run_dir: Path, scenario: Scenario | None = None) -> dict[str, Any]:
+def judge(run_dir: Path, scenario: Scenario | None = None,
+          recording: tuple[Scenario, list[Event]] | None = None) -> dict[str, Any]:
     """Judge the recording by `scenario`, the one just run; None re-judges it from its files alone, as it ran.
     Re-judged, summary.json and junit.xml are only a cache of what the files say: a run directory that cannot be
-    written (a CI recording downloaded read-only) is judged all the same, without them."""
-    loaded, events = load_run(run_dir)
+    written (a CI recording downloaded read-only) is judged all the same, without them. `recording`: what
+    `load_run` read of it, for a caller that has read it already."""
+    loaded, events = recording or load_run(run_dir)
     judged_by = scenario or loaded
     started = next((e for e in events if e["kind"] == "run.started"), {})
     analysis = analyse(events, recovery_criteria(judged_by))

@@ -58,8 +58,8 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
     """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
     `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant."""
     started = time.perf_counter()
-    loaded, events = load_run(run_dir)
-    summary = summary or judge(run_dir, scenario)
+    loaded, events = recording = load_run(run_dir)
+    summary = summary or judge(run_dir, scenario, recording)
     scenario = scenario or loaded
     context = {
         "summary": summary,
