@@ -32,6 +32,7 @@ from tenacity import (
 from lab import labels, readiness
 from lab.docker_env import ENGINE_ERRORS, compose_command
 from lab.errors import EngineLost, InvalidInput, NothingRunning, PortInUse, StackError
+from lab.health_wait import HealthWait, NotReadyYet
 from lab.images import IMAGE_PREFIX, LabImages
 from lab.knobs import StackKnobs
 from lab.leftovers import DETACHED, OWNER_FILE
@@ -220,31 +221,16 @@ class Stack:
     def wait_healthy(self, services: tuple[str, ...] | None = None, timeout_s: float | None = None,
                      poll_s: float = 0.5) -> None:
         """Until every one of `services` (default: all of the stack's) is running, and healthy if it has a health
-        check; StackError at once if one exited or vanished, with its last log lines."""
+        check (lab.health_wait); StackError at once if one exited or vanished, with its last log lines."""
         if services is None:
             services = tuple(self.compose_topology.services) if self.compose_topology else SERVICES
         timeout_s = min(self.health_timeout_s, self.spec.wait_timeout_s) if timeout_s is None else timeout_s
         retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
-                            retry=retry_if_exception_type(NotHealthyYet), reraise=True)
+                            retry=retry_if_exception_type(NotReadyYet), reraise=True)
         try:
-            retrying(self._check_healthy, services)
-        except NotHealthyYet as exc:
-            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:g} s: {exc}") from exc
-
-    def _check_healthy(self, services: tuple[str, ...]) -> None:
-        found = self.containers()
-        missing = [name for name in services if name not in found]
-        if missing:  # `compose up` has created them all by now: something else removed them
-            raise StackError(f"stack {self.run_id} lost its containers for {', '.join(missing)} (removed from outside)")
-        for name, container in ((name, found[name]) for name in services):
-            state = container.attrs["State"]
-            if state["Status"] in ("exited", "dead"):
-                raise StackError(f"{name} exited with code {state['ExitCode']}: {last_log_line(container)}")
-            health = state.get("Health", {}).get("Status")
-            if state["Status"] == "running" and (health in ("healthy", None) or self.ready(name, container)):
-                continue
-            raise NotHealthyYet(f"{name} is {state['Status']}/{health or 'no health check'}: "
-                                f"{last_log_line(container)}")
+            retrying(HealthWait(self, services).check)
+        except NotReadyYet as exc:
+            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:g} s: {exc.with_last_words()}") from exc
 
     def restart(self, service: str) -> None:
         """Restart `service` (RESTART_STOP_S to stop before Docker kills it); StackError if the engine refuses."""
@@ -433,14 +419,6 @@ def ensure_port_free(port: int) -> None:
                 message = f"port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one"
                 raise PortInUse(message) from exc
             raise
-
-
-def last_log_line(container: Any) -> str:
-    try:
-        lines = container.logs(tail=5).decode(errors="replace").strip().splitlines()
-    except APIError:
-        return "(no logs)"
-    return lines[-1] if lines else "(no logs)"
 
 
 def override_directory(run_id: str) -> Path:
