@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +25,7 @@ from rich.text import Text
 from lab import __version__, library, lifecycle, scenario, starter
 from lab import images as images_module
 from lab.clock import MonotonicClock
+from lab.console import terminal
 from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
@@ -172,7 +172,7 @@ def status() -> None:
     if not runs:
         click.echo("no lab stack is running")
         return
-    console = Console()
+    console = terminal()
     for run_id in runs:
         table = Table(title=escape(f"stack {run_id}"))
         for column in ("service", "state", "health", "ports"):
@@ -245,7 +245,7 @@ def validate(scenario_ref: str) -> None:
 @one_line_errors
 def scenarios() -> None:
     """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
-    Console().print(scenarios_table(library.entries(Settings.from_env().scenario_dirs)))
+    terminal().print(scenarios_table(library.entries(Settings.from_env().scenario_dirs)))
 
 
 def scenarios_table(entries: list[library.Entry]) -> Table:
@@ -365,8 +365,7 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
     if variant is not None:
         loaded = loaded.with_variant(variant)
     loaded = loaded.with_speed(speed)
-    result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed),
-                          Console(stderr=False))
+    result = run_scenario(loaded, settings, RunOptions(speed=speed, out_dir=out_dir, rate=rate, seed=seed), terminal())
     sys.exit(result.exit_code)
 
 
@@ -392,7 +391,7 @@ def replay(run_dir: Path, speed: float) -> None:
 
     scenario.check_speed(speed)
     _, events = load_run(_run_dir(run_dir))
-    replay_recording(events, speed, Console(highlight=False), MonotonicClock())  # Ctrl-C: exit 130, as everywhere
+    replay_recording(events, speed, terminal(highlight=False), MonotonicClock())  # Ctrl-C: exit 130, as everywhere
 
 
 @main.command()
@@ -407,7 +406,7 @@ def runs(runs_dir: Path | None) -> None:
     if not rows:
         click.echo(f"no recordings yet in {folder}: `lab run db-network-misconfig` makes one")
         return
-    Console().print(runs_table(rows))
+    terminal().print(runs_table(rows))
     for row in rows:
         if row.problem is not None:
             click.echo(f"lab: warning: {row.problem}", err=True)
@@ -446,7 +445,7 @@ def compare(run_a: Path, run_b: Path) -> None:
         table.add_column(escape(column))
     for row in rows:
         table.add_row(*map(escape, (row.section, row.name, row.a, row.b, row.difference)))
-    Console().print(table)
+    terminal().print(table)
 
 
 def _run_dir(path: Path) -> Path:
@@ -488,7 +487,7 @@ def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, see
     else:
         loaded = library.pick_at_random(settings.scenario_dirs, difficulty, seed)
     options = DrillOptions(seed or 0, out_dir, inject_after, max_duration, hidden=at_random)
-    result = run_drill(loaded, settings, options, Console())
+    result = run_drill(loaded, settings, options, terminal())
     sys.exit(0 if result.outcome == "fixed" else 1)
 
 

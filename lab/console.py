@@ -3,13 +3,14 @@ long, the live error rate); then the summary table. An observer of the event log
 
 Only the lab's own words carry Rich markup: what the scenario and the stack say (step texts, details, an app's
 error message with its `[::1]` or JSON array) is escaped, or it would be read as styles and lost, or stop the
-console with a MarkupError at its first `[/...]`."""
+console with a MarkupError at its first `[/...]`. And every console the lab prints on is made by `terminal()`,
+which leaves `:x:` and `:thumbs_up:` as written: escaping does not stop Rich from turning emoji codes into emoji."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -29,6 +30,12 @@ ENGINE_NEWS = {
     "engine.returned": "the engine is back after {waited_s:.1f} s: reverting, checking writes, removing the stack",
     "engine.gone": "the engine did not come back in {waited_s:.0f} s: the next lab command removes this run",
 }
+
+
+def terminal(*, highlight: bool = True, file: IO[str] | None = None, width: int | None = None) -> Console:
+    """A console as the lab prints on (stdout unless `file`): no emoji codes read in what it prints, since those come
+    from the data (an app's `error: code :x: failed`) and the lab's own words use none."""
+    return Console(emoji=False, highlight=highlight, file=file, width=width)
 
 
 class ConsoleProgress:

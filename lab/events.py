@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from lab import event_fields
 from lab.clock import Clock
 from lab.errors import InvalidInput
 
@@ -67,7 +68,8 @@ class EventLog:
 def read_events(path: Path) -> list[Event]:
     """Events of a recording, one per line, in order. A last line cut short by a crash (no line end, and not JSON)
     is skipped; any other line that is not an event is invalid input naming the file and line: a line dropped
-    silently would change the verdict, and a "t" that is not a time would crash or stall every reader."""
+    silently would change the verdict, and a "t" that is not a time, or a field of the wrong type for its kind
+    (lab.event_fields), would crash or stall every reader."""
     try:
         lines = path.read_bytes().split(b"\n")
     except OSError as exc:
@@ -108,4 +110,7 @@ def _event(line: bytes) -> Event:
         raise ValueError(f'"t" must be a finite number of seconds from 0, got {json.dumps(t)[:40]}')
     if not isinstance(event.get("kind"), str):
         raise ValueError(f'"kind" must be a string, got {json.dumps(event.get("kind"))[:40]}')
+    wrong = event_fields.problem(event)
+    if wrong is not None:
+        raise ValueError(wrong)
     return event

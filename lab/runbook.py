@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from requests.exceptions import ConnectionError as EngineConnectionError
 from requests.exceptions import ReadTimeout
@@ -25,6 +26,12 @@ from lab.scenario import RunbookStep
 from lab.stack import Stack
 
 OUTPUT_TAIL = 2000
+LEFT_OPEN_READ_S = 0.5
+"""How long the output is still read once a host script has exited, or been killed: what it wrote is in the pipe
+already; a process it started that holds the pipe open (`sleep 30 &`, a daemon in its own session) is not waited
+for, or the step would last as long as that process."""
+CHECK_EXIT_EVERY_S = 0.05
+"""While a host script's output is open, how often it is checked whether the script has exited."""
 
 
 @dataclass(frozen=True)
@@ -86,16 +93,7 @@ class RunbookRunner:
             return None, f"(no answer from the tools container after {timeout_s:g} s)"
 
     def _on_host(self, script: Path, args: list[str], timeout_s: float) -> tuple[int | None, str]:
-        process = subprocess.Popen([str(script), *args], cwd=script.parent, env=self.environment(),
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            output, _ = process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):  # the script and whatever it started
-                os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            return None, output.decode(errors="replace")
-        return process.returncode, output.decode(errors="replace")
+        return run_script([str(script), *args], script.parent, self.environment(), timeout_s)
 
     def environment(self) -> dict[str, str]:
         """What a host script is given: the user's environment, the stack's Compose environment (so that
@@ -118,3 +116,41 @@ class RunbookRunner:
             "DOCKER_HOST": os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
             "PATH": os.pathsep.join(path),
         }
+
+
+def run_script(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> tuple[int | None, str]:
+    """Run a host script in a session of its own: its exit code (None: it ran out of time, and it and what it started
+    in its process group were killed) and its output (stdout and stderr together). It returns LEFT_OPEN_READ_S
+    after the script has exited, or been killed at `timeout_s`, at the latest: the reading of its output is bounded
+    too, and something the script started (in its group or out of it) that still holds the output open is not
+    waited for."""
+    deadline = time.monotonic() + timeout_s
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    assert process.stdout is not None  # stdout=PIPE
+    chunks: list[bytes] = []
+    with process.stdout as pipe, selectors.DefaultSelector() as selector:
+        selector.register(pipe, selectors.EVENT_READ)
+        ended = False  # the output's end: everything holding it has closed it
+        while not ended and process.poll() is None and time.monotonic() < deadline:
+            ended = _read(selector, pipe, chunks, min(deadline, time.monotonic() + CHECK_EXIT_EVERY_S))
+        try:  # it may have closed its output and gone on
+            code: int | None = process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            code = None
+            with contextlib.suppress(ProcessLookupError):  # the script and whatever it started in its group
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if not ended:  # what is left in the pipe, unless something the script started keeps it open
+            _read(selector, pipe, chunks, time.monotonic() + LEFT_OPEN_READ_S)
+    return code, b"".join(chunks).decode(errors="replace")
+
+
+def _read(selector: selectors.BaseSelector, pipe: IO[bytes], chunks: list[bytes], until: float) -> bool:
+    """Add what `pipe` gives until `until` to `chunks`; True at its end."""
+    while (left := until - time.monotonic()) > 0 and selector.select(left):
+        chunk = os.read(pipe.fileno(), 65536)
+        if not chunk:
+            return True
+        chunks.append(chunk)
+    return False

@@ -63,7 +63,7 @@ def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
         if key in seen_errors:
             return None  # the first of each kind per replica; the status line carries the rate
         seen_errors.add(key)
-        message = str(event.get("message", "")).splitlines()[0]
+        message = next(iter(str(event.get("message", "")).splitlines()), "")  # its first line; an empty one has none
         return (f"[yellow]{_literal(event.get('replica'))} log[/] {_literal(event.get('error_class'))}: "
                 f"{_literal(message)}")
     if kind in ("docker.container", "docker.health"):

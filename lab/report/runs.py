@@ -56,7 +56,7 @@ def _row(run_dir: Path) -> RunRow | None:
         return _unreadable(run_dir, f"cannot read {run_dir}: {exc.strerror or exc}")
     except InvalidInput as problem:
         return _unreadable(run_dir, str(problem))
-    except (KeyError, TypeError, ValueError) as exc:  # events of the right form without what judging reads
+    except (KeyError, TypeError, ValueError) as exc:  # what lab.event_fields does not check, should judging need it
         return _unreadable(run_dir, f"{run_dir} cannot be judged: {type(exc).__name__}: {exc}")
     fault = summary.get("fault")
     return RunRow(run_dir=run_dir, scenario=summary["scenario"], verdict=summary["verdict"],

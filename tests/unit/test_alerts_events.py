@@ -52,7 +52,7 @@ def test_every_event_is_on_disk_as_soon_as_it_is_emitted(tmp_path: Path) -> None
 def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     """The complete lines of a recording are read even if the last one was cut mid-write."""
     path = tmp_path / "events.jsonl"
-    path.write_text('{"t": 1, "wall": "w", "kind": "a"}\n{"t": 2, "wall": "w", "ki')
+    path.write_text('{"t": 1, "wall": "2026-11-26T21:10:01.000+00:00", "kind": "a"}\n{"t": 2, "wall": "2026-11-2')
     assert [e["kind"] for e in read_events(path)] == ["a"]
 
 

@@ -18,6 +18,7 @@ from lab.errors import InvalidInput, LabError
 from lab.events import read_events
 from lab.report.build import make_reports
 from lab.report.narrative import measure_proofs
+from lab.report.replay import replay_lines
 from lab.report.runs import compare, list_runs, load_summary
 from lab.scenario import load
 from lab.verdict import judge, load_run
@@ -205,9 +206,125 @@ def test_a_last_line_cut_short_by_a_killed_run_is_still_skipped(runs_dir: Path) 
 def test_a_line_cut_short_is_only_excused_at_the_end(tmp_path: Path) -> None:
     """A line with its line end was written whole: cut or not, it is broken, even the last one."""
     path = tmp_path / "events.jsonl"
-    path.write_text('{"t": 1, "kind": "a"}\n{"t": 2, "ki\n')
+    path.write_text('{"t": 1, "wall": "2026-11-26T21:10:01.000+00:00", "kind": "a"}\n{"t": 2, "ki\n')
     with pytest.raises(InvalidInput, match=r"events\.jsonl, line 2: not JSON"):
         read_events(path)
+
+
+# --- an event's fields are checked where they are read --------------------------------------------------------
+
+def _first_line(run_dir: Path, kind: str, **having: object) -> int:
+    """The line of events.jsonl holding the first event of `kind` whose fields have the values in `having`."""
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    return next(number for number, line in enumerate(lines, 1)
+                if (event := json.loads(line))["kind"] == kind and all(event.get(k) == v for k, v in having.items()))
+
+
+GONE = object()
+"""The field taken out of the event."""
+BROKEN_FIELDS: dict[str, tuple[tuple[str, dict[str, object]], str, object, str]] = {
+    # name: ((kind, having), field, its value, what the line says)
+    "latency a word": (("request", {}), "latency_s", "slow",
+                       '"latency_s" of a "request" event must be a finite number of seconds from 0, got "slow"'),
+    "latency NaN": (("request", {}), "latency_s", float("nan"),
+                    '"latency_s" of a "request" event must be a finite number of seconds from 0, got NaN'),
+    "ok a word": (("request", {"ok": False}), "ok", "false",
+                  '"ok" of a "request" event must be true or false, got "false"'),
+    "status an array": (("request", {"ok": False}), "status", [503],
+                        '"status" of a "request" event must be a whole number or null, got [503]'),
+    "replica a number": (("request", {}), "replica", 2,
+                         '"replica" of a "request" event must be a string or null, got 2'),
+    "error a number": (("request", {"ok": False}), "error", 7,
+                       '"error" of a "request" event must be a string or null, got 7'),
+    "started_t a word": (("request", {}), "started_t", "soon",
+                         '"started_t" of a "request" event must be a finite number of seconds from 0 or null, got '
+                         '"soon"'),
+    "no latency": (("request", {}), "latency_s", GONE,
+                   'a "request" event has no "latency_s" (a finite number of seconds from 0)'),
+    "no wall": (("step", {"index": 0}), "wall", GONE, 'a "step" event has no "wall" (an ISO 8601 time)'),
+    "wall not a time": (("request", {}), "wall", "yesterday",
+                        '"wall" of a "request" event must be an ISO 8601 time, got "yesterday"'),
+    "took null": (("step", {"index": 2}), "took_s", None,
+                  '"took_s" of a "step" event must be a finite number of seconds from 0, got null'),
+    "service a number": (("step", {"index": 2}), "service", 7,
+                         '"service" of a "step" event must be a string or null, got 7'),
+    "milestone an array": (("step", {"index": 1}), "milestone", ["investigating"],
+                           '"milestone" of a "step" event must be a string or null, got ["investigating"]'),
+    "alert error rate a word": (("alert.fired", {}), "error_rate", "high",
+                                '"error_rate" of an "alert.fired" event must be a number from 0 to 1, got "high"'),
+    "app error during an array": (("app.db_error", {}), "during", ["checkout"],
+                                  '"during" of an "app.db_error" event must be a string or null, got ["checkout"]'),
+    "app error no message": (("app.db_error", {}), "message", GONE,
+                             'an "app.db_error" event has no "message" (a string or null)'),
+    "missing writes a number": (("writes.verified", {}), "missing", 7,
+                                '"missing" of a "writes.verified" event must be an array, got 7'),
+    "partial a word": (("run.ended", {}), "partial", "no",
+                       '"partial" of a "run.ended" event must be true or false, got "no"'),
+}
+
+
+def _break_field(run_dir: Path, breakage: str) -> int:
+    """Give the event BROKEN_FIELDS names its wrong field; returns its line."""
+    (kind, having), field, value, _ = BROKEN_FIELDS[breakage]
+    number = _first_line(run_dir, kind, **having)
+    _edit_event(run_dir, number, lambda event: {**{k: v for k, v in event.items() if k != field},
+                                                **({} if value is GONE else {field: value})})
+    return number
+
+
+@pytest.mark.parametrize("breakage", BROKEN_FIELDS)
+def test_an_event_field_of_the_wrong_type_is_invalid_input_naming_the_file_and_line(runs_dir: Path,
+                                                                                    breakage: str) -> None:
+    """A field judging, the reports or the replay take apart, of the wrong type or missing, is the line's problem:
+    every reader says it in one line (it was a TypeError or KeyError in a report, or a string "false" counted as a
+    request answered)."""
+    run_dir = runs_dir / PASS
+    (run_dir / "summary.json").unlink(missing_ok=True)
+    number = _break_field(run_dir, breakage)
+    expected = f"{run_dir}/events.jsonl, line {number}: {BROKEN_FIELDS[breakage][3]}"
+    with pytest.raises(InvalidInput) as raised:
+        load_run(run_dir)
+    assert str(raised.value) == expected
+    with pytest.raises(InvalidInput, match=re.escape(expected)):
+        load_summary(run_dir)
+    rows = {row.run_dir.name: row for row in list_runs(runs_dir)}
+    assert (rows[PASS].verdict, rows[PASS].problem) == ("unreadable", expected)
+    assert rows[WRONG_FIX].verdict == "fail"
+
+
+@pytest.mark.parametrize("command", ["report", "replay", "runs"])
+def test_a_request_whose_latency_is_a_word_is_one_line_in_every_command(runs_dir: Path, command: str) -> None:
+    """`lab report` and `lab replay` end in the one line and exit 2 (they ended in a TypeError's traceback);
+    `lab runs` lists the run as unreadable with that line and goes on."""
+    run_dir = runs_dir / PASS
+    (run_dir / "summary.json").unlink(missing_ok=True)
+    number = _break_field(run_dir, "latency a word")
+    expected = f"{run_dir}/events.jsonl, line {number}: {BROKEN_FIELDS['latency a word'][3]}"
+    if command == "runs":
+        result = run_lab("runs", "--dir", str(runs_dir))
+        assert result.returncode == 0 and "unreadable" in result.stdout
+        assert result.stderr == f"lab: warning: {expected}\n"
+    else:
+        assert_one_line(run_lab(command, str(run_dir), "--speed", "1000") if command == "replay" else
+                        run_lab(command, str(run_dir)), 2, expected)
+
+
+def test_fields_only_shown_as_text_are_read_as_they_come(runs_dir: Path) -> None:
+    """What no reader takes apart stays readable whatever it holds: an app's error line (`app.error`) whose replica
+    is an array, a docker event whose service is one, a fault's target that is a number; and an app's database
+    error with an empty message (the replay took its first line, and there was none)."""
+    run_dir = runs_dir / PASS
+    _edit_event(run_dir, _first_line(run_dir, "docker.container"), lambda event: {**event, "service": ["db"]})
+    _edit_event(run_dir, _first_line(run_dir, "fault.applied"), lambda event: {**event, "target": 5432})
+    _edit_event(run_dir, _first_line(run_dir, "app.db_error"), lambda event: {**event, "message": ""})
+    with (run_dir / "events.jsonl").open("a") as events:
+        events.write(json.dumps({"t": 30.0, "wall": "2026-11-26T22:02:35.000+00:00", "kind": "app.error",
+                                 "replica": ["app-2"], "message": "error: code :x: failed"}) + "\n")
+    _, events_read = load_run(run_dir)
+    assert any(event["kind"] == "app.error" for event in events_read)
+    assert judge(run_dir)["verdict"] == "pass"
+    assert "['db']" in "\n".join(line.text for line in replay_lines(events_read))
+    make_reports(run_dir)
 
 
 # --- scenario.yaml ------------------------------------------------------------------------------------------------
@@ -261,12 +378,13 @@ def test_a_report_that_cannot_be_written_says_where(runs_dir: Path) -> None:
 
 def test_runs_lists_a_recording_that_cannot_be_judged_as_unreadable(runs_dir: Path) -> None:
     """An event of the right form without what judging reads (a request with no latency) spoils its own run's row
-    only."""
+    only, and says which line (it said "cannot be judged: KeyError: 'latency_s'")."""
     (runs_dir / PASS / "summary.json").unlink(missing_ok=True)
-    _edit_event(runs_dir / PASS, EVENT_LINE, lambda event: {"t": event["t"], "kind": "request"})
+    _edit_event(runs_dir / PASS, EVENT_LINE, lambda event: {"t": event["t"], "wall": event["wall"], "kind": "request"})
     rows = {row.run_dir.name: row for row in list_runs(runs_dir)}
-    problem = rows[PASS].problem
-    assert rows[PASS].verdict == "unreadable" and problem is not None and "cannot be judged: KeyError" in problem
+    assert rows[PASS].verdict == "unreadable"
+    assert rows[PASS].problem == (f'{runs_dir / PASS}/events.jsonl, line {EVENT_LINE}: a "request" event has no '
+                                  '"latency_s" (a finite number of seconds from 0)')
     assert rows[WRONG_FIX].verdict == "fail"
 
 

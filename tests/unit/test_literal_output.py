@@ -1,11 +1,13 @@
 """What the terminal shows of a scenario's, a stack's or a recording's words is shown as written: square brackets in
-them (`[sev1]`, `[/api/orders]`, `[::1]`) are neither read as Rich styles nor stop the command. And the listings
-read at 80 columns, the width Rich takes when the output is a pipe (CI): identifiers whole, text wrapped."""
+them (`[sev1]`, `[/api/orders]`, `[::1]`) are neither read as Rich styles nor stop the command, and emoji codes
+(`:x:`, `:thumbs_up:`) are not turned into emoji. And the listings read at 80 columns, the width Rich takes when the
+output is a pipe (CI): identifiers whole, text wrapped. Each on a console made as the lab makes its own."""
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
-from rich.console import Console
 
 from lab.checks import evaluate
 from lab.cli import runs_table, scenarios_table
 from lab.clock import FakeClock
-from lab.console import ConsoleProgress, summary_table
+from lab.console import ConsoleProgress, summary_table, terminal
 from lab.drill.dashboard import Dashboard
 from lab.events import Event
 from lab.library import entries
@@ -30,6 +31,7 @@ from lab.settings import PROJECT_ROOT
 from lab.timeline import analyse
 
 from .streams import event, recording, step
+from .test_broken_recordings import PASS, RECORDINGS, WRONG_FIX
 
 SEED_PATH = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 SEED = load(SEED_PATH)
@@ -37,12 +39,14 @@ BUILTIN = PROJECT_ROOT / "scenarios"
 TEXT = "Requests to [/api/orders] failing"
 SEV = "[sev1] database unreachable"
 DB_ERROR = "could not open [/var/run/postgresql/.s.PGSQL.5432]"
+EMOJI_CODES = "error: code :x: failed :thumbs_up:"
+"""Rich's emoji codes, which escaping leaves to be turned into emoji."""
 
 
 def printed(renderable: Any, width: int = 200) -> str:
-    console = Console(width=width, record=True, file=io.StringIO())
-    console.print(renderable)
-    return console.export_text()
+    output = io.StringIO()
+    terminal(file=output, width=width).print(renderable)
+    return output.getvalue()
 
 
 def write_scenario(directory: Path, name: str, title: str) -> None:
@@ -92,7 +96,7 @@ def bracketed_recording() -> list[Event]:
 def test_replay_prints_step_texts_app_errors_and_alerts_as_written() -> None:
     """`lab replay` of a recording whose step text, app error and alert name hold brackets shows them verbatim."""
     output = io.StringIO()
-    replay(bracketed_recording(), 1000, Console(file=output, width=200), FakeClock())
+    replay(bracketed_recording(), 1000, terminal(file=output, width=200), FakeClock())
     shown = output.getvalue()
     assert "GET [/orders] answers again" in shown and "(ok: [sev1] closed)" in shown
     assert f"psycopg.OperationalError: {DB_ERROR}" in shown and "ALERT [/x] errors" in shown
@@ -101,7 +105,7 @@ def test_replay_prints_step_texts_app_errors_and_alerts_as_written() -> None:
 def test_the_live_console_prints_steps_alerts_and_engine_news_as_written() -> None:
     """`lab run`'s console: step lines, alert lines, the engine's news and the status line keep their brackets."""
     output = io.StringIO()
-    console = Console(file=output, width=200)
+    console = terminal(file=output, width=200)
     progress = ConsoleProgress(console, FakeClock())
     progress(step(1, 2.0, "note", "14:05", text=TEXT, detail="replied [::1]:5432"))
     progress(event("alert.fired", 3.0, alert="[sev1] errors", error_rate=0.3, window_s=5))
@@ -126,10 +130,52 @@ def test_the_summary_table_prints_names_and_details_as_written() -> None:
 
 def test_a_drill_shows_bracketed_hints_and_alerts_as_written() -> None:
     output = io.StringIO()
-    dashboard = Dashboard(Console(file=output, width=200), FakeClock())
+    dashboard = Dashboard(terminal(file=output, width=200), FakeClock())
     dashboard.show_hint("look at [/etc/hosts]")
     dashboard(event("alert.fired", 3.0, alert="[sev1] errors", error_rate=0.3, window_s=5))
     assert "look at [/etc/hosts]" in output.getvalue() and "ALERT [sev1] errors" in output.getvalue()
+
+
+def test_lab_compare_prints_emoji_codes_in_a_run_directorys_name_as_written(tmp_path: Path) -> None:
+    """The command's own console, as `lab compare` makes it: a run folder named `pass-:x:` heads its column so."""
+    for name, copy in ((PASS, "pass-:x:"), (WRONG_FIX, "wrong-fix")):
+        shutil.copytree(RECORDINGS / name, tmp_path / copy)
+    compared = subprocess.run([sys.executable, "-m", "lab.cli", "compare", str(tmp_path / "pass-:x:"),
+                               str(tmp_path / "wrong-fix")], capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "COLUMNS": "200"})
+    assert compared.returncode == 0 and compared.stderr == "", compared.stderr
+    assert "pass-:x:" in compared.stdout
+
+
+def test_replay_the_live_console_and_a_drill_print_emoji_codes_as_written() -> None:
+    """An app's error line, a step's text and detail, an alert's name and a hint keep their `:x:` wherever the lab
+    prints them; none becomes an emoji."""
+    events = recording()
+    events += [step(6, 46.0, "note", "15:31", text=EMOJI_CODES, detail=EMOJI_CODES),
+               event("app.db_error", 20.0, replica="app-2", error_class="psycopg.OperationalError",
+                     message=EMOJI_CODES),
+               event("alert.fired", 19.0, alert=EMOJI_CODES, error_rate=0.3, window_s=5)]
+    output = io.StringIO()
+    replay(sorted(events, key=lambda e: e["t"]), 1000, terminal(file=output, width=200), FakeClock())
+    assert output.getvalue().count(EMOJI_CODES) == 4
+    output = io.StringIO()
+    progress = ConsoleProgress(terminal(file=output, width=200), FakeClock())
+    progress(step(1, 2.0, "note", "14:05", text=EMOJI_CODES, detail=EMOJI_CODES))
+    progress(event("alert.fired", 3.0, alert=EMOJI_CODES, error_rate=0.3, window_s=5))
+    assert output.getvalue().count(EMOJI_CODES) == 3
+    output = io.StringIO()
+    Dashboard(terminal(file=output, width=200), FakeClock()).show_hint(EMOJI_CODES)
+    assert EMOJI_CODES in output.getvalue()
+
+
+def test_the_summary_table_and_the_runs_table_print_emoji_codes_as_written() -> None:
+    analysis = analyse(recording())
+    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, 0.05))
+    summary["checks"][0].update(detail=EMOJI_CODES)
+    assert EMOJI_CODES in printed(summary_table(summary))
+    row = RunRow(run_dir=Path(f"runs/{EMOJI_CODES}"), scenario=EMOJI_CODES, verdict="pass", intervals={},
+                 fault_error_rate=None)
+    assert printed(runs_table([row])).count(EMOJI_CODES) == 2
 
 
 def test_lab_scenarios_reads_at_80_columns() -> None:
