@@ -4,8 +4,8 @@ A field of the wrong type (a latency that is a word, an "ok" that is the string 
 number, a status that is an array) is its line's problem, said in one line naming the file and line: not a
 TypeError deep in a report, a request silently counted as answered, or a run listed as one that "cannot be judged:
 KeyError". Only what a reader takes apart is checked: a field only ever shown as text (a fault's target, a docker
-event's service, a step's clock) is shown as it comes, and the kinds no reader of a recording takes apart (the
-drill's, which its debrief reads right after its own run wrote them) pass as they are."""
+event's service, a step's clock) is shown as it comes, and of the kinds no reader of a recording takes apart (the
+drill's, which its debrief reads right after its own run wrote them) only the wall time every event has is checked."""
 
 from __future__ import annotations
 

@@ -125,25 +125,34 @@ def run_script(argv: list[str], cwd: Path, env: dict[str, str], timeout_s: float
     too, and something the script started (in its group or out of it) that still holds the output open is not
     waited for."""
     deadline = time.monotonic() + timeout_s
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
     assert process.stdout is not None  # stdout=PIPE
     chunks: list[bytes] = []
-    with process.stdout as pipe, selectors.DefaultSelector() as selector:
-        selector.register(pipe, selectors.EVENT_READ)
-        ended = False  # the output's end: everything holding it has closed it
-        while not ended and process.poll() is None and time.monotonic() < deadline:
-            ended = _read(selector, pipe, chunks, min(deadline, time.monotonic() + CHECK_EXIT_EVERY_S))
-        try:  # it may have closed its output and gone on
-            code: int | None = process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            code = None
-            with contextlib.suppress(ProcessLookupError):  # the script and whatever it started in its group
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        if not ended:  # what is left in the pipe, unless something the script started keeps it open
-            _read(selector, pipe, chunks, time.monotonic() + LEFT_OPEN_READ_S)
+    try:
+        with process.stdout as pipe, selectors.DefaultSelector() as selector:
+            selector.register(pipe, selectors.EVENT_READ)
+            ended = False  # the output's end: everything holding it has closed it
+            while not ended and process.poll() is None and time.monotonic() < deadline:
+                ended = _read(selector, pipe, chunks, min(deadline, time.monotonic() + CHECK_EXIT_EVERY_S))
+            try:  # it may have closed its output and gone on
+                code: int | None = process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                code = None
+                _kill_group(process)
+            if not ended:  # what is left in the pipe, unless something the script started keeps it open
+                _read(selector, pipe, chunks, time.monotonic() + LEFT_OPEN_READ_S)
+    except BaseException:  # interrupted (Ctrl-C): in a session of its own, the script did not hear it
+        _kill_group(process)
+        raise
     return code, b"".join(chunks).decode(errors="replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the script and whatever it started in its process group, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _read(selector: selectors.BaseSelector, pipe: IO[bytes], chunks: list[bytes], until: float) -> bool:

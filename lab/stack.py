@@ -227,10 +227,15 @@ class Stack:
         timeout_s = min(self.health_timeout_s, self.spec.wait_timeout_s) if timeout_s is None else timeout_s
         retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(poll_s),
                             retry=retry_if_exception_type(NotReadyYet), reraise=True)
+        wait = HealthWait(self, services)
         try:
-            retrying(HealthWait(self, services).check)
-        except NotReadyYet as exc:
-            raise StackError(f"stack {self.run_id} not healthy after {timeout_s:g} s: {exc.with_last_words()}") from exc
+            retrying(wait.check)
+        except NotReadyYet:
+            try:  # the last poll may have judged by what the engine said up to half a second before
+                wait.check(fresh=True)
+            except NotReadyYet as exc:
+                raise StackError(f"stack {self.run_id} not healthy after {timeout_s:g} s: {exc.with_last_words()}") \
+                    from exc
 
     def restart(self, service: str) -> None:
         """Restart `service` (RESTART_STOP_S to stop before Docker kills it); StackError if the engine refuses."""
@@ -251,7 +256,7 @@ class Stack:
             return False
         try:
             if service == "db":
-                return readiness.postgres_accepting(self.db_conninfo())
+                return readiness.postgres_accepting(self.db_conninfo(service, container))
             if service in APP_SERVICES:
                 return readiness.http_ok(host_port(container, service, "8000/tcp"), "/healthz")
             if service == "lb":
@@ -309,10 +314,12 @@ class Stack:
                 return database
         raise StackError(f"{service or 'this stack'} is not a PostgreSQL service of the stack (stack.databases)")
 
-    def db_conninfo(self, service: str | None = None) -> str:
-        """How to reach a database from this host; needs only its container to be running."""
+    def db_conninfo(self, service: str | None = None, container: Any = None) -> str:
+        """How to reach a database from this host; needs only its container to be running (`container`: as the engine
+        has just described it, else asked now)."""
         database = self.database(service)
-        port = host_port(self.container(database.service), database.service, f"{database.port}/tcp")
+        container = container if container is not None else self.container(database.service)
+        port = host_port(container, database.service, f"{database.port}/tcp")
         user = self.database_credentials(database)[0]
         return f"host=127.0.0.1 port={port} dbname={database.dbname} user={user} connect_timeout=5"
 

@@ -140,8 +140,16 @@ class AppLogWatcher(Watcher):
             entry = json.loads(line)
         except ValueError:
             return
-        if entry.get("event") == "db_error":
-            self.log.emit("app.db_error", replica=self.service, error_class=entry.get("error_class"),
-                          message=entry.get("message"), during=entry.get("during"), app_ts=entry.get("ts"))
+        if entry.get("event") == "db_error":  # a team's app may log any JSON value: the recording keeps text
+            self.log.emit("app.db_error", replica=self.service, error_class=_text(entry.get("error_class")),
+                          message=_text(entry.get("message")), during=_text(entry.get("during")),
+                          app_ts=_text(entry.get("ts")))
         elif entry.get("event") == "pool_warning":
-            self.log.emit("app.pool_warning", replica=self.service, message=entry.get("message"))
+            self.log.emit("app.pool_warning", replica=self.service, message=_text(entry.get("message")))
+
+
+def _text(value: object) -> str | None:
+    """A field of an app's JSON log line as the recording keeps it: text, or null (a number or an object, as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from lab.alerts import AlertEvaluator, AlertState
-from lab.clock import FakeClock
+from lab.clock import FakeClock, MonotonicClock
 from lab.events import Event, EventLog, read_events
 from lab.scenario import AlertRule
-from lab.watchers import DockerEventWatcher
+from lab.watchers import AppLogWatcher, DockerEventWatcher
 
 RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
 
@@ -91,3 +91,17 @@ def test_a_trainees_docker_exec_is_recorded_but_health_checks_are_not(tmp_path: 
         watcher.handle({"Type": "container", "Action": action, "id": "c1", "Actor": {"Attributes": attributes}})
     recorded = [(e["kind"], e["service"], e["command"]) for e in read_events(log.path)]
     assert recorded == [("docker.exec", "db", "psql -c select 1")]
+
+
+def test_a_teams_json_log_line_with_numbers_or_objects_is_recorded_as_text(tmp_path: Path) -> None:
+    """A team's app logging in the lab's JSON format may put any JSON value in a field: the recording keeps text,
+    so that its own run can read it back (an error class 1205 had made the run's recording unreadable)."""
+    log = EventLog(tmp_path / "events.jsonl", MonotonicClock())
+    watcher = AppLogWatcher(object(), "api", log)
+    watcher.handle(b'{"event": "db_error", "error_class": 1205, "message": "deadlock", "during": {"route": "/o"},'
+                   b' "ts": 5}\n{"event": "pool_warning", "message": ["a", 1]}\n')
+    log.close()
+    error, warning = read_events(log.path)
+    assert (error["error_class"], error["message"], error["during"], error["app_ts"]) == \
+        ("1205", "deadlock", '{"route": "/o"}', "5")
+    assert warning["message"] == '["a", 1]'

@@ -66,8 +66,9 @@ def test_postgres_probe_fails_when_nothing_listens() -> None:
 class Container:
     """A container as the engine last described it (the fields the health wait reads)."""
 
-    def __init__(self, status: str = "running", health: str | None = "starting", exit_code: int = 0) -> None:
-        state: dict[str, object] = {"Status": status, "ExitCode": exit_code}
+    def __init__(self, status: str = "running", health: str | None = "starting", exit_code: int = 0,
+                 started_at: str = "2026-11-28T04:41:13Z") -> None:
+        state: dict[str, object] = {"Status": status, "ExitCode": exit_code, "StartedAt": started_at}
         if health is not None:
             state["Health"] = {"Status": health}
         self.attrs = {"State": state}
@@ -163,3 +164,39 @@ def test_a_service_not_ready_says_its_state_and_last_log_line_only_when_asked() 
         HealthWait(stack, ("app",), now=Clock()).check()
     assert str(raised.value) == "app is running/starting"
     assert raised.value.with_last_words() == "app is running/starting: last words"
+
+
+@pytest.mark.parametrize("since", [Container(status="restarting", health="unhealthy"),
+                                   Container(health="unhealthy"),
+                                   Container(started_at="2026-11-28T04:41:15Z")],
+                         ids=["restarting", "unhealthy", "restarted"])
+def test_a_service_that_answered_and_then_restarted_is_waited_for_again(since: Container) -> None:
+    """A team's service under a restart policy that crashed after it answered: the engine's last word before the
+    wait ends is that it is not the container that answered, or not well; the wait goes on."""
+    stack = Stack({"db": Container(health="healthy"), "app": Container()}, answering={"app"})
+    clock = Clock()
+    wait = HealthWait(stack, ("db", "app"), now=clock)
+    wait.check()
+    assert wait.passed == {"db", "app"}
+    stack.answering.clear()
+    stack.found["app"] = since
+    clock.t += 0.2  # the engine is asked again only because every service has passed
+    with pytest.raises(NotReadyYet, match=r"^app is "):
+        wait.check()
+    assert wait.passed == {"db"}
+
+
+def test_the_last_chance_asks_the_engine_whatever_it_said_a_moment_ago() -> None:
+    """Docker's health check of a team's service turned healthy after the engine was last asked: a fresh check
+    (the wait's last, at its deadline) sees it."""
+    stack = Stack({"web": Container()}, answering=set())
+    clock = Clock()
+    wait = HealthWait(stack, ("web",), now=clock)
+    with pytest.raises(NotReadyYet):
+        wait.check()
+    stack.found["web"] = Container(health="healthy")
+    clock.t += 0.1
+    with pytest.raises(NotReadyYet):
+        wait.check()
+    wait.check(fresh=True)
+    assert wait.passed == {"web"}

@@ -102,3 +102,28 @@ def test_a_script_that_closes_its_output_and_runs_on_is_killed_at_its_timeout(tm
     """The end of its output is not its end: it is still given until its timeout, then killed."""
     code, output, took_s = run_timed(script(tmp_path, "echo bye; exec >/dev/null 2>&1; sleep 30"), 0.5)
     assert code is None and output == "bye\n" and 0.5 <= took_s < HANG_BOUND_S
+
+
+def test_a_script_interrupted_by_ctrl_c_is_killed_with_its_group(tmp_path: Path) -> None:
+    """Ctrl-C during a host step (the lab's main thread interrupted): the script, in a session of its own, does not
+    hear the terminal's SIGINT; the lab kills it before the interrupt goes on, so nothing of the run is left."""
+    pid_file = tmp_path / "pid"
+    path = script(tmp_path, f"echo $$ > '{pid_file}'\nsleep 30")
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_timed(path, 20)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    pid = int(pid_file.read_text())
+    try:
+        assert not running(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
