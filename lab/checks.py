@@ -51,6 +51,8 @@ def evaluate(analysis: Analysis, checks: Checks, max_lateness_p99_s: float | Non
 
 def generator_kept_up(analysis: Analysis, max_p99_s: float) -> CheckResult:
     lateness = analysis.lateness
+    if analysis.generator_failure is not None:  # its last requests are missing, whatever the lateness of the others
+        return CheckResult(GENERATOR_KEPT_UP, False, analysis.generator_failure, of_recording=True)
     passed = lateness.requests > 0 and lateness.p99_s is not None and lateness.p99_s <= max_p99_s
     detail = f"start lateness {describe(lateness)} (p99 max {max_p99_s * 1000:g} ms)"
     if not passed and lateness.requests:

@@ -18,6 +18,7 @@ from lab.engine_loss import EngineLoss
 from lab.events import EventLog
 from lab.scenario import Scenario
 from lab.stack import Stack
+from lab.timeline import GENERATOR_SOURCE
 from lab.traffic import SyntheticUsers
 from lab.watchers import AppLogWatcher, DockerEventWatcher, Watcher
 from lab.writes import verify_acknowledged_writes
@@ -68,8 +69,12 @@ class Recorder:
         self.engine_loss.await_return(self.stack.client, self.stack.settings.engine_wait_s)
 
     def finish(self, partial: bool, reason: str, **ended_fields: Any) -> None:
-        """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup."""
-        self.users.stop()
+        """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup (a
+        load generator that failed is a warning on the recording, which the generator check then fails)."""
+        try:
+            self.users.stop()
+        except RuntimeError as exc:  # lab.loadgen's failure, with how it failed
+            self.log.emit("recorder.warning", source=GENERATOR_SOURCE, message=str(exc))
         for watcher in self.watchers:
             watcher.stop()
         self._verify_writes()

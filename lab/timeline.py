@@ -170,6 +170,8 @@ class Analysis:
     """How late the load generator started requests after their planned start (every request recorded)."""
     fault_errors: list[ErrorTally] = field(default_factory=list)
     """The distinct errors of the fault windows, the most frequent first (see ErrorTally)."""
+    generator_failure: str | None = None
+    """Why the load generator stopped sending before the run's end, if it did (lab.recorder)."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -238,6 +240,10 @@ def find_recovery(requests: list[Request], after: float, criteria: RecoveryCrite
 
 def _good(request: Request, criteria: RecoveryCriteria) -> bool:
     return request.ok and request.latency_s <= criteria.max_latency_s
+
+
+GENERATOR_SOURCE = "users"
+"""The `source` of a recorder.warning that says the load generator failed (lab.recorder)."""
 
 
 def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> Analysis:
@@ -335,6 +341,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
                           "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
         lateness=lateness_of([r.lateness_s for r in requests]),
         fault_errors=error_tallies(events, requests, spans),
+        generator_failure=next((str(e.get("message")) for e in events
+                                if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),
     )
 
 

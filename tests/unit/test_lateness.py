@@ -11,9 +11,9 @@ from lab.loadgen import due
 from lab.outputs import verdict_of
 from lab.scenario import load
 from lab.settings import PROJECT_ROOT
-from lab.timeline import Request, analyse
+from lab.timeline import GENERATOR_SOURCE, Request, analyse
 
-from .streams import Incident, recording
+from .streams import Incident, event, recording
 
 SEED = load(PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml")
 MAX_P99_S = SEED.traffic.max_lateness_p99_s
@@ -74,6 +74,19 @@ def test_a_generator_that_fell_behind_makes_the_recording_unreliable() -> None:
     kept_up = next(r for r in results if r.name == GENERATOR_KEPT_UP)
     assert not kept_up.passed and "p99 150.0 ms" in kept_up.detail
     assert all(r.passed for r in results if r is not kept_up)
+    assert verdict_of(analysis, results) == "unreliable"
+
+
+def test_a_generator_that_failed_makes_the_recording_unreliable_whatever_its_lateness() -> None:
+    """The generator failed while sending (lab.loadgen): the recorder's warning fails the generator check with its
+    reason, and the verdict is "unreliable" although every request it did record started on time."""
+    events = recording(Incident(late_s=lambda seq: 0.0005))
+    events.insert(-1, event("recorder.warning", 79.0, source=GENERATOR_SOURCE,
+                            message="the load generator failed: OSError(24, 'Too many open files')"))
+    analysis = analyse(events)
+    results = evaluate(analysis, SEED.checks, MAX_P99_S)
+    kept_up = next(r for r in results if r.name == GENERATOR_KEPT_UP)
+    assert not kept_up.passed and kept_up.detail == "the load generator failed: OSError(24, 'Too many open files')"
     assert verdict_of(analysis, results) == "unreliable"
 
 
