@@ -66,14 +66,15 @@ class HealthWait:
         fresh = fresh or self._asked_at is None or self.now() - self._asked_at >= ENGINE_EVERY_S
         if fresh:
             self._ask_engine()
+        self._try_pending()
+        if not fresh:  # every one passed: make sure none has exited or restarted since the engine was last asked
+            self._ask_engine()
+            self._try_pending()
+
+    def _try_pending(self) -> None:
         for name in self.services:
             if name not in self.passed:
                 self._try(name)
-        if not fresh:  # every one passed: make sure none has exited or restarted since the engine was last asked
-            self._ask_engine()
-            for name in self.services:
-                if name not in self.passed:
-                    self._try(name)
 
     def _ask_engine(self) -> None:
         """The containers as the engine describes them now. StackError if one has exited or vanished; a service

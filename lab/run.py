@@ -31,7 +31,7 @@ from lab.scenario import MAX_RATE, Scenario
 from lab.settings import Settings
 from lab.stack import Stack
 from lab.teardown import tear_down
-from lab.verdict import judge
+from lab.verdict import judge, load_run
 
 FAULT_TTL_MARGIN_S = 60.0
 """A fault outlives its run by at most this much should both the lab and its attachment vanish."""
@@ -105,8 +105,9 @@ def run_scenario(scenario: Scenario, settings: Settings, options: RunOptions, co
         try:
             if warmed.ident is not None:
                 warmed.join()  # matplotlib is not to be used from two threads at once
-            summary = judge(run_dir, scenario)  # a failed or interrupted run is judged as a partial recording
-            reports.make_reports(run_dir, scenario, summary)
+            recording = load_run(run_dir)  # read once, for the verdict and the reports
+            summary = judge(run_dir, scenario, recording)  # a failed or interrupted run is judged as a partial one
+            reports.make_reports(run_dir, scenario, summary, recording)
         finally:
             removal.shutdown(wait=True)
             for removed in removing:

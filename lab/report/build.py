@@ -54,11 +54,13 @@ def _template(name: str) -> Template:
     return _environment(TEMPLATES[name]).get_template(name)
 
 
-def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[str, Any] | None = None) -> Reports:
+def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[str, Any] | None = None,
+                 recording: tuple[Scenario, list[Event]] | None = None) -> Reports:
     """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
-    `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant."""
+    `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant. `recording`:
+    what `load_run` read of it, for a caller that has read it already (lab.verdict.judge takes it too)."""
     started = time.perf_counter()
-    loaded, events = recording = load_run(run_dir)
+    loaded, events = recording = recording or load_run(run_dir)
     summary = summary or judge(run_dir, scenario, recording)
     scenario = scenario or loaded
     context = {
