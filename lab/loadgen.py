@@ -8,29 +8,30 @@ Vegeta were built against it). Here every request records its planned start, its
 latency runs from the planned start, and its lateness (actual - planned) says whether the generator itself kept
 the schedule. A recording whose requests started late cannot be trusted, whatever the service did.
 
-How: one asyncio event loop (uvloop) in its own thread and aiohttp's client keep thousands of requests in flight without
-a thread each. Connections are kept alive and reused (HAProxy balances every request on its own, so each still
-goes to the next replica); a connection is opened whenever all the open ones are busy, so a request never waits
-for another to finish.
+How: one event loop (uvloop) in its own thread, and lab.http1's connections, kept alive and reused (HAProxy
+balances every request on its own, so each still goes to the next replica); a connection is opened whenever all the
+open ones are busy, so a request never waits for another to finish. The schedule is kept by the loop's timer and
+after every answer: whatever has come due while answers were being read is sent before the next answer is read, so a
+burst of answers (a replica that hung for seconds coming back) does not hold the requests due behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lab.clock import Clock
+from lab.http1 import Answer, Client, Headers, Origin
 
-if TYPE_CHECKING:
-    import aiohttp
-
-MAX_SLEEP_S = 0.1
 STOP_GRACE_S = 1.0
 """Beyond its own timeout, how long stop() waits for a request still in flight before giving up on it."""
+
+NO_HEADERS = Headers({})
 
 
 @dataclass(frozen=True)
@@ -74,21 +75,22 @@ def due(start_t: float, rate: float, next_seq: int, now: float) -> range:
 
 
 def warm_up() -> None:
-    """Import the event loop and the HTTP client (a quarter of a second), for a caller with time to spare before
-    traffic starts: the generator imports them when it starts otherwise."""
-    import aiohttp  # noqa: F401
+    """Import the event loop and the HTTP parser, for a caller with time to spare before traffic starts: the
+    generator imports them when it starts otherwise."""
+    import httptools  # noqa: F401
     import uvloop  # noqa: F401
 
 
 class OpenLoop:
     """Sends `plan(seq)` at `rate` per second from start() until stop(); `record(sent)` hears of each one's end.
-    Both callbacks run on the generator's own thread, one at a time."""
+    Both callbacks run on the generator's own thread, one at a time; one that raises stops the generator, and
+    stop() raises it."""
 
     def __init__(self, base_url: str, rate: float, timeout_s: float, clock: Clock,
                  plan: Callable[[int, float], Planned], record: Callable[[Sent], None]) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
-        self.base_url = base_url.rstrip("/")
+        self.origin = Origin.parse(base_url)
         self.rate = rate
         self.timeout_s = timeout_s
         self.clock = clock
@@ -96,12 +98,17 @@ class OpenLoop:
         self._record = record
         self.sent = 0
         self.recorded = 0
+        self._start_t = 0.0
+        self._in_flight = 0
+        self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._stopping: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._pumping = False
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadgen", daemon=True)
         self._failure: BaseException | None = None
-        self._transport_errors: tuple[type[BaseException], ...] = (OSError, ValueError)  # + aiohttp's, once imported
 
     def start(self) -> None:
         self._thread.start()
@@ -109,8 +116,9 @@ class OpenLoop:
 
     def stop(self) -> None:
         """Stop sending, then wait for the requests in flight (each bounded by its timeout)."""
-        if self._loop is not None and self._stopping is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._loop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop has just closed on its own (a failure)
+                self._loop.call_soon_threadsafe(self._stop)
         self._thread.join()
         if self._failure is not None:
             raise RuntimeError(f"the load generator failed: {self._failure!r}") from self._failure
@@ -128,51 +136,77 @@ class OpenLoop:
             self._ready.set()
 
     async def _main(self) -> None:
-        import aiohttp
-
-        self._transport_errors = (aiohttp.ClientError, OSError, ValueError)
         self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=5.0, enable_cleanup_closed=True)
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        async with aiohttp.ClientSession(self.base_url, connector=connector, timeout=timeout,
-                                         auto_decompress=False, skip_auto_headers=("User-Agent",)) as session:
-            in_flight: set[asyncio.Task[None]] = set()
-            self._ready.set()
-            await self._pace(session, in_flight)
-            if in_flight:
-                await asyncio.wait(in_flight, timeout=self.timeout_s + STOP_GRACE_S)
-
-    async def _pace(self, session: aiohttp.ClientSession, in_flight: set[asyncio.Task[None]]) -> None:
-        assert self._stopping is not None
-        start_t = self.clock.now()
-        seq = 0
-        while not self._stopping.is_set():
-            for number in due(start_t, self.rate, seq, self.clock.now()):
-                task = asyncio.create_task(self._send(session, self._plan(number, start_t + number / self.rate)))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-                seq = number + 1
-                self.sent = seq
-            wait_s = start_t + seq / self.rate - self.clock.now()
-            if wait_s > 0:  # capped, so that a slow schedule still notices stop() at once
-                await asyncio.sleep(min(wait_s, MAX_SLEEP_S))
-
-    async def _send(self, session: aiohttp.ClientSession, planned: Planned) -> None:
-        started = self.clock.now()
-        status: int | None = None
-        headers: Mapping[str, str] = {}
-        payload = b""
-        error: str | None = None
+        self._client = Client(self.origin, self.timeout_s, self._loop)
+        self._stopping = self._loop.create_future()
+        self._drained = self._loop.create_future()
+        self._start_t = self.clock.now()
+        self._ready.set()
         try:
-            async with session.request(planned.method, planned.path, data=planned.body,
-                                       headers={"Content-Type": "application/json"}) as response:
-                payload = await response.read()
-                status, headers = response.status, response.headers
-        except TimeoutError:
-            error = f"TimeoutError: no answer within {self.timeout_s:g} s"
-        except self._transport_errors as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        sent = Sent(planned, started, self.clock.now(), status, headers, payload, error)
-        self.recorded += 1
-        self._record(sent)
+            self._tick()
+            await self._stopping
+            if self._in_flight:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained, self.timeout_s + STOP_GRACE_S)
+        finally:
+            self._client.close()
+
+    def _stop(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        if self._stopping is not None and not self._stopping.done():
+            self._stopping.set_result(None)
+        if not self._in_flight and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        self._stop()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _tick(self) -> None:
+        """The loop's timer: send what is due, then wake again when the next request is."""
+        self._pump()
+        if self._stopping is not None and not self._stopping.done():
+            assert self._loop is not None
+            wait_s = self._start_t + self.sent / self.rate - self.clock.now()
+            self._tick_handle = self._loop.call_later(max(0.0, wait_s), self._tick)
+
+    def _pump(self) -> None:
+        """Send every request whose planned start has come."""
+        if self._pumping or self._stopping is None or self._stopping.done():
+            return
+        assert self._client is not None
+        self._pumping = True
+        try:
+            for number in due(self._start_t, self.rate, self.sent, self.clock.now()):
+                planned = self._plan(number, self._start_t + number / self.rate)
+                self.sent = number + 1
+                self._in_flight += 1
+                started_t = self.clock.now()
+                self._client.send(planned.method, planned.path, planned.body,
+                                  functools.partial(self._finished, planned, started_t))
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            self._pumping = False
+
+    def _finished(self, planned: Planned, started_t: float, answer: Answer | None, error: str | None) -> None:
+        self._in_flight -= 1
+        try:
+            if answer is None:
+                sent = Sent(planned, started_t, self.clock.now(), None, NO_HEADERS, b"", error)
+            else:
+                sent = Sent(planned, started_t, self.clock.now(), answer.status, answer.headers, answer.payload, None)
+            self.recorded += 1
+            self._record(sent)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._pump()
+        if not self._in_flight and self._stopping is not None and self._stopping.done():
+            assert self._drained is not None
+            if not self._drained.done():
+                self._drained.set_result(None)

@@ -18,6 +18,8 @@ from lab.loadgen import OpenLoop, Planned, Sent
 RATE = 200.0
 SECONDS = 1.0
 HANG_S = 0.6
+RELEASE_S = 0.5
+"""When /held answers every request it held, all at once (a replica that hung coming back)."""
 
 
 @pytest.fixture
@@ -31,9 +33,14 @@ def server() -> Iterator[str]:
         await asyncio.sleep(HANG_S)
         return web.json_response({"ok": True}, status=503)
 
+    async def held(_: web.Request) -> web.Response:
+        await asyncio.sleep(RELEASE_S - (loop.time() - started))
+        return web.json_response({"ok": True}, status=503)
+
     loop = asyncio.new_event_loop()
+    started = loop.time()
     app = web.Application()
-    app.add_routes([web.get("/fast", fast), web.get("/slow", slow)])
+    app.add_routes([web.get("/fast", fast), web.get("/slow", slow), web.get("/held", held)])
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -94,4 +101,29 @@ def test_connection_refused_is_recorded_not_raised() -> None:
     generator.start()
     time.sleep(0.1)
     generator.stop()
-    assert sent and all(s.status is None and s.error and "ClientConnectorError" in s.error for s in sent)
+    assert sent and all(s.status is None and s.error and s.error.startswith("ConnectionRefusedError") for s in sent)
+
+
+def test_requests_due_during_a_burst_of_answers_are_sent_between_them(server: str) -> None:
+    """Every other request is held until the same moment, then all are answered at once, and each answer takes the
+    generator 3 ms to record: the requests that come due meanwhile start between those answers, not after the last
+    of them (a generator that reads all the answers first starts them late, by up to the whole burst)."""
+    clock = MonotonicClock()
+    recorded_at: dict[int, float] = {}
+    sent: dict[int, Sent] = {}
+
+    def record(one: Sent) -> None:
+        recorded_at[one.planned.seq], sent[one.planned.seq] = clock.now(), one
+        if one.planned.path == "/held":
+            time.sleep(0.003)  # an answer that costs the generator's thread 3 ms
+
+    generator = OpenLoop(server, RATE, timeout_s=5.0, clock=clock, record=record,
+                         plan=lambda seq, t: Planned(seq, t, "GET", "/held" if seq % 2 == 0 and t < 0.4 else "/fast"))
+    generator.start()
+    time.sleep(RELEASE_S + 0.4)
+    generator.stop()
+    burst = sorted(recorded_at[seq] for seq, one in sent.items() if one.planned.path == "/held")
+    assert len(burst) >= 30 and burst[-1] - burst[0] >= 0.08  # reading the burst took the generator that long
+    meanwhile = [one for one in sent.values() if burst[0] + 0.01 < one.planned.planned_t < burst[-1] - 0.01]
+    assert len(meanwhile) >= 5
+    assert all(one.started_t < burst[-1] for one in meanwhile)
