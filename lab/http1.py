@@ -19,13 +19,16 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httptools
 
 IDLE_S = 4.0
 """A connection idle this long is closed rather than used again: HAProxy closes idle client connections after 10 s,
 and a request written to a connection the server is closing fails for no fault of the service."""
+
+PATH_SAFE = "/?&=%:@!$'()*+,;[]"
+"""Left as they are in a request's path (with letters, digits and `_.-~`): a path already encoded stays as it is."""
 
 
 class Headers(Mapping[str, str]):
@@ -53,7 +56,8 @@ class Answer:
 
 
 Done = Callable[[Answer | None, str | None], None]
-"""Hears how a request ended, once: its answer, or the error in words (the answer is then None)."""
+"""Hears how a request ended, once: its answer, or the error in words (the answer is then None). It must not raise:
+it runs inside the parser's callbacks."""
 
 
 @dataclass(frozen=True)
@@ -70,16 +74,19 @@ class Origin:
 
     @property
     def host_header(self) -> str:
-        return self.host if self.port == 80 else f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == 80 else f"{host}:{self.port}"
 
     def request(self, method: str, path: str, body: bytes | None) -> bytes:
-        """The request's bytes. A body is sent as JSON, as the workloads declare it."""
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host_header}\r\n"
+        """The request's bytes. The path is percent-encoded where it has to be (a space, a line end, a character
+        beyond ASCII: a workload's path may hold an id the server sent); a body is sent as JSON, as the workloads
+        declare it."""
+        head = f"{method} {quote(path, safe=PATH_SAFE)} HTTP/1.1\r\nHost: {self.host_header}\r\n"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         elif method in ("POST", "PUT", "PATCH"):
             head += "Content-Length: 0\r\n"
-        return (head + "\r\n").encode("latin-1") + (body or b"")
+        return (head + "\r\n").encode("ascii") + (body or b"")
 
 
 class Exchange:
@@ -98,14 +105,19 @@ class Exchange:
     def finish(self, answer: Answer | None, error: str | None) -> None:
         if self.finished:
             return
+        self.abandon()
+        self.on_done(answer, error)
+
+    def abandon(self) -> None:
+        """Ended unheard: the client is closing."""
         self.finished = True
         if self.deadline is not None:
             self.deadline.cancel()
-        self.on_done(answer, error)
 
 
 class Connection(asyncio.Protocol):
-    """One kept-alive connection: at most one request at a time."""
+    """One kept-alive connection: at most one request at a time. Its answer is parsed into fields that are cleared
+    when a request is sent, so that nothing of an earlier answer is ever taken for a later one's."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -116,6 +128,8 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._status = 0
+        self._reading = False
+        """An answer to the current request has begun."""
 
     @property
     def usable(self) -> bool:
@@ -128,6 +142,7 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.exchange = exchange
         exchange.connection = self
+        self._headers, self._body, self._status, self._reading = {}, [], 0, False
         self.transport.write(exchange.data)
 
     def abort(self) -> None:
@@ -137,21 +152,26 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._end(None, "HttpParserUpgrade: the server switched protocols, which no request asked for")
+            self.abort()
         except httptools.HttpParserError as exc:
             self._end(None, f"HttpParserError: unreadable answer: {exc}")
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._client.forget(self)
-        if self.exchange is not None and self._status and not self._body_framed():
+        if self.exchange is None:
+            return
+        if exc is None and self._reading and self._status and not self._body_framed():
             self._complete(keep_alive=False)  # an answer with neither a length nor chunks ends with the connection
-        elif self.exchange is not None:
+        else:
             self._end(None, f"ServerDisconnectedError: the connection closed before the answer ended"
                             f"{f' ({exc})' if exc else ''}")
 
     # httptools' callbacks
     def on_message_begin(self) -> None:
-        self._headers, self._body, self._status = {}, [], 0
+        self._headers, self._body, self._status, self._reading = {}, [], 0, True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
@@ -160,15 +180,20 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
-        if self.exchange is not None and self.exchange.head_only:
+        if self.exchange is not None and self.exchange.head_only and not self._interim():
             self._complete(keep_alive=False)  # no body follows, though its length may be given: start afresh
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self.exchange is not None:
+        if self._interim():  # 100 Continue, 103 Early Hints: the answer follows
+            self._headers, self._body, self._status, self._reading = {}, [], 0, False
+        elif self.exchange is not None:
             self._complete(keep_alive=self._parser.should_keep_alive())
+
+    def _interim(self) -> bool:
+        return 100 <= self._status < 200
 
     def _body_framed(self) -> bool:
         return "content-length" in self._headers or "chunked" in self._headers.get("transfer-encoding", "")
@@ -201,6 +226,7 @@ class Client:
         """Most recently used last: taken first, so that the fewest stay open."""
         self._open: set[Connection] = set()
         self._connecting: set[asyncio.Task[None]] = set()
+        self._sweeping = loop.call_later(IDLE_S, self._sweep)
 
     def send(self, method: str, path: str, body: bytes | None, on_done: Done) -> None:
         exchange = Exchange(self.origin.request(method, path, body), method == "HEAD", on_done)
@@ -222,12 +248,26 @@ class Client:
         # A closed connection left in the idle list is skipped when taken; removing it here would cost a search.
 
     def close(self) -> None:
-        """Close every connection and stop the connections being opened (their requests are not heard of again)."""
+        """Close every connection and stop the connections being opened: their requests end unheard (not as
+        errors of the server's)."""
+        self._sweeping.cancel()
         for task in self._connecting:
             task.cancel()
         for connection in list(self._open):
+            if connection.exchange is not None:
+                connection.exchange.abandon()
+                connection.exchange = None
             connection.abort()
         self._idle.clear()
+
+    def _sweep(self) -> None:
+        """Close the connections idle too long (a burst of hung requests leaves many open)."""
+        now = self._loop.time()
+        fresh = [c for c in self._idle if c.usable and now - c.idle_since < IDLE_S]
+        for connection in set(self._idle).difference(fresh):
+            connection.abort()
+        self._idle = fresh
+        self._sweeping = self._loop.call_later(IDLE_S, self._sweep)
 
     def _take_idle(self) -> Connection | None:
         now = self._loop.time()

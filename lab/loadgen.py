@@ -171,8 +171,10 @@ class OpenLoop:
         self._pump()
         if self._stopping is not None and not self._stopping.done():
             assert self._loop is not None
-            wait_s = self._start_t + self.sent / self.rate - self.clock.now()
-            self._tick_handle = self._loop.call_later(max(0.0, wait_s), self._tick)
+            # uvloop's timers count whole milliseconds: a wait rounded down would wake before the request is due,
+            # find nothing to send and wait again, spinning for up to a millisecond before each request.
+            wait_ms = math.ceil(max(0.0, self._start_t + self.sent / self.rate - self.clock.now()) * 1000)
+            self._tick_handle = self._loop.call_later(wait_ms / 1000, self._tick)
 
     def _pump(self) -> None:
         """Send every request whose planned start has come."""

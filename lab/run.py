@@ -169,6 +169,7 @@ def _checked_rate(rate: float) -> float:
         raise InvalidInput(f"--rate must be more than 0 requests per second, got {rate:g}")
     if rate > MAX_RATE:
         raise InvalidInput(f"--rate {rate:g} is above {MAX_RATE:g} requests per second, the highest rate measured to "
-                           "pass every check with the stack and the lab sharing a 2-core machine (bench/RESULTS.md): "
+                           "pass every check with the stack and the lab sharing a quiet 2-core machine "
+                           "(bench/RESULTS.md): "
                            "beyond it the recording would not be trustworthy")
     return rate

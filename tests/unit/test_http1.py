@@ -4,19 +4,22 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 
 import pytest
 import uvloop
 
+from lab import http1
 from lab.http1 import Answer, Client, Origin
 
-Reply = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
-"""Given a request's head, writes the scripted answer (and may close the connection)."""
+Reply = Callable[[int, asyncio.StreamWriter], Awaitable[None]]
+"""Given the request's number (from 0, over all connections), writes the scripted answer (and may close)."""
 
 
 def scripted(answer: bytes, close: bool = False) -> Reply:
-    async def reply(_: bytes, writer: asyncio.StreamWriter) -> None:
+    async def reply(_: int, writer: asyncio.StreamWriter) -> None:
         writer.write(answer)
         await writer.drain()
         if close:
@@ -25,11 +28,14 @@ def scripted(answer: bytes, close: bool = False) -> Reply:
     return reply
 
 
+Ended = list[tuple[Answer | None, str | None]]
+
+
 def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes | None = None,
-             timeout_s: float = 2.0) -> tuple[list[tuple[Answer | None, str | None]], int, list[bytes]]:
+             timeout_s: float = 2.0, path: str = "/orders/7") -> tuple[Ended, int, list[bytes]]:
     """Sends `requests` one after another; returns how each ended, how many connections the server saw and the
     request heads it read."""
-    ended: list[tuple[Answer | None, str | None]] = []
+    ended: Ended = []
     heads: list[bytes] = []
     connections = 0
 
@@ -42,7 +48,7 @@ def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes |
                 length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                                if line.lower().startswith(b"content-length:")), 0)
                 heads.append(head + await reader.readexactly(length))
-                await reply(head, writer)
+                await reply(len(heads) - 1, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
@@ -57,7 +63,7 @@ def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes |
                 ended.append((answer, error))
                 done.set_result(None)
 
-            client.send(method, "/orders/7", body, heard)
+            client.send(method, path, body, heard)
             await done
         client.close()
         server.close()
@@ -67,7 +73,7 @@ def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes |
     return ended, connections, heads
 
 
-def only_answer(ended: list[tuple[Answer | None, str | None]]) -> Answer:
+def only_answer(ended: Ended) -> Answer:
     [(answer, error)] = ended
     assert error is None and answer is not None
     return answer
@@ -125,7 +131,7 @@ def test_an_answer_that_is_not_http_is_an_error() -> None:
 
 
 def test_no_answer_within_the_timeout_is_a_timeout() -> None:
-    async def never(_: bytes, __: asyncio.StreamWriter) -> None:
+    async def never(_: int, __: asyncio.StreamWriter) -> None:
         await asyncio.sleep(5)
 
     ended, _, _ = exchange(never, timeout_s=0.1)
@@ -136,3 +142,99 @@ def test_no_answer_within_the_timeout_is_a_timeout() -> None:
 def test_only_a_plain_http_origin_is_accepted(base_url: str) -> None:
     with pytest.raises(ValueError, match="http://HOST"):
         Origin.parse(base_url)
+
+
+def test_a_request_dropped_after_an_answer_without_a_length_is_not_given_that_answer() -> None:
+    """A 204 (no length, kept alive), then the server closes the connection on the next request unanswered: the
+    second request failed; it did not get the first one's 204."""
+
+    async def reply(number: int, writer: asyncio.StreamWriter) -> None:
+        if number == 0:
+            writer.write(b"HTTP/1.1 204 No Content\r\nX-Served-By: app-1\r\n\r\n")
+        else:
+            writer.close()
+
+    ended, _, _ = exchange(reply, requests=2, method="DELETE")
+    assert ended[0][0] is not None and ended[0][0].status == 204
+    assert ended[1][0] is None and (ended[1][1] or "").startswith("ServerDisconnectedError")
+
+
+def test_a_reset_in_an_answer_ended_by_the_close_is_an_error_not_a_short_answer() -> None:
+    async def reply(_: int, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n{\"items\": [1, 2,")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        writer.transport.abort()
+
+    [(answer, error)] = exchange(reply)[0]
+    assert answer is None and "Connection reset" in (error or "")
+
+
+def test_an_interim_answer_is_not_taken_for_the_answer() -> None:
+    ended, _, _ = exchange(scripted(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+                                    b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nanswer"), requests=3)
+    assert [(a.status, a.payload) for a, _ in ended if a] == [(200, b"answer")] * 3
+
+
+def test_a_path_is_percent_encoded_where_it_must_be() -> None:
+    _, _, heads = exchange(scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+                           path="/notes/a b\r\nX-Injected: 1/caf\u00e9?q=%41&r=1")
+    assert heads[0].startswith(b"GET /notes/a%20b%0D%0AX-Injected:%201/caf%C3%A9?q=%41&r=1 HTTP/1.1\r\n")
+    assert Origin.parse("http://[::1]:8080").host_header == "[::1]:8080"
+
+
+def test_closing_the_client_ends_its_requests_unheard() -> None:
+    """Requests still waiting when the client closes (the generator stopping) are not recorded as the server's
+    disconnects."""
+    ended: list[str | None] = []
+
+    async def main() -> None:
+        async def hold(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
+            await reader.read(1000)
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        client = Client(Origin.parse(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"), 5.0,
+                        asyncio.get_running_loop())
+        for _ in range(3):
+            client.send("GET", "/", None, lambda _, error: ended.append(error))
+        await asyncio.sleep(0.2)
+        client.close()
+        await asyncio.sleep(0.1)  # the connections' loss is heard now
+        server.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+    assert ended == []
+
+
+def test_connections_idle_too_long_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst leaves many connections open; those left idle are closed by the client, not left to the server."""
+    monkeypatch.setattr(http1, "IDLE_S", 0.2)
+    open_now = 0
+
+    async def main() -> None:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal open_now
+            open_now += 1
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.1)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await reader.read()  # until the client closes
+            open_now -= 1
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        client = Client(Origin.parse(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"), 5.0,
+                        asyncio.get_running_loop())
+        for _ in range(10):
+            client.send("GET", "/", None, lambda _, __: None)
+        await asyncio.sleep(0.2)
+        assert open_now == 10
+        await asyncio.sleep(0.5)
+        assert open_now == 0
+        client.close()
+        server.close()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
