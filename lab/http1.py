@@ -121,7 +121,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
         self.idle_since = 0.0
@@ -150,6 +150,8 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        if self._parser is None:  # lost already
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -161,6 +163,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._client.forget(self)
+        self._parser = None  # it holds this connection's callbacks: the two would be freed only by the collector
         if self.exchange is None:
             return
         if exc is None and self._reading and self._status and not self._body_framed():
@@ -179,6 +182,7 @@ class Connection(asyncio.Protocol):
         self._headers[key] = f"{self._headers[key]}, {text}" if key in self._headers else text
 
     def on_headers_complete(self) -> None:
+        assert self._parser is not None  # called by it
         self._status = self._parser.get_status_code()
         if self.exchange is not None and self.exchange.head_only and not self._interim():
             self._complete(keep_alive=False)  # no body follows, though its length may be given: start afresh
@@ -189,7 +193,7 @@ class Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._interim():  # 100 Continue, 103 Early Hints: the answer follows
             self._headers, self._body, self._status, self._reading = {}, [], 0, False
-        elif self.exchange is not None:
+        elif self.exchange is not None and self._parser is not None:
             self._complete(keep_alive=self._parser.should_keep_alive())
 
     def _interim(self) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -238,3 +239,25 @@ def test_connections_idle_too_long_are_closed(monkeypatch: pytest.MonkeyPatch) -
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+
+
+def test_a_closed_connection_is_freed_without_the_cyclic_collector() -> None:
+    """A connection and its parser refer to each other until it closes: left in a cycle, every connection a hung
+    request opened would wait for the collector, whose pauses stall the generator."""
+    freed = 0
+
+    class Counted(http1.Connection):
+        def __del__(self) -> None:
+            nonlocal freed
+            freed += 1
+
+    gc.disable()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(http1, "Connection", Counted)
+            ended, connections, _ = exchange(
+                scripted(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"), requests=5)
+    finally:
+        gc.enable()
+    assert [error for _, error in ended] == [None] * 5 and connections == 5
+    assert freed == 5
