@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -92,10 +93,12 @@ class Origin:
 class Exchange:
     """One request on its way: its bytes, its deadline, and who hears how it ended."""
 
-    __slots__ = ("connection", "data", "deadline", "finished", "head_only", "on_done")
+    __slots__ = ("connection", "data", "deadline", "due", "finished", "head_only", "on_done")
 
-    def __init__(self, data: bytes, head_only: bool, on_done: Done) -> None:
+    def __init__(self, data: bytes, head_only: bool, on_done: Done, due: float) -> None:
         self.data = data
+        self.due = due
+        """When its timeout is up (time.monotonic())."""
         self.head_only = head_only
         self.on_done = on_done
         self.deadline: asyncio.TimerHandle | None = None
@@ -233,7 +236,8 @@ class Client:
         self._sweeping = loop.call_later(IDLE_S, self._sweep)
 
     def send(self, method: str, path: str, body: bytes | None, on_done: Done) -> None:
-        exchange = Exchange(self.origin.request(method, path, body), method == "HEAD", on_done)
+        exchange = Exchange(self.origin.request(method, path, body), method == "HEAD", on_done,
+                            time.monotonic() + self.timeout_s)
         exchange.deadline = self._loop.call_later(self.timeout_s, self._expire, exchange)
         connection = self._take_idle()
         if connection is not None:
@@ -299,6 +303,10 @@ class Client:
             connection.send(exchange)
 
     def _expire(self, exchange: Exchange) -> None:
+        early_s = exchange.due - time.monotonic()
+        if early_s > 0:  # the loop's timers count whole milliseconds from the start of its turn
+            exchange.deadline = self._loop.call_later(early_s + 0.001, self._expire, exchange)
+            return
         connection = exchange.connection
         exchange.finish(None, f"TimeoutError: no answer within {self.timeout_s:g} s")
         if connection is not None:
