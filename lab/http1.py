@@ -303,6 +303,8 @@ class Client:
             connection.send(exchange)
 
     def _expire(self, exchange: Exchange) -> None:
+        if exchange.finished:  # its connection may be serving another request by now
+            return
         early_s = exchange.due - time.monotonic()
         if early_s > 0:  # the loop's timers count whole milliseconds from the start of its turn
             exchange.deadline = self._loop.call_later(early_s + 0.001, self._expire, exchange)
