@@ -38,13 +38,13 @@ def _whole(value: object) -> TypeGuard[int]:
 
 
 def _time(value: object) -> bool:
+    """A wall time a reader can also step from (by a run's offsets: a year of 9999 overflows one)."""
     if not isinstance(value, str):
         return False
     try:
-        datetime.fromisoformat(value)
+        return 1970 <= datetime.fromisoformat(value).year <= 9000
     except ValueError:
         return False
-    return True
 
 
 SECONDS = Shape("a finite number of seconds from 0", lambda value: _number(value) and value >= 0)
@@ -56,7 +56,7 @@ WHOLE = Shape("a whole number", _whole)
 COUNT = Shape("a whole number from 0", lambda value: _whole(value) and value >= 0)
 TEXTS = Shape("an array of strings", lambda value: isinstance(value, list) and all(isinstance(v, str) for v in value))
 ARRAY = Shape("an array", lambda value: isinstance(value, list))  # of order ids: a declared workload's may be strings
-TIME = Shape("an ISO 8601 time", _time)
+TIME = Shape("an ISO 8601 time from the year 1970 to 9000", _time)
 
 NEEDED, OPTIONAL = True, False
 Fields = dict[str, tuple[Shape, bool]]

@@ -241,9 +241,14 @@ BROKEN_FIELDS: dict[str, tuple[tuple[str, dict[str, object]], str, object, str]]
                          '"soon"'),
     "no latency": (("request", {}), "latency_s", GONE,
                    'a "request" event has no "latency_s" (a finite number of seconds from 0)'),
-    "no wall": (("step", {"index": 0}), "wall", GONE, 'a "step" event has no "wall" (an ISO 8601 time)'),
+    "no wall": (("step", {"index": 0}), "wall", GONE,
+                'a "step" event has no "wall" (an ISO 8601 time from the year 1970 to 9000)'),
     "wall not a time": (("request", {}), "wall", "yesterday",
-                        '"wall" of a "request" event must be an ISO 8601 time, got "yesterday"'),
+                        '"wall" of a "request" event must be an ISO 8601 time from the year 1970 to 9000, got '
+                        '"yesterday"'),
+    "wall in the year 9999": (("step", {"index": 0}), "wall", "9999-12-31T23:59:59.999+00:00",
+                              '"wall" of a "step" event must be an ISO 8601 time from the year 1970 to 9000, got '
+                              '"9999-12-31T23:59:59.999+00:00"'),
     "took null": (("step", {"index": 2}), "took_s", None,
                   '"took_s" of a "step" event must be a finite number of seconds from 0, got null'),
     "service a number": (("step", {"index": 2}), "service", 7,
