@@ -108,8 +108,8 @@ def lab_generator(stack: Stack, rate: float, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, cpu_meter(stack) as meter:
         clock = MonotonicClock()
         log = EventLog(Path(tmp) / "events.jsonl", clock)
-        users = SyntheticUsers(stack.traffic_url(stack.endpoints()), TrafficSpec(rate=rate, read_ratio=0.7,
-                                                                                 timeout_s=10), log, clock)
+        users = SyntheticUsers(stack.endpoints().lb_url, TrafficSpec(rate=rate, read_ratio=0.7, timeout_s=10), log,
+                               clock)
         cpu = time.process_time()
         users.start()
         time.sleep(seconds)
@@ -149,7 +149,7 @@ def wrk(stack: Stack, rate: float, seconds: float, max_id: int) -> dict[str, Any
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [ensure_wrk(), "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s", "--latency",
-             "-s", str(script), stack.traffic_url(stack.endpoints())],
+             "-s", str(script), stack.endpoints().lb_url],
             capture_output=True, text=True, check=True, timeout=seconds + 60,
             env={**os.environ, "WRK_DELAY_MS": f"{WRK_CONNECTIONS * 1000 / rate:g}", "WRK_MAX_ID": str(max_id)})
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

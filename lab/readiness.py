@@ -9,12 +9,8 @@ while it waits, and lets Docker check rarely (every 5 s) for people reading `doc
 from __future__ import annotations
 
 import http.client
-import socket
 
 PROBE_TIMEOUT_S = 1.0
-REACH_TIMEOUT_S = 0.3
-"""A stack's own network answers a host that reaches it in under a millisecond; one that does not (Docker Desktop, a
-rootless engine) may drop the connect instead of refusing it."""
 
 
 def http_ok(port: int, path: str) -> bool:
@@ -28,15 +24,6 @@ def http_ok(port: int, path: str) -> bool:
         return False
     finally:
         connection.close()
-
-
-def reaches(host: str, port: int) -> bool:
-    """A TCP connect from this host to `host`:`port` is accepted."""
-    try:
-        socket.create_connection((host, port), timeout=REACH_TIMEOUT_S).close()
-    except OSError:
-        return False
-    return True
 
 
 def warm_up() -> None:

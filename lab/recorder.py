@@ -32,12 +32,11 @@ class Recorder:
         self.clock = MonotonicClock()
         self.log = EventLog(run_dir / "events.jsonl", self.clock)
         endpoints = stack.endpoints()
-        traffic_url = stack.traffic_url(endpoints)
         self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
                       variant=scenario.variant.name if scenario.variant else None,
-                      lb_url=endpoints.lb_url, traffic_url=traffic_url, seed=seed, **started_fields)
+                      lb_url=endpoints.lb_url, seed=seed, **started_fields)
         self.workload = scenario.workload_spec
-        self.users = SyntheticUsers(traffic_url, scenario.traffic, self.log, self.clock, seed=seed,
+        self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed,
                                     workload=self.workload, served_by_header=stack.spec.served_by_header)
         self.engine_loss = EngineLoss(self.log, stop_on_engine_loss or threading.Event())
         self.watchers: list[Watcher] = [DockerEventWatcher(stack.client, stack.run_id, self.log,

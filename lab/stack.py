@@ -307,18 +307,6 @@ class Stack:
                       for name in apps if name in containers and containers[name].ports.get("8000/tcp")},
         )
 
-    def traffic_url(self, endpoints: Endpoints) -> str:
-        """Where the synthetic users send: the entry's own address on the stack's network when this host reaches it
-        (an engine on this Linux host), past Docker's userland proxy in front of the published port, a hop no user
-        of the service goes through (13-15% of a core at 1,000 req/s, bench/RESULTS.md); else the published port."""
-        entry = self.spec.entry
-        container = self.containers()[entry.service]
-        for network in ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values():
-            address = (network or {}).get("IPAddress")
-            if address and readiness.reaches(address, entry.port):
-                return f"http://{address}:{entry.port}"
-        return endpoints.lb_url
-
     def database(self, service: str | None = None) -> DatabaseAccess:
         """The PostgreSQL service named (default: the first) and how an administrator logs in to it."""
         for database in self.spec.databases:

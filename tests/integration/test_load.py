@@ -5,7 +5,6 @@ exactly as the scenario expects (the pool's timeout after about 3 s, the same ex
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,11 +32,7 @@ def test_high_rate_through_the_fault_records_every_request_with_its_planned_star
     events = events_of(out)
     requests = [e for e in events if e["kind"] == "request"]
     ended = next(e for e in events if e["kind"] == "run.ended")
-    started = next(e for e in events if e["kind"] == "run.started")
-    planned_s = started["planned_duration_s"]
-    # The users send to the LB's address on the stack's network (this host reaches it), not through Docker's proxy.
-    assert urlsplit(started["lb_url"]).hostname == "127.0.0.1"
-    assert urlsplit(started["traffic_url"]).hostname != "127.0.0.1" and urlsplit(started["traffic_url"]).port == 80
+    planned_s = next(e for e in events if e["kind"] == "run.started")["planned_duration_s"]
     assert ended["requests_sent"] == ended["requests_recorded"] == len(requests) >= 0.9 * RATE * planned_s
     assert all(e["started_t"] >= e["t"] for e in requests)
     seqs = sorted(e["seq"] for e in requests)

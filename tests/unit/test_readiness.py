@@ -12,7 +12,7 @@ import pytest
 
 from lab.errors import StackError
 from lab.health_wait import ENGINE_EVERY_S, HealthWait, NotReadyYet
-from lab.readiness import http_ok, postgres_accepting, reaches
+from lab.readiness import http_ok, postgres_accepting
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -200,14 +200,3 @@ def test_the_last_chance_asks_the_engine_whatever_it_said_a_moment_ago() -> None
         wait.check()
     wait.check(fresh=True)
     assert wait.passed == {"web"}
-
-
-def test_reaches_says_whether_a_tcp_connect_is_accepted() -> None:
-    """How a run decides whether its users can skip Docker's proxy and send to the entry's own address."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen()
-    port = listening.getsockname()[1]
-    assert reaches("127.0.0.1", port)
-    listening.close()
-    assert not reaches("127.0.0.1", port)
