@@ -15,6 +15,7 @@ ended by the close; no TLS, no redirects, no pipelining.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -223,12 +224,17 @@ class Connection(asyncio.Protocol):
 
 class Client:
     """Sends requests to one origin on the running loop: on an idle connection at once, or on a new one (a request
-    never waits for another); each request ends by `timeout_s` after it was sent, answered or not."""
+    never waits for another); each request ends by `timeout_s` after it was sent, answered or not.
 
-    def __init__(self, origin: Origin, timeout_s: float, loop: asyncio.AbstractEventLoop) -> None:
+    A connection this process cannot open for want of file descriptors is not the server's failure: its request
+    ends unheard and `out_of_files` hears why (the caller's recording is no longer complete)."""
+
+    def __init__(self, origin: Origin, timeout_s: float, loop: asyncio.AbstractEventLoop,
+                 out_of_files: Callable[[OSError], None]) -> None:
         self.origin = origin
         self.timeout_s = timeout_s
         self._loop = loop
+        self._out_of_files = out_of_files
         self._idle: list[Connection] = []
         """Most recently used last: taken first, so that the fewest stay open."""
         self._open: set[Connection] = set()
@@ -291,7 +297,11 @@ class Client:
             transport, connection = await self._loop.create_connection(lambda: Connection(self), self.origin.host,
                                                                        self.origin.port)
         except OSError as exc:
-            exchange.finish(None, f"{type(exc).__name__}: {exc}")
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                exchange.abandon()
+                self._out_of_files(exc)
+            else:
+                exchange.finish(None, f"{type(exc).__name__}: {exc}")
             return
         sock = transport.get_extra_info("socket")
         if sock is not None:

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import gc
 import math
+import resource
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,45 @@ STOP_GRACE_S = 1.0
 """Beyond its own timeout, how long stop() waits for a request still in flight before giving up on it."""
 
 NO_HEADERS = Headers({})
+
+
+class _CollectorPause:
+    """What the process holds when traffic starts (the lab's modules and matplotlib's, the stack's state: some
+    130,000 objects) is kept out of the cyclic collector's scans while any generator runs: a full collection of it
+    took 0.11-0.17 s mid-run, on the generator's thread as often as not, and every request due meanwhile started late
+    (bench/RESULTS.md). The last generator to stop gives it back (a process may run generators one after another,
+    or several at once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            if not self._running:
+                gc.freeze()
+            self._running += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if not self._running:
+                gc.unfreeze()
+
+
+_collector_paused = _CollectorPause()
+
+
+def _allow_open_files() -> None:
+    """Every request in flight holds a connection: 1,000 req/s into a service that hangs for the users' 10-s timeout
+    is 10,000 open at once, and a desktop's default soft limit is 1,024. Raised to the hard limit, as servers and
+    load tools do; a connection refused for want of one more stops the generator (its recording would be missing
+    requests), rather than being recorded as the service failing."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # a kernel cap below the hard limit: keep what there is
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 @dataclass(frozen=True)
@@ -107,16 +147,15 @@ class OpenLoop:
         self._stopping: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._pumping = False
+        self._pausing_collector = False
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadgen", daemon=True)
         self._failure: BaseException | None = None
 
     def start(self) -> None:
-        # What the process holds before traffic starts (the lab's modules and matplotlib's, the stack's state: some
-        # 130,000 objects) is kept out of the cyclic collector's scans while it runs: a full collection of it took
-        # 0.11-0.17 s mid-run, on the generator's thread as often as not, and every request due meanwhile started
-        # late (bench/RESULTS.md).
-        gc.freeze()
+        _allow_open_files()
+        _collector_paused.enter()
+        self._pausing_collector = True
         self._thread.start()
         self._ready.wait()
 
@@ -125,8 +164,11 @@ class OpenLoop:
         if self._loop is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop has just closed on its own (a failure)
                 self._loop.call_soon_threadsafe(self._stop)
-        self._thread.join()
-        gc.unfreeze()  # a long-lived process (a game day's) collects it again
+        if self._thread.ident is not None:  # started
+            self._thread.join()
+        if self._pausing_collector:
+            self._pausing_collector = False
+            _collector_paused.leave()
         if self._failure is not None:
             raise RuntimeError(f"the load generator failed: {self._failure!r}") from self._failure
 
@@ -144,7 +186,7 @@ class OpenLoop:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._client = Client(self.origin, self.timeout_s, self._loop)
+        self._client = Client(self.origin, self.timeout_s, self._loop, out_of_files=self._fail)
         self._stopping = self._loop.create_future()
         self._drained = self._loop.create_future()
         self._start_t = self.clock.now()

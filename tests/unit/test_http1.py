@@ -32,6 +32,10 @@ def scripted(answer: bytes, close: bool = False) -> Reply:
 Ended = list[tuple[Answer | None, str | None]]
 
 
+def no_files(exc: OSError) -> None:
+    raise AssertionError(f"this test runs out of file descriptors: {exc}")
+
+
 def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes | None = None,
              timeout_s: float = 2.0, path: str = "/orders/7") -> tuple[Ended, int, list[bytes]]:
     """Sends `requests` one after another; returns how each ended, how many connections the server saw and the
@@ -56,7 +60,7 @@ def exchange(reply: Reply, requests: int = 1, method: str = "GET", body: bytes |
     async def main() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        client = Client(Origin.parse(f"http://127.0.0.1:{port}"), timeout_s, asyncio.get_running_loop())
+        client = Client(Origin.parse(f"http://127.0.0.1:{port}"), timeout_s, asyncio.get_running_loop(), no_files)
         for _ in range(requests):
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -197,7 +201,7 @@ def test_closing_the_client_ends_its_requests_unheard() -> None:
 
         server = await asyncio.start_server(hold, "127.0.0.1", 0)
         client = Client(Origin.parse(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"), 5.0,
-                        asyncio.get_running_loop())
+                        asyncio.get_running_loop(), no_files)
         for _ in range(3):
             client.send("GET", "/", None, lambda _, error: ended.append(error))
         await asyncio.sleep(0.2)
@@ -227,7 +231,7 @@ def test_connections_idle_too_long_are_closed(monkeypatch: pytest.MonkeyPatch) -
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         client = Client(Origin.parse(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"), 5.0,
-                        asyncio.get_running_loop())
+                        asyncio.get_running_loop(), no_files)
         for _ in range(10):
             client.send("GET", "/", None, lambda _, __: None)
         await asyncio.sleep(0.2)
