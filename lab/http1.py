@@ -29,6 +29,10 @@ IDLE_S = 4.0
 """A connection idle this long is closed rather than used again: HAProxy closes idle client connections after 10 s,
 and a request written to a connection the server is closing fails for no fault of the service."""
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+"""Sent again, once, if the connection closes before any of the answer came (RFC 9112, 9.3.1): as browsers and
+aiohttp do, for a kept-alive connection the server closed as the request went out."""
+
 PATH_SAFE = "/?&=%:@!$'()*+,;[]"
 """Left as they are in a request's path (with letters, digits and `_.-~`): a path already encoded stays as it is."""
 
@@ -94,10 +98,12 @@ class Origin:
 class Exchange:
     """One request on its way: its bytes, its deadline, and who hears how it ended."""
 
-    __slots__ = ("connection", "data", "deadline", "due", "finished", "head_only", "on_done")
+    __slots__ = ("connection", "data", "deadline", "due", "finished", "head_only", "on_done", "retry")
 
-    def __init__(self, data: bytes, head_only: bool, on_done: Done, due: float) -> None:
+    def __init__(self, data: bytes, head_only: bool, on_done: Done, due: float, retry: bool) -> None:
         self.data = data
+        self.retry = retry
+        """It may still be sent again (see IDEMPOTENT)."""
         self.due = due
         """When its timeout is up (time.monotonic())."""
         self.head_only = head_only
@@ -170,7 +176,11 @@ class Connection(asyncio.Protocol):
         self._parser = None  # it holds this connection's callbacks: the two would be freed only by the collector
         if self.exchange is None:
             return
-        if exc is None and self._reading and self._status and not self._body_framed():
+        if not self._reading and self.exchange.retry:
+            exchange, self.exchange = self.exchange, None
+            exchange.retry = False
+            self._client.dispatch(exchange)
+        elif exc is None and self._reading and self._status and not self._body_framed():
             self._complete(keep_alive=False)  # an answer with neither a length nor chunks ends with the connection
         else:
             self._end(None, f"ServerDisconnectedError: the connection closed before the answer ended"
@@ -243,8 +253,12 @@ class Client:
 
     def send(self, method: str, path: str, body: bytes | None, on_done: Done) -> None:
         exchange = Exchange(self.origin.request(method, path, body), method == "HEAD", on_done,
-                            time.monotonic() + self.timeout_s)
+                            time.monotonic() + self.timeout_s, retry=method in IDEMPOTENT)
         exchange.deadline = self._loop.call_later(self.timeout_s, self._expire, exchange)
+        self.dispatch(exchange)
+
+    def dispatch(self, exchange: Exchange) -> None:
+        """On an idle connection, or a new one."""
         connection = self._take_idle()
         if connection is not None:
             connection.send(exchange)

@@ -265,3 +265,39 @@ def test_a_closed_connection_is_freed_without_the_cyclic_collector() -> None:
         gc.enable()
     assert [error for _, error in ended] == [None] * 5 and connections == 5
     assert freed == 5
+
+
+def closes_first_then(answer: bytes) -> Reply:
+    """Closes the connection on the first request without answering (a kept-alive connection the server was
+    closing), answers the others."""
+
+    async def reply(number: int, writer: asyncio.StreamWriter) -> None:
+        if number == 0:
+            writer.close()
+        else:
+            writer.write(answer)
+
+    return reply
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def test_an_idempotent_request_the_server_closed_on_before_answering_is_sent_again_once() -> None:
+    ended, connections, heads = exchange(closes_first_then(OK), method="GET")
+    assert only_answer(ended).payload == b"ok" and connections == 2 and len(heads) == 2
+
+
+def test_a_post_the_server_closed_on_is_not_sent_again() -> None:
+    ended, _, heads = exchange(closes_first_then(OK), method="POST", body=b"{}")
+    [(answer, error)] = ended
+    assert answer is None and (error or "").startswith("ServerDisconnectedError") and len(heads) == 1
+
+
+def test_a_request_is_sent_again_at_most_once() -> None:
+    async def always_close(_: int, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    ended, _, heads = exchange(always_close, method="GET")
+    [(answer, error)] = ended
+    assert answer is None and (error or "").startswith("ServerDisconnectedError") and len(heads) == 2
