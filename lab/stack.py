@@ -73,10 +73,6 @@ class Endpoints:
     app_urls: dict[str, str]
 
 
-class NotHealthyYet(Exception):
-    """Raised inside the health wait; retried until the deadline."""
-
-
 @dataclass
 class Stack:
     """One lab stack. Use as a context manager: a failed `up` still runs `down`."""
@@ -169,17 +165,18 @@ class Stack:
 
     def _wait_in_rotation(self, timeout_s: float = 30.0) -> None:
         """Until the LB has every replica in rotation (they start with it): a new stack serves through all three."""
-        port = host_port(self.container("lb"), "lb", "80/tcp")
+        lb = self.container("lb")
+        port = host_port(lb, "lb", "80/tcp")
         retrying = Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.1), reraise=True,
-                            retry=retry_if_exception_type(NotHealthyYet))
+                            retry=retry_if_exception_type(NotReadyYet))
 
         def check() -> None:
             if not readiness.http_ok(port, "/lb-all-in-rotation"):
-                raise NotHealthyYet("the LB does not have every replica in rotation")
+                raise NotReadyYet("lb", "without every replica in rotation", lb)
 
         try:
             retrying(check)
-        except NotHealthyYet as exc:
+        except NotReadyYet as exc:
             raise StackError(f"stack {self.run_id}: {exc} after {timeout_s:.0f} s") from exc
 
     def _start(self, pick_lb: bool, pick_db: bool) -> None:
