@@ -19,8 +19,9 @@ from pathlib import Path
 import docker
 import pytest
 import requests
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, stop_after_delay, wait_fixed
 
 from lab import labels, lifecycle
 from lab.gameday.capacity import StackCost, save_cost
@@ -36,6 +37,15 @@ CHROMIUM = shutil.which("chromium")
 HEADLESS_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FAULT_AFTER_S, TIME_LIMIT_S = 8, 60
+
+
+def goto(page: Page, url: str) -> None:
+    """Open `url`, again if Chromium gave up on it because the host's network changed: a drill's stack starting on
+    this host adds a network interface, and Chromium aborts a navigation under way (ERR_NETWORK_CHANGED), even to
+    127.0.0.1."""
+    Retrying(stop=stop_after_delay(20), wait=wait_fixed(0.5), reraise=True,
+             retry=retry_if_exception(lambda exc: isinstance(exc, PlaywrightError)
+                                      and "ERR_NETWORK_CHANGED" in str(exc)))(page.goto, url)
 
 
 @pytest.fixture(scope="module")
@@ -131,10 +141,10 @@ def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: l
                 profile, executable_path=CHROMIUM, headless=True, args=HEADLESS_FLAGS,
                 viewport={"width": 1400, "height": 1000})
             facilitator = browser.new_page()
-            facilitator.goto(urls["facilitator"][0])
+            goto(facilitator, urls["facilitator"][0])
             tabs = {name: browser.new_page() for name in ("trainee-1", "trainee-2", "trainee-3")}
             for name, tab in tabs.items():
-                tab.goto(urls[name][0])
+                goto(tab, urls[name][0])
             for tab in tabs.values():  # the fault lands unannounced; the alert is the trainee's first clue
                 try:
                     expect(tab.locator("#alerts")).to_contain_text("FIRING", timeout=180_000)
@@ -184,7 +194,7 @@ def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: l
             facilitator.screenshot(path=str(shots / "gameday-facilitator.png"), full_page=True)
             fixer.screenshot(path=str(shots / "gameday-trainee.png"), full_page=True)
             debrief = browser.new_page()
-            debrief.goto(urls["trainee-2"][0] + "/debrief")
+            goto(debrief, urls["trainee-2"][0] + "/debrief")
             expect(debrief.locator(".banner")).to_contain_text("Outcome: fixed")
             expect(debrief.locator("#debrief-times")).to_contain_text("90 min")
             debrief.screenshot(path=str(shots / "gameday-debrief.png"), full_page=True)
