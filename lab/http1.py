@@ -259,6 +259,7 @@ class Client:
 
     def dispatch(self, exchange: Exchange) -> None:
         """On an idle connection, or a new one."""
+        exchange.connection = None  # a request sent again no longer belongs to the connection that closed on it
         connection = self._take_idle()
         if connection is not None:
             connection.send(exchange)

@@ -205,13 +205,17 @@ class OpenLoop:
             self._tick_handle.cancel()
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(None)
-        if not self._in_flight and self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
+        if not self._in_flight:
+            self._end_drain()
 
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None:
             self._failure = exc
         self._stop()
+        self._end_drain()  # a failed generator does not wait for its requests in flight
+
+    def _end_drain(self) -> None:
+        """The wait for the requests in flight after a stop is over."""
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
@@ -258,6 +262,4 @@ class OpenLoop:
             return
         self._pump()
         if not self._in_flight and self._stopping is not None and self._stopping.done():
-            assert self._drained is not None
-            if not self._drained.done():
-                self._drained.set_result(None)
+            self._end_drain()
