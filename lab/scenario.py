@@ -300,7 +300,9 @@ class AlertRule(DocumentModel):
 
 
 class SteadyStateCheck(DocumentModel):
-    max_error_rate: Ratio = 0.01
+    max_error_rate: Ratio = Field(
+        0.01, description="At most this share of the requests before the fault fail; one answered slower than the "
+                          "recovery rule's max_latency_s counts as failed, as it does for the recovery.")
 
 
 class ImpactCheck(DocumentModel):

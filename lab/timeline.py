@@ -172,6 +172,10 @@ class Analysis:
     """The distinct errors of the fault windows, the most frequent first (see ErrorTally)."""
     generator_failure: str | None = None
     """Why the load generator stopped sending before the run's end, if it did (lab.recorder)."""
+    steady_slow: int = 0
+    """Requests of the steady window that succeeded but took longer than `slow_s`: by the rule that says when
+    users are back (RecoveryCriteria), still waiting, so failed; a stack this slow was not in steady state."""
+    slow_s: float = RecoveryCriteria.max_latency_s
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -319,13 +323,16 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         settled = restart["t"] + restart["took_s"] + RESTART_SETTLE_S
         after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s))
     impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
+    steady_start = traffic_start + STEADY_WARMUP_S
+    steady_slow = sum(1 for r in requests if fault_t is not None and steady_start <= r.t < fault_t and r.ok
+                      and not _good(r, recovery))
     fault_s = sum(end - start for start, end in spans)
     return Analysis(
         partial=partial,
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
-        steady=window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t) if fault_t is not None else None,
+        steady=window_impact(requests, steady_start, fault_t) if fault_t is not None else None,
         fault=fault,
         faults=windows,
         impacted_s=impacted_s,
@@ -343,6 +350,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         fault_errors=error_tallies(events, requests, spans),
         generator_failure=next((str(e.get("message")) for e in events
                                 if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),
+        steady_slow=steady_slow,
+        slow_s=recovery.max_latency_s,
     )
 
 

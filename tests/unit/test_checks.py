@@ -7,7 +7,7 @@ from typing import Any
 from lab.checks import CheckResult, evaluate
 from lab.scenario import Checks, ErrorCauseCheck, ImpactCheck, InRotationCheck, load
 from lab.settings import PROJECT_ROOT
-from lab.timeline import analyse
+from lab.timeline import RecoveryCriteria, analyse
 
 from .streams import Incident, event, recording
 
@@ -144,3 +144,31 @@ def test_users_affected_for_the_whole_window_or_the_impact_check_fails() -> None
     assert result.passed and "expected >= 95%" in result.detail
     result = judged(recording(Incident(fault_cleared_t=25.0)), whole)["impact observed during the fault"]
     assert not result.passed and "users affected 10 s of the fault window (33%" in result.detail
+
+
+def slowed_before_the_fault(events: list[dict[str, Any]], replica: str, latency_s: float) -> list[dict[str, Any]]:
+    """The recording with `replica`'s answers before the fault (t < 15 s) taking `latency_s`, all successful."""
+    return [dict(e, latency_s=latency_s) if e["kind"] == "request" and e["replica"] == replica and e["t"] < 15.0
+            else e for e in events]
+
+
+def test_a_service_too_slow_before_the_fault_fails_the_steady_state_though_nothing_failed() -> None:
+    """On a machine too busy for the rate, every answer may succeed and take seconds: by the rule that judges the
+    recovery, a user waiting past its 1 s is not served, so a third of the steady window (after its warm-up)
+    failed. One replica answering in 0.9 s is slow but within the rule, and passes."""
+    slow = judged(slowed_before_the_fault(recording(), "app-1", 1.5), CHECKS)["steady state before the fault"]
+    assert not slow.passed
+    assert slow.detail.startswith("error rate 33.0% over 261 requests, 86 of them answered but slower than 1 s")
+    assert slow.detail.endswith("already too slow before the fault (a busy machine, or more --rate than this stack "
+                                "serves here)")
+    within = judged(slowed_before_the_fault(recording(), "app-1", 0.9), CHECKS)["steady state before the fault"]
+    assert within.passed and within.detail == "error rate 0.0% over 261 requests (max 1.0%)"
+
+
+def test_the_steady_state_takes_its_latency_bound_from_the_scenarios_recovery_rule() -> None:
+    """A scenario whose users are back when answered within 2 s holds its steady state to the same: 1.5 s passes."""
+    rule = CHECKS.recovery_criteria()
+    events = slowed_before_the_fault(recording(), "app-1", 1.5)
+    analysis = analyse(events, RecoveryCriteria(rule.window_s, rule.max_error_rate, max_latency_s=2.0))
+    [steady] = [r for r in evaluate(analysis, CHECKS) if r.name == "steady state before the fault"]
+    assert steady.passed
