@@ -139,7 +139,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
         if window:
             overall = window["overall"]
             p95 = "-" if overall["p95_s"] is None else f"{overall['p95_s']:.2f} s"
-            table.add_row(label, f"{overall['requests']} requests, error rate {overall['error_rate']:.1%}, p95 {p95}")
+            slow = overall.get("slow", 0)  # not in summaries written before it was counted
+            slower = f", {slow} answered slower than {summary.get('slow_s', 1.0):g} s" if slow else ""
+            table.add_row(label, f"{overall['requests']} requests, error rate {overall['error_rate']:.1%}{slower}, "
+                                 f"p95 {p95}")
     lateness = summary.get("lateness")
     if lateness and lateness["requests"]:
         table.add_row("request start lateness", describe(Lateness(**lateness)))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from lab.checks import CheckResult
 from lab.errors import InvalidInput
@@ -88,9 +88,16 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
     (run_dir / "scenario.yaml").write_text(header + yaml.safe_dump(document, sort_keys=False))
 
 
+JUDGING = 2
+"""How the checks judge, numbered: raised when one judges a recording differently (2: an answer slower than the
+recovery's latency counts as failed in the steady state), so that summaries cached by an earlier one are judged
+again rather than trusted (`lab runs`, `lab compare`)."""
+
+
 def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: Analysis,
                      checks: list[CheckResult]) -> dict[str, Any]:
     return {
+        "judging": JUDGING,
         "run_id": run_id,
         "scenario": scenario.name,
         "title": scenario.title,
@@ -163,12 +170,21 @@ class RunFigures(_Read):
 class Summary(RunFigures):
     """What `lab runs` and `lab compare` read of a summary.json: all of it that they show."""
 
+    judging: int
+    """JUDGING when written: a summary of another judging is judged again."""
     milestones: list[_Milestone]
     intervals: list[_Interval]
     checks: list[_Check]
     steady: _Window | None = None
     after_restart: _Window | None = None
     after_recovery: _Window | None = None
+
+    @field_validator("judging")
+    @classmethod
+    def _current(cls, judging: int) -> int:
+        if judging != JUDGING:
+            raise ValueError(f"judged by checks {judging}, not the current {JUDGING}")
+        return judging
 
 
 def read_summary(run_dir: Path, shape: type[RunFigures] = Summary) -> dict[str, Any] | None:

@@ -83,6 +83,9 @@ class Stats:
     p50_s: float | None
     p95_s: float | None
     failure_p50_s: float | None = None
+    slow: int = 0
+    """Answered, but slower than the recovery rule's max latency (Analysis.slow_s): by that rule a user still
+    waiting, so failed where the steady state is judged (lab.checks); not in `errors`."""
 
 
 @dataclass(frozen=True)
@@ -172,10 +175,8 @@ class Analysis:
     """The distinct errors of the fault windows, the most frequent first (see ErrorTally)."""
     generator_failure: str | None = None
     """Why the load generator stopped sending before the run's end, if it did (lab.recorder)."""
-    steady_slow: int = 0
-    """Requests of the steady window that succeeded but took longer than `slow_s`: by the rule that says when
-    users are back (RecoveryCriteria), still waiting, so failed; a stack this slow was not in steady state."""
     slow_s: float = RecoveryCriteria.max_latency_s
+    """An answer slower than this (the recovery rule's max latency) is counted in its window's `slow`."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -197,7 +198,7 @@ def requests_from(events: list[Event]) -> list[Request]:
     return sorted((Request.from_event(e) for e in events if e.get("kind") == "request"), key=lambda r: r.t)
 
 
-def stats(requests: list[Request]) -> Stats:
+def stats(requests: list[Request], slow_s: float) -> Stats:
     errors = [r for r in requests if not r.ok]
     return Stats(
         requests=len(requests),
@@ -206,17 +207,19 @@ def stats(requests: list[Request]) -> Stats:
         p50_s=_round(percentile((r.latency_s for r in requests), 50)),
         p95_s=_round(percentile((r.latency_s for r in requests), 95)),
         failure_p50_s=_round(percentile((r.latency_s for r in errors), 50)),
+        slow=sum(1 for r in requests if r.ok and r.latency_s > slow_s),
     )
 
 
-def window_impact(requests: list[Request], start: float, end: float,
+def window_impact(requests: list[Request], start: float, end: float, slow_s: float,
                   spans: list[tuple[float, float]] | None = None) -> WindowImpact:
     """Requests started in [start, end) (or in any of `spans` within it): overall and per serving replica (None:
     the LB itself answered)."""
     inside = [r for r in requests if start <= r.t < end and (spans is None or any(a <= r.t < b for a, b in spans))]
     replicas = sorted({r.replica or LB for r in inside})
-    per_replica = {name: stats([r for r in inside if (r.replica or LB) == name]) for name in replicas}
-    return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside), per_replica=per_replica)
+    per_replica = {name: stats([r for r in inside if (r.replica or LB) == name], slow_s) for name in replicas}
+    return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside, slow_s),
+                        per_replica=per_replica)
 
 
 def find_recovery(requests: list[Request], after: float, criteria: RecoveryCriteria) -> float | None:
@@ -310,10 +313,11 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     ]
 
     restart = next((s for s in steps if s["action"] == "restart" and fault_t is not None and s["t"] > fault_t), None)
-    windows = fault_windows(events, steps, requests, end_t)
+    slow_s = recovery.max_latency_s
+    windows = fault_windows(events, steps, requests, end_t, slow_s)
     spans = merged([(w.start, w.end) for w in windows])
     fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
-    fault = window_impact(requests, spans[0][0], spans[-1][1], spans) if spans else None
+    fault = window_impact(requests, spans[0][0], spans[-1][1], slow_s, spans) if spans else None
     after_restart = None
     if restart:
         # A request that started less than a failure's duration before the fix was still waiting when the fix
@@ -321,24 +325,22 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         # were most of the window, and the check failed for it).
         undecided_s = (fault.overall.failure_p50_s or 0.0) if fault else 0.0
         settled = restart["t"] + restart["took_s"] + RESTART_SETTLE_S
-        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s))
+        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s), slow_s)
     impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
-    steady_start = traffic_start + STEADY_WARMUP_S
-    steady_slow = sum(1 for r in requests if fault_t is not None and steady_start <= r.t < fault_t and r.ok
-                      and not _good(r, recovery))
     fault_s = sum(end - start for start, end in spans)
     return Analysis(
         partial=partial,
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
-        steady=window_impact(requests, steady_start, fault_t) if fault_t is not None else None,
+        steady=(window_impact(requests, traffic_start + STEADY_WARMUP_S, fault_t, slow_s) if fault_t is not None
+                else None),
         fault=fault,
         faults=windows,
         impacted_s=impacted_s,
         impact_share=round(impacted_s / fault_s, 4) if impacted_s is not None and fault_s > 0 else None,
         after_restart=after_restart,
-        after_recovery=window_impact(requests, recovery_t, end_t) if recovery_t is not None else None,
+        after_recovery=window_impact(requests, recovery_t, end_t, slow_s) if recovery_t is not None else None,
         steps=[_step_summary(s) for s in steps],
         skew=skew_stats(steps),
         traffic=_traffic(events, requests),
@@ -350,8 +352,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         fault_errors=error_tallies(events, requests, spans),
         generator_failure=next((str(e.get("message")) for e in events
                                 if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),
-        steady_slow=steady_slow,
-        slow_s=recovery.max_latency_s,
+        slow_s=slow_s,
     )
 
 
@@ -380,7 +381,8 @@ def error_tallies(events: list[Event], requests: list[Request], spans: list[tupl
     return tallies
 
 
-def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float) -> list[FaultWindow]:
+def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float,
+                  slow_s: float) -> list[FaultWindow]:
     """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw it
     gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of the run (still
     in effect), or the end of the recording."""
@@ -400,7 +402,7 @@ def fault_windows(events: list[Event], steps: list[Event], requests: list[Reques
         applied = next(iter(about("fault.applied", since=0.0)), {})
         windows.append(FaultWindow(fault=fault_id, kind=str(applied.get("fault_kind", "")),
                                    target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
-                                   ended_by=ended_by, impact=window_impact(requests, start, end)))
+                                   ended_by=ended_by, impact=window_impact(requests, start, end, slow_s)))
     return windows
 
 

@@ -101,6 +101,10 @@ BROKEN_SUMMARIES: dict[str, Callable[[Path], object]] = {
         **json.loads(path.read_text()), "intervals": "fast", "fault": {"overall": {"error_rate": "high"}}})),
     "not UTF-8": lambda path: path.write_bytes(b"\xff\xfe{}"),
     "a directory": lambda path: _replace_with_a_directory(path),
+    "judged by earlier checks": lambda path: path.write_text(json.dumps({  # whose verdict differed
+        **{key: value for key, value in json.loads(path.read_text()).items() if key != "judging"}, "verdict": "fail"})),
+    "judged by later checks": lambda path: path.write_text(json.dumps({
+        **json.loads(path.read_text()), "judging": 99, "verdict": "fail"})),
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from lab.clock import FakeClock
+from lab.console import summary_table
 from lab.report.build import make_reports
 from lab.report.chart import LANE_NAME_MAX, timeline_svg
 from lab.report.narrative import measure_proofs
@@ -222,3 +223,27 @@ def test_a_report_names_the_variant_run_that_tested_a_measure(tmp_path: Path) ->
     assert measure_proofs(tmp_path / "next", variant_summary, scenario) == {measure.measure: (
         f"tested by this run (variant {measure.name}): error rate 30.0% during the fault, against error rate "
         "30.0% during the fault without it (run 20261101T100000Z-db-network-misconfig)")}
+
+
+def test_answers_too_slow_before_the_fault_are_counted_where_the_steady_state_is_shown(runs_dir: Path) -> None:
+    """A recording whose app-1 answered in 1.5 s before the fault: the steady-state check fails on it, and the
+    console's summary, the report and the postmortem count those answers beside the steady window's 0% of errors
+    (they read as a contradiction otherwise)."""
+    path = runs_dir / PASS / "events.jsonl"
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    slowed = [{**e, "latency_s": 1.5} if e["kind"] == "request" and e["replica"] == "app-1" and e["t"] < 15.0
+              else e for e in events]
+    path.write_text("".join(json.dumps(e) + "\n" for e in slowed))
+    summary = judge(runs_dir / PASS)
+    steady = summary["steady"]["overall"]
+    assert summary["verdict"] == "fail" and steady["errors"] == 0 and steady["slow"] > 0
+    made = make_reports(runs_dir / PASS)
+    assert f'<td class="num">0.0%</td>\n<td class="num">{steady["slow"]}</td>' in made.html.read_text()
+    assert f"| steady state | {steady['requests']} | 0 | 0.0% | {steady['slow']} |" in made.postmortem.read_text()
+    output = io.StringIO()
+    Console(file=output, width=200).print(summary_table(summary))
+    assert f"{steady['requests']} requests, error rate 0.0%, {steady['slow']} answered slower than 1 s" in \
+        output.getvalue()
+    rows = {(row.section, row.name): row for row in compare(load_summary(runs_dir / WRONG_FIX), summary)}
+    slow_row = rows[("steady impact", "answered too slowly")]
+    assert (slow_row.a, slow_row.b) == ("0.00", f"{steady['slow']:.2f}")
