@@ -90,7 +90,8 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
 
 JUDGING = 2
 """How the checks judge, numbered: raised when one judges a recording differently (2: an answer slower than the
-recovery's latency counts as failed in the steady state), so that summaries cached by an earlier one are judged
+recovery's latency counts as failed in the steady state, which leaves out the requests still waiting when the fault
+landed), so that summaries cached by an earlier one are judged
 again rather than trusted (`lab runs`, `lab compare`)."""
 
 
