@@ -155,9 +155,10 @@ class Analysis:
     milestones: list[Milestone]
     intervals: list[Interval]
     steady: WindowImpact | None
-    """Requests started after the warm-up (STEADY_WARMUP_S) and ended before the fault was injected: one still
-    waiting when it landed may fail by the fault's doing (at 1,000 req/s, tens of them queued behind a stall of a
-    replica's), so it cannot say whether the service was steady."""
+    """Requests started after the warm-up (STEADY_WARMUP_S) and decided before the fault was injected: ended by
+    then, or already waiting longer than `slow_s` (not served, whatever came after). One that was still waiting
+    within `slow_s` when the fault landed may fail by the fault's doing (at 1,000 req/s, tens of them queued behind
+    a stall of a replica's), so it cannot say whether the service was steady."""
     fault: WindowImpact | None
     """Requests started while any fault was in effect (the union of the fault windows)."""
     faults: list[FaultWindow]
@@ -336,8 +337,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
-        steady=(window_impact([r for r in requests if r.t + r.latency_s < fault_t], traffic_start + STEADY_WARMUP_S,
-                              fault_t, slow_s) if fault_t is not None else None),
+        steady=(window_impact([r for r in requests if r.done_t < fault_t or r.t + slow_s < fault_t],
+                              traffic_start + STEADY_WARMUP_S, fault_t, slow_s) if fault_t is not None else None),
         fault=fault,
         faults=windows,
         impacted_s=impacted_s,

@@ -25,6 +25,11 @@ class RunRow:
     """Why the recording cannot be read (its verdict is then "unreadable")."""
 
 
+JUDGING_FAILED = (OSError, InvalidInput, KeyError, TypeError, ValueError)
+"""What judging a recording that cannot be read raises (KeyError...: what lab.event_fields does not check, should
+judging need it)."""
+
+
 def load_summary(run_dir: Path) -> dict[str, Any]:
     """summary.json, re-judged from the recording when it is missing or cannot be used (a run killed before it
     wrote one; a summary cut short, edited or unreadable: it is only a cache of what the recording says)."""
@@ -56,7 +61,7 @@ def _row(run_dir: Path) -> RunRow | None:
         return _unreadable(run_dir, f"cannot read {run_dir}: {exc.strerror or exc}")
     except InvalidInput as problem:
         return _unreadable(run_dir, str(problem))
-    except (KeyError, TypeError, ValueError) as exc:  # what lab.event_fields does not check, should judging need it
+    except JUDGING_FAILED as exc:
         return _unreadable(run_dir, f"{run_dir} cannot be judged: {type(exc).__name__}: {exc}")
     fault = summary.get("fault")
     return RunRow(run_dir=run_dir, scenario=summary["scenario"], verdict=summary["verdict"],
@@ -73,7 +78,8 @@ def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> tuple[Path
     """The newest complete recording of `scenario` (with `variant`, None for none) in runs_dir, and its summary.
     Each report asks, and a runs folder only grows: a directory the lab named for something else is passed over by
     its name, so only the summaries of likely matches (and of directories named with --out) are read; one that
-    cannot be read, or is not a summary, is passed over too (a report is not about it)."""
+    cannot be read, or is not a summary, is passed over too (a report is not about it). One an earlier judging
+    wrote is judged again, or passed over if it cannot be."""
     wanted = outputs.scenario_subject(scenario, variant)
     try:
         names = sorted((entry.name for entry in os.scandir(runs_dir)), reverse=True)
@@ -83,8 +89,14 @@ def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> tuple[Path
         if outputs.named_subject(name) not in (wanted, None):
             continue
         summary = outputs.read_summary(runs_dir / name, outputs.RunFigures)
-        if summary is not None and summary["scenario"] == scenario and summary.get("variant") == variant and \
-                summary["verdict"] != "partial":
+        if summary is None or summary["scenario"] != scenario or summary.get("variant") != variant:
+            continue
+        if not outputs.judged_now(summary):  # its verdict is an earlier judging's
+            try:
+                summary = judge(runs_dir / name)
+            except JUDGING_FAILED:
+                continue
+        if summary["verdict"] != "partial":
             return runs_dir / name, summary
     return None
 
@@ -120,7 +132,7 @@ def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[Compar
             rows.append(_numeric(f"{window} impact", "p95 latency (s)", stats_a.get("p95_s"), stats_b.get("p95_s")))
             if stats_a.get("slow") or stats_b.get("slow"):  # absent from summaries written before it was counted
                 rows.append(_numeric(f"{window} impact", "answered too slowly", stats_a.get("slow"),
-                                     stats_b.get("slow")))
+                                     stats_b.get("slow"), digits=0))
     for name, key in (("users affected (s)", "impacted_s"), ("users affected (% of the fault)", "impact_share")):
         a, b = summary_a.get(key), summary_b.get(key)
         if a is not None or b is not None:
@@ -135,9 +147,9 @@ def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[Compar
     return rows
 
 
-def _numeric(section: str, name: str, a: float | None, b: float | None) -> ComparisonRow:
-    shown = [("-" if value is None else f"{value:.2f}") for value in (a, b)]
-    difference = "" if a is None or b is None else f"{b - a:+.2f}"
+def _numeric(section: str, name: str, a: float | None, b: float | None, digits: int = 2) -> ComparisonRow:
+    shown = [("-" if value is None else f"{value:.{digits}f}") for value in (a, b)]
+    difference = "" if a is None or b is None else f"{b - a:+.{digits}f}"
     return ComparisonRow(section, name, shown[0], shown[1], difference)
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from lab.errors import InvalidInput, LabError
 from lab.events import read_events
+from lab.outputs import JUDGING, read_summary
 from lab.report.build import make_reports
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay_lines
@@ -103,8 +104,6 @@ BROKEN_SUMMARIES: dict[str, Callable[[Path], object]] = {
     "a directory": lambda path: _replace_with_a_directory(path),
     "judged by earlier checks": lambda path: path.write_text(json.dumps({  # whose verdict differed
         **{key: value for key, value in json.loads(path.read_text()).items() if key != "judging"}, "verdict": "fail"})),
-    "judged by later checks": lambda path: path.write_text(json.dumps({
-        **json.loads(path.read_text()), "judging": 99, "verdict": "fail"})),
 }
 
 
@@ -114,6 +113,7 @@ def test_a_summary_that_cannot_be_used_is_judged_again_from_the_recording(runs_d
     read, or is not a summary, is judged again (and rewritten if it can be: not over a directory)."""
     run_dir = runs_dir / PASS
     judge(run_dir)
+    assert read_summary(run_dir) is not None  # as written: trusted
     BROKEN_SUMMARIES[breakage](run_dir / "summary.json")
     assert load_summary(run_dir)["verdict"] == "pass"
     assert [row.verdict for row in list_runs(runs_dir)] == ["fail", "pass"]
@@ -121,6 +121,16 @@ def test_a_summary_that_cannot_be_used_is_judged_again_from_the_recording(runs_d
     assert (rows[("run", "verdict")].a, rows[("run", "verdict")].b) == ("pass", "fail")
     if breakage != "a directory":
         assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "pass"
+
+
+def test_a_summary_a_later_lab_judged_is_kept(runs_dir: Path) -> None:
+    """Two versions of the lab sharing a runs folder would otherwise undo each other's summaries: the earlier one
+    keeps what the later one's judging wrote."""
+    run_dir = runs_dir / PASS
+    judge(run_dir)
+    path = run_dir / "summary.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "judging": JUDGING + 1, "verdict": "fail"}))
+    assert load_summary(run_dir)["verdict"] == "fail"
 
 
 def test_compare_with_a_broken_summary_prints_the_comparison(runs_dir: Path) -> None:
@@ -441,6 +451,8 @@ BROKEN_NEIGHBOURS: dict[str, Callable[[Path], object]] = {
     "a list": lambda path: path.write_text("[]"),
     "not UTF-8": lambda path: path.write_bytes(b"\xff"),
     "a directory": lambda path: path.mkdir(),
+    "judged earlier, no recording to judge again": lambda path: path.write_text(json.dumps({
+        "scenario": "db-network-misconfig", "variant": "deep-health-check", "verdict": "pass"})),
 }
 
 
@@ -456,7 +468,8 @@ def test_a_broken_neighbour_is_passed_over_by_a_report(tmp_path: Path, breakage:
     for run_dir, verdict in ((base, "fail"), (good, "pass")):
         run_dir.mkdir()
         (run_dir / "summary.json").write_text(json.dumps({
-            "scenario": scenario.name, "variant": None if run_dir == base else variant, "verdict": verdict,
+            "judging": JUDGING, "scenario": scenario.name, "variant": None if run_dir == base else variant,
+            "verdict": verdict,
             "fault": {"overall": {"error_rate": 0.3 if run_dir == base else 0.012}}}))
     broken.mkdir()
     BROKEN_NEIGHBOURS[breakage](broken / "summary.json")
@@ -465,3 +478,24 @@ def test_a_broken_neighbour_is_passed_over_by_a_report(tmp_path: Path, breakage:
         f"tested by variant {variant} (run {good.name}, pass): error rate 1.2% during the fault, against error rate "
         "30.0% during the fault in this run")}
 
+
+
+def test_a_neighbour_judged_by_earlier_checks_is_judged_again_for_a_report(tmp_path: Path) -> None:
+    """A variant run whose summary an earlier judging wrote (no `judging`, and here a verdict the recording does not
+    bear out) is judged again from its recording before a report names its verdict as a measure's proof."""
+    scenario = load(SEED)
+    variant = scenario.variants[0].name
+    base = tmp_path / "20261101T100000Z-db-network-misconfig"
+    base.mkdir()
+    (base / "summary.json").write_text(json.dumps({
+        "judging": JUDGING, "scenario": scenario.name, "variant": None, "verdict": "fail",
+        "fault": {"overall": {"error_rate": 0.3}}}))
+    earlier = tmp_path / f"20261102T100000Z-db-network-misconfig-{variant}"
+    shutil.copytree(RECORDINGS / PASS, earlier)
+    _make_variant_run(earlier, variant, {})
+    (earlier / "summary.json").write_text(json.dumps({
+        "scenario": scenario.name, "variant": variant, "verdict": "fail", "fault": {"overall": {"error_rate": 0.9}}}))
+    summary = json.loads((base / "summary.json").read_text())
+    [proof] = measure_proofs(base, summary, scenario).values()
+    assert proof.startswith(f"tested by variant {variant} (run {earlier.name}, pass): error rate 33")
+    assert json.loads((earlier / "summary.json").read_text())["judging"] == JUDGING

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from lab.clock import FakeClock
 from lab.console import summary_table
+from lab.outputs import JUDGING
 from lab.report.build import make_reports
 from lab.report.chart import LANE_NAME_MAX, timeline_svg
 from lab.report.narrative import measure_proofs
@@ -170,7 +171,7 @@ def _recording(runs_dir: Path, name: str, scenario: str, variant: str | None, ve
     run_dir = runs_dir / name
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(json.dumps({
-        "scenario": scenario, "variant": variant, "verdict": verdict,
+        "judging": JUDGING, "scenario": scenario, "variant": variant, "verdict": verdict,
         "fault": {"overall": {"error_rate": fault_error_rate}}}))
     return run_dir
 
@@ -246,4 +247,4 @@ def test_answers_too_slow_before_the_fault_are_counted_where_the_steady_state_is
         output.getvalue()
     rows = {(row.section, row.name): row for row in compare(load_summary(runs_dir / WRONG_FIX), summary)}
     slow_row = rows[("steady impact", "answered too slowly")]
-    assert (slow_row.a, slow_row.b) == ("0.00", f"{steady['slow']:.2f}")
+    assert (slow_row.a, slow_row.b, slow_row.difference) == ("0", str(steady["slow"]), f"+{steady['slow']}")
