@@ -89,10 +89,10 @@ def write_scenario(run_dir: Path, scenario: Scenario, speed: float) -> None:
 
 
 JUDGING = 2
-"""How the checks judge, numbered: raised when one judges a recording differently (2: an answer slower than the
-recovery's latency counts as failed in the steady state, which leaves out the requests still waiting when the fault
-landed), so that summaries cached by an earlier one are judged
-again rather than trusted (`lab runs`, `lab compare`)."""
+"""How the checks judge, numbered: raised when one judges a recording differently, so that summaries cached by an
+earlier judging are judged again rather than trusted (`lab runs`, `lab compare`, a report's neighbours). 2: an
+answer slower than the recovery's latency counts as failed in the steady state, which holds only the requests
+decided before the fault."""
 
 
 def summary_document(run_id: str, scenario: Scenario, speed: float, analysis: Analysis,
@@ -172,7 +172,7 @@ class Summary(RunFigures):
     """What `lab runs` and `lab compare` read of a summary.json: all of it that they show."""
 
     judging: int
-    """JUDGING when written: a summary of another judging is judged again."""
+    """JUDGING when written: a summary of an earlier judging is judged again."""
     milestones: list[_Milestone]
     intervals: list[_Interval]
     checks: list[_Check]
