@@ -202,7 +202,7 @@ def requests_from(events: list[Event]) -> list[Request]:
     return sorted((Request.from_event(e) for e in events if e.get("kind") == "request"), key=lambda r: r.t)
 
 
-def stats(requests: list[Request], slow_s: float) -> Stats:
+def stats(requests: list[Request], criteria: RecoveryCriteria) -> Stats:
     errors = [r for r in requests if not r.ok]
     return Stats(
         requests=len(requests),
@@ -211,18 +211,18 @@ def stats(requests: list[Request], slow_s: float) -> Stats:
         p50_s=_round(percentile((r.latency_s for r in requests), 50)),
         p95_s=_round(percentile((r.latency_s for r in requests), 95)),
         failure_p50_s=_round(percentile((r.latency_s for r in errors), 50)),
-        slow=sum(1 for r in requests if r.ok and r.latency_s > slow_s),
+        slow=sum(1 for r in requests if r.ok and not _good(r, criteria)),
     )
 
 
-def window_impact(requests: list[Request], start: float, end: float, slow_s: float,
+def window_impact(requests: list[Request], start: float, end: float, criteria: RecoveryCriteria,
                   spans: list[tuple[float, float]] | None = None) -> WindowImpact:
     """Requests started in [start, end) (or in any of `spans` within it): overall and per serving replica (None:
     the LB itself answered)."""
     inside = [r for r in requests if start <= r.t < end and (spans is None or any(a <= r.t < b for a, b in spans))]
     replicas = sorted({r.replica or LB for r in inside})
-    per_replica = {name: stats([r for r in inside if (r.replica or LB) == name], slow_s) for name in replicas}
-    return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside, slow_s),
+    per_replica = {name: stats([r for r in inside if (r.replica or LB) == name], criteria) for name in replicas}
+    return WindowImpact(start=round(start, 3), end=round(end, 3), overall=stats(inside, criteria),
                         per_replica=per_replica)
 
 
@@ -317,11 +317,10 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     ]
 
     restart = next((s for s in steps if s["action"] == "restart" and fault_t is not None and s["t"] > fault_t), None)
-    slow_s = recovery.max_latency_s
-    windows = fault_windows(events, steps, requests, end_t, slow_s)
+    windows = fault_windows(events, steps, requests, end_t, recovery)
     spans = merged([(w.start, w.end) for w in windows])
     fault_end = mitigation["t"] if mitigation else (spans[-1][1] if spans else end_t)
-    fault = window_impact(requests, spans[0][0], spans[-1][1], slow_s, spans) if spans else None
+    fault = window_impact(requests, spans[0][0], spans[-1][1], recovery, spans) if spans else None
     after_restart = None
     if restart:
         # A request that started less than a failure's duration before the fix was still waiting when the fix
@@ -329,7 +328,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         # were most of the window, and the check failed for it).
         undecided_s = (fault.overall.failure_p50_s or 0.0) if fault else 0.0
         settled = restart["t"] + restart["took_s"] + RESTART_SETTLE_S
-        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s), slow_s)
+        after_restart = window_impact(requests, settled, max(settled, fault_end - undecided_s), recovery)
     impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
     fault_s = sum(end - start for start, end in spans)
     return Analysis(
@@ -337,14 +336,14 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         ended_reason=ended_reason,
         milestones=milestones,
         intervals=intervals,
-        steady=(window_impact([r for r in requests if r.done_t < fault_t or r.t + slow_s < fault_t],
-                              traffic_start + STEADY_WARMUP_S, fault_t, slow_s) if fault_t is not None else None),
+        steady=(window_impact([r for r in requests if r.done_t < fault_t or r.t + recovery.max_latency_s < fault_t],
+                              traffic_start + STEADY_WARMUP_S, fault_t, recovery) if fault_t is not None else None),
         fault=fault,
         faults=windows,
         impacted_s=impacted_s,
         impact_share=round(impacted_s / fault_s, 4) if impacted_s is not None and fault_s > 0 else None,
         after_restart=after_restart,
-        after_recovery=window_impact(requests, recovery_t, end_t, slow_s) if recovery_t is not None else None,
+        after_recovery=window_impact(requests, recovery_t, end_t, recovery) if recovery_t is not None else None,
         steps=[_step_summary(s) for s in steps],
         skew=skew_stats(steps),
         traffic=_traffic(events, requests),
@@ -356,7 +355,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         fault_errors=error_tallies(events, requests, spans),
         generator_failure=next((str(e.get("message")) for e in events
                                 if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),
-        slow_s=slow_s,
+        slow_s=recovery.max_latency_s,
     )
 
 
@@ -386,7 +385,7 @@ def error_tallies(events: list[Event], requests: list[Request], spans: list[tupl
 
 
 def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float,
-                  slow_s: float) -> list[FaultWindow]:
+                  criteria: RecoveryCriteria) -> list[FaultWindow]:
     """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw it
     gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of the run (still
     in effect), or the end of the recording."""
@@ -406,7 +405,7 @@ def fault_windows(events: list[Event], steps: list[Event], requests: list[Reques
         applied = next(iter(about("fault.applied", since=0.0)), {})
         windows.append(FaultWindow(fault=fault_id, kind=str(applied.get("fault_kind", "")),
                                    target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
-                                   ended_by=ended_by, impact=window_impact(requests, start, end, slow_s)))
+                                   ended_by=ended_by, impact=window_impact(requests, start, end, criteria)))
     return windows
 
 
