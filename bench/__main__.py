@@ -18,9 +18,9 @@ from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
 from bench.stack import cold_build, image_sizes, up_down, whole_run
-from lab import lifecycle
-from lab.leftovers import owner_token
 from lab.settings import Settings
+from lab.stack import commands as lifecycle
+from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = {"skew", "stack", "injection", "families", "load", "run", "deadman"}

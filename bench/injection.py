@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.stats import summarize
-from lab import labels
 from lab.faults import Fault, build_fault, families
 from lab.faults.helper import StackTarget
-from lab.stack import BUILTIN_TOPOLOGY, Stack
+from lab.stack import labels
+from lab.stack.project import BUILTIN_TOPOLOGY, Stack
 
 
 def _timed(action: Callable[[], object]) -> float:

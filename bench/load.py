@@ -24,12 +24,12 @@ from typing import Any
 
 from bench.injection import example_fault
 from lab.clock import MonotonicClock
-from lab.events import EventLog, read_events
-from lab.lateness import lateness_of
-from lab.scenario import TrafficSpec
-from lab.stack import Stack
-from lab.timeline import percentile
-from lab.traffic import SyntheticUsers
+from lab.judge.analysis import percentile
+from lab.judge.lateness import lateness_of
+from lab.record.events import EventLog, read_events
+from lab.record.users import SyntheticUsers
+from lab.scenario.document import TrafficSpec
+from lab.stack.project import Stack
 
 WARMUP_S = 2.0
 WRK_CONNECTIONS = 100

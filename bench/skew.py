@@ -10,9 +10,9 @@ import yaml
 
 from bench.stats import summarize
 from lab.clock import MonotonicClock
-from lab.events import EventLog
-from lab.runner import Runner
-from lab.scenario import parse
+from lab.play.timeline import Runner
+from lab.record.events import EventLog
+from lab.scenario.document import parse
 
 STEPS = 60
 

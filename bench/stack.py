@@ -17,11 +17,12 @@ from typing import Any
 import docker
 
 from bench.stats import summarize
-from lab import images, labels, lifecycle
-from lab.events import read_events
-from lab.images import LabImages
+from lab.judge.analysis import percentile
+from lab.record.events import read_events
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE
-from lab.timeline import percentile
+from lab.stack import commands as lifecycle
+from lab.stack import images, labels
+from lab.stack.images import LabImages
 
 
 def cold_build(engine: lifecycle.Engine) -> float:

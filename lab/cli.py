@@ -22,11 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from lab import __version__, library, lifecycle, scenario, starter
-from lab import images as images_module
+from lab import __version__
 from lab.clock import MonotonicClock
-from lab.console import terminal
-from lab.docker_env import ENGINE_ERRORS, engine_failed
 from lab.drill.control import read_active as read_active_drill
 from lab.drill.control import send as send_to_drill
 from lab.errors import (
@@ -39,11 +36,17 @@ from lab.errors import (
     ScenarioError,
 )
 from lab.faults import families as fault_families
-from lab.postmortem_import import write_skeleton
-from lab.service_exec import run_in_service
+from lab.judge.verdict import load_run
+from lab.play.console import terminal
+from lab.scenario import document as scenario
+from lab.scenario import library, starter
+from lab.scenario.postmortem import write_skeleton
 from lab.settings import Settings
-from lab.stack import RESTART_WAIT_S
-from lab.verdict import load_run
+from lab.stack import commands as lifecycle
+from lab.stack import images as images_module
+from lab.stack.engine import ENGINE_ERRORS, engine_failed
+from lab.stack.exec import run_in_service
+from lab.stack.project import RESTART_WAIT_S
 
 if TYPE_CHECKING:
     from lab.report.runs import RunRow
@@ -211,7 +214,7 @@ def clean(force: bool) -> None:
 def validate(scenario_ref: str) -> None:
     """Check a scenario file (a name, a path, or a directory of them) and its runbook scripts, without starting
     anything."""
-    from lab.preflight import script_problems
+    from lab.play.preflight import script_problems
 
     settings = Settings.from_env()
     directory = Path(scenario_ref)
@@ -354,7 +357,7 @@ def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | Non
 
     Writes scenario.yaml, events.jsonl, summary.json and junit.xml to the run directory.
     """
-    from lab.run import RunOptions, run_scenario
+    from lab.play.run import RunOptions, run_scenario
 
     settings = Settings.from_env()
     loaded = scenario.load(scenario.resolve(scenario_ref, settings.scenario_dirs))
@@ -472,7 +475,7 @@ def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, see
           inject_after: float | None, max_duration: float | None) -> None:
     """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
     from lab.drill.launch import run_drill
-    from lab.drill.session import DrillOptions
+    from lab.drill.trainee import DrillOptions
 
     settings = Settings.from_env()
     for option, seconds in (("--inject-after", inject_after), ("--max-duration", max_duration)):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError, NothingRunning
-from lab.stack import new_run_id, override_directory
+from lab.stack.project import new_run_id, override_directory
 
 POINTER = ".active-drill"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

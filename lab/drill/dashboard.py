@@ -12,7 +12,7 @@ from rich.text import Text
 
 from lab.clock import Clock
 from lab.drill.live import LiveState
-from lab.events import Event
+from lab.record.events import Event
 
 PLAIN_EVERY_S = 15.0
 HELP = ("lab ack | lab note TEXT | lab hint | lab logs SERVICE | lab exec [--netns] SERVICE -- CMD | "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.events import Event
-from lab.scenario import Scenario
+from lab.record.events import Event
+from lab.scenario.document import Scenario
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lab import outputs
 from lab.drill.control import check_socket_path, pointer_path, read_active, send
 from lab.drill.debrief import Debrief, debrief, render_markdown
-from lab.drill.session import DrillOptions, DrillSession
+from lab.drill.trainee import DrillOptions, DrillSession
 from lab.errors import InvalidInput, LabError, NothingRunning
-from lab.events import read_events
-from lab.interrupts import run_guarded
-from lab.leftovers import owner_token
-from lab.lifecycle import Engine, ensure_images
-from lab.preflight import preflight
-from lab.scenario import Scenario
+from lab.judge import outputs
+from lab.play.preflight import preflight
+from lab.play.signals import run_guarded
+from lab.record.events import read_events
+from lab.scenario.document import Scenario
 from lab.settings import Settings
+from lab.stack.commands import Engine, ensure_images
+from lab.stack.owners import owner_token
 
 
 def ensure_no_active_drill(runs_dir: Path) -> None:

@@ -8,8 +8,8 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from lab.events import Event
-from lab.timeline import percentile
+from lab.judge.analysis import percentile
+from lab.record.events import Event
 
 WINDOW_S = 10.0
 NEWEST_ERRORS = 4

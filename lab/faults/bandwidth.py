@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from lab.document import ServiceName
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
-from lab.model import ServiceName
 
 HANDLE = "5ab1:"
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, get_args
 import docker
 from pydantic import Field, field_validator, model_validator
 
-from lab.model import DocumentModel, FieldProblem, PositiveSeconds, ServiceName
+from lab.document import DocumentModel, FieldProblem, PositiveSeconds, ServiceName
 
 FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 

@@ -13,8 +13,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from lab.document import ServiceName
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
-from lab.model import ServiceName
 
 ROUTE_PROTOCOL = "209"
 """The `proto` number the lab's routes carry (unassigned by IANA's and iproute2's tables)."""

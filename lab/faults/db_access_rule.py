@@ -17,9 +17,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from lab.document import DatabaseService, ServiceName
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.postgres import PSQL
-from lab.model import DatabaseService, ServiceName
 
 SCRIPT = PSQL + r"""
 hba_path() {

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from lab.document import DatabaseService
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.postgres import PSQL
-from lab.model import DatabaseService
 
 SCRIPT = PSQL + r"""
 limit_now() { sql <<<"select rolconnlimit from pg_roles where rolname = :'role';"; }

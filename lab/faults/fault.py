@@ -7,11 +7,11 @@ import contextlib
 import threading
 import time
 
-from lab import labels
-from lab.attach import Reply
 from lab.errors import FaultError
 from lab.faults.base import FaultFamily, FaultSpec, FaultState, FaultTarget, HelperPlan
 from lab.faults.helper import Helper, run_once, start_helper
+from lab.stack import labels
+from lab.stack.attach import Reply
 
 FAULT_LABEL = "outage-lab.fault"
 

@@ -32,10 +32,10 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from lab import labels
-from lab.attach import REPLY_TIMEOUT_S, Channel, Reply, StreamEnded, attach, remove_container
 from lab.errors import FaultError
 from lab.faults.base import FaultTarget, HelperPlan
+from lab.stack import labels
+from lab.stack.attach import REPLY_TIMEOUT_S, Channel, Reply, StreamEnded, attach, remove_container
 
 PREFIX = "outage-lab-helper"
 

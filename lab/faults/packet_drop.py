@@ -12,9 +12,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from lab.document import Port, ServiceName
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.iptables import MARKED_RULES
-from lab.model import Port, ServiceName
 
 
 class PacketDropSpec(FaultSpec):

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from lab.document import FieldProblem, ServiceName
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.iptables import MARKED_RULES
-from lab.model import FieldProblem, ServiceName
 
 
 class PartitionSpec(FaultSpec):

@@ -30,12 +30,12 @@ import docker
 from docker.errors import NotFound
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labels
 from lab.errors import InvalidInput, LabError, StackError
-from lab.events import read_events
 from lab.gameday.drills import DrillPlan, DrillProcess
 from lab.gameday.engines import DockerEngine, EngineHost
-from lab.scenario import Scenario
+from lab.record.events import read_events
+from lab.scenario.document import Scenario
+from lab.stack import labels
 
 CPU_SHARE = 0.75
 MEMORY_SHARE = 0.8

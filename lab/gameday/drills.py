@@ -26,12 +26,12 @@ from typing import Any, TextIO
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.drill.control import send
-from lab.drill.session import drawn_fault
+from lab.drill.trainee import drawn_fault
 from lab.errors import LabError
-from lab.events import Event
 from lab.faults import FaultSpec
 from lab.gameday.engines import DOCKER_VARIABLES, DockerEngine
-from lab.scenario import Scenario
+from lab.record.events import Event
+from lab.scenario.document import Scenario
 
 FOLLOW_EVERY_S = 0.25
 END_WAIT_S = 30.0
@@ -62,7 +62,7 @@ class DrillPlan:
 
     @property
     def fault(self) -> FaultSpec:
-        """The fault this drill lands: drawn by the drill itself from the same seed (lab.drill.session)."""
+        """The fault this drill lands: drawn by the drill itself from the same seed (lab.drill.trainee)."""
         return drawn_fault(self.scenario, self.seed)
 
     def argv(self) -> list[str]:

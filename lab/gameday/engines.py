@@ -29,9 +29,9 @@ from docker.context import ContextAPI
 from docker.errors import DockerException, ImageNotFound
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lab.docker_env import ENGINE_ERRORS, ENGINE_FIX, first_line
 from lab.errors import DockerUnavailable, InvalidInput
-from lab.images import IMAGE_NAMES, LabImages
+from lab.stack.engine import ENGINE_ERRORS, ENGINE_FIX, first_line
+from lab.stack.images import IMAGE_NAMES, LabImages
 
 DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 Progress = Callable[[str], None]

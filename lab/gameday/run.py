@@ -18,7 +18,6 @@ from pathlib import Path
 import docker
 import uvicorn
 
-from lab import images, library, outputs, scenario
 from lab.errors import InvalidInput, PortInUse
 from lab.gameday.capacity import EngineSlot, StackCost, load_cost, measure, place, save_cost, this_machine
 from lab.gameday.drills import DrillPlan
@@ -26,10 +25,14 @@ from lab.gameday.engines import DockerEngine, EngineHost, copy_images, host_of, 
 from lab.gameday.game import GameDay, Trainee
 from lab.gameday.scoreboard import Row
 from lab.gameday.server import build_app
-from lab.interrupts import run_guarded
-from lab.scenario import Scenario
+from lab.judge import outputs
+from lab.play.signals import run_guarded
+from lab.scenario import document as scenario
+from lab.scenario import library
+from lab.scenario.document import Scenario
 from lab.settings import Settings
-from lab.stack import running_run_ids
+from lab.stack import images
+from lab.stack.project import running_run_ids
 
 END_WAIT_S = 180.0
 """How long an ended drill may take to revert its fault and remove its stack before it is killed."""

@@ -11,8 +11,8 @@ from typing import Any
 
 from lab.drill.debrief import Debrief, debrief
 from lab.drill.live import LiveFigures, LiveState
-from lab.events import Event
-from lab.scenario import Scenario
+from lab.record.events import Event
+from lab.scenario.document import Scenario
 
 RESTART_FOLDS_S = 30.0
 """A `docker restart` is a kill, a die, a stop and a start before the restart event: shown as one line."""

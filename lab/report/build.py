@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lab.errors import LabError
-from lab.events import Event
+from lab.judge.verdict import judge, load_run
+from lab.record.events import Event
 from lab.report import chart
 from lab.report.narrative import measure_proofs, postmortem_context
-from lab.scenario import Scenario
-from lab.verdict import judge, load_run
+from lab.scenario.document import Scenario
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -58,7 +58,7 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
                  recording: tuple[Scenario, list[Event]] | None = None) -> Reports:
     """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
     `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant. `recording`:
-    what `load_run` read of it, for a caller that has read it already (lab.verdict.judge takes it too)."""
+    what `load_run` read of it, for a caller that has read it already (lab.judge.verdict.judge takes it too)."""
     started = time.perf_counter()
     loaded, events = recording = recording or load_run(run_dir)
     summary = summary or judge(run_dir, scenario, recording)

@@ -8,8 +8,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from lab.events import Event
-from lab.timeline import percentile, requests_from
+from lab.judge.analysis import percentile, requests_from
+from lab.record.events import Event
 
 OK_COLOUR = "#2e7d32"
 FAILED_COLOUR = "#c62828"

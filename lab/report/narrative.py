@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.report.runs import latest_run
-from lab.scenario import Scenario
+from lab.scenario.document import Scenario
 
 
 @dataclass

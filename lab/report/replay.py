@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lab.clock import Clock
-from lab.events import Event
+from lab.record.events import Event
 from lab.report.chart import per_second
 
 STATUS_WINDOW_S = 5

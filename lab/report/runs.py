@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import outputs
 from lab.errors import InvalidInput
-from lab.verdict import judge
+from lab.judge import outputs
+from lab.judge.verdict import judge
 
 INTERVALS = ("detect", "identify", "mitigate", "recover", "user impact")
 
@@ -26,7 +26,7 @@ class RunRow:
 
 
 JUDGING_FAILED = (OSError, InvalidInput, KeyError, TypeError, ValueError)
-"""What judging a recording that cannot be read raises (KeyError...: what lab.event_fields does not check, should
+"""What judging a recording that cannot be read raises (KeyError...: what lab.record.schema does not check, should
 judging need it)."""
 
 

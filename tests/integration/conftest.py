@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
 from lab.settings import Settings
-from lab.stack import Stack
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
+from lab.stack.project import Stack
 
 pytestmark = pytest.mark.docker
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import docker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labels
 from lab.settings import PROJECT_ROOT
+from lab.stack import labels
 
 from .helpers import NotYet
 

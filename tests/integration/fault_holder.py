@@ -16,11 +16,11 @@ import os
 import sys
 import time
 
-from lab import docker_env
 from lab.faults import build_fault, families
 from lab.faults.helper import StackTarget
 from lab.settings import Settings
-from lab.stack import BUILTIN_TOPOLOGY, Stack
+from lab.stack import engine as docker_env
+from lab.stack.project import BUILTIN_TOPOLOGY, Stack
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 import yaml
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labels, lifecycle
 from lab.settings import PROJECT_ROOT
-from lab.stack import project_name
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.project import project_name
 
 T = TypeVar("T")
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labels, lifecycle
 from lab.drill.control import NOTHING_RUNNING, POINTER, control_socket
-from lab.images import LabImages
-from lab.stack import override_directory, project_name
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.images import LabImages
+from lab.stack.project import override_directory, project_name
 
 from .helpers import NotYet, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 

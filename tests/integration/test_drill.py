@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from lab import lifecycle
 from lab.drill.control import send
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .helpers import events_of, lab_cli, leftovers, running_lab, wait_for, wait_for_event, wait_until
 

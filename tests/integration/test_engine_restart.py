@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for, wait_for_event

@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab import labels, lifecycle
 from lab.faults import Fault, FaultState, build_fault, families
 from lab.faults.helper import StackTarget
-from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
-from lab.stack import BUILTIN_TOPOLOGY, Stack
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.images import LabImages
+from lab.stack.project import BUILTIN_TOPOLOGY, Stack
 
 from .helpers import NotYet
 

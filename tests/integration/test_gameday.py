@@ -23,10 +23,11 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, stop_after_delay, wait_fixed
 
-from lab import labels, lifecycle
 from lab.gameday.capacity import StackCost, save_cost
 from lab.gameday.engines import host_of
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.images import LabImages
 
 from .helpers import LAB, events_of, lab_cli, wait_for_event, wait_until
 from .second_engine import second_engine, unavailable

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
 from lab.settings import BUILTIN_SCENARIOS
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .helpers import checks_of, lab_cli, leftovers, summary_of
 

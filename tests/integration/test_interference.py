@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from docker.errors import APIError
 
-from lab import labels, lifecycle
-from lab.images import LabImages
-from lab.leftovers import owners_by_run
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.images import LabImages
+from lab.stack.owners import owners_by_run
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
 

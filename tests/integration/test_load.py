@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import lifecycle
-from lab.checks import GENERATOR_KEPT_UP
-from lab.images import LabImages
-from lab.scenario import MAX_RATE
+from lab.judge.checks import GENERATOR_KEPT_UP
+from lab.scenario.document import MAX_RATE
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .helpers import events_of, lab_cli, leftovers, seed, summary_of
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from docker.errors import NotFound
 
-from lab import lifecycle
-from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
-from lab.stack_spec import built_image_tag
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
+from lab.stack.spec import built_image_tag
 
 from .helpers import lab_cli, leftovers
 

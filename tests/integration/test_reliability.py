@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
-from lab.stack import project_name
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
+from lab.stack.project import project_name
 
 from .helpers import (
     checks_of,

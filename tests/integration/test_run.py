@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .helpers import checks_of, lab_cli, summary_of, variant
 

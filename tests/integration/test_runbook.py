@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import docker_env, lifecycle
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack import engine as docker_env
+from lab.stack.images import LabImages
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab import labels, lifecycle
-from lab.images import LabImages
 from lab.settings import PROJECT_ROOT
-from lab.stack import APP_SERVICES, SERVICES, Stack, override_directory
+from lab.stack import commands as lifecycle
+from lab.stack import labels
+from lab.stack.images import LabImages
+from lab.stack.project import APP_SERVICES, SERVICES, Stack, override_directory
 
 from .helpers import lab_cli, leftovers
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import lifecycle
-from lab.images import LabImages
+from lab.stack import commands as lifecycle
+from lab.stack.images import LabImages
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, summary_of
 

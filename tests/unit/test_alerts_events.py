@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lab.alerts import AlertEvaluator, AlertState
 from lab.clock import FakeClock, MonotonicClock
-from lab.events import Event, EventLog, read_events
-from lab.scenario import AlertRule
-from lab.watchers import AppLogWatcher, DockerEventWatcher
+from lab.record.alerts import AlertEvaluator, AlertState
+from lab.record.events import Event, EventLog, read_events
+from lab.record.watchers import AppLogWatcher, DockerEventWatcher
+from lab.scenario.document import AlertRule
 
 RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
 

@@ -15,14 +15,14 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput, LabError
-from lab.events import read_events
-from lab.outputs import JUDGING, read_summary
+from lab.judge.outputs import JUDGING, read_summary
+from lab.judge.verdict import judge, load_run
+from lab.record.events import read_events
 from lab.report.build import make_reports
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay_lines
 from lab.report.runs import compare, list_runs, load_summary
-from lab.scenario import load
-from lab.verdict import judge, load_run
+from lab.scenario.document import load
 from tests.unit.test_bad_input import assert_one_line, run_lab
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -52,7 +52,7 @@ def _edit_event(run_dir: Path, number: int, edit: Callable[[dict[str, object]], 
 
 def _make_variant_run(run_dir: Path, name: str, checks: dict[str, object]) -> None:
     """The recording as a run of a variant: the variant in its scenario.yaml, and its name where a run records
-    it (run.started: lab.recorder)."""
+    it (run.started: lab.record.recorder)."""
     scenario_path = run_dir / "scenario.yaml"
     document = yaml.safe_load(scenario_path.read_text())
     document["variants"] = [{"name": name, "measure": "Page the on-call engineer louder", "checks": checks}]

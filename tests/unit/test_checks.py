@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.checks import CheckResult, evaluate
-from lab.scenario import Checks, ErrorCauseCheck, ImpactCheck, InRotationCheck, load
+from lab.judge.analysis import RecoveryCriteria, analyse
+from lab.judge.checks import CheckResult, evaluate
+from lab.judge.verdict import recovery_criteria
+from lab.scenario.document import Checks, ErrorCauseCheck, ImpactCheck, InRotationCheck, load
 from lab.settings import PROJECT_ROOT
-from lab.timeline import RecoveryCriteria, analyse
-from lab.verdict import recovery_criteria
 
 from .streams import Incident, event, recording
 

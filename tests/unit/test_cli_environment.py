@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import docker_env
 from lab.settings import PROJECT_ROOT
+from lab.stack import engine as docker_env
 
 
 def run_lab(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -12,15 +12,15 @@ import docker
 import pytest
 from rich.console import Console
 
-from lab import engine_loss
 from lab.clock import FakeClock
-from lab.console import ENGINE_NEWS, ConsoleProgress
-from lab.docker_env import wait_for_engine
-from lab.engine_loss import EngineLoss
 from lab.errors import EngineLost, Interrupted
-from lab.events import EventLog, read_events
-from lab.timeline import analyse
-from lab.watchers import Watcher
+from lab.judge.analysis import analyse
+from lab.play import engine_loss
+from lab.play.console import ENGINE_NEWS, ConsoleProgress
+from lab.play.engine_loss import EngineLoss
+from lab.record.events import EventLog, read_events
+from lab.record.watchers import Watcher
+from lab.stack.engine import wait_for_engine
 
 from .streams import recording
 

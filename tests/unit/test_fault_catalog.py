@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.attach import Channel
 from lab.errors import ScenarioError
 from lab.faults import FaultTarget, families
 from lab.faults.helper import DRIVER, PREFIX
-from lab.scenario import json_schema, parse
+from lab.scenario.document import json_schema, parse
 from lab.settings import PROJECT_ROOT
-from lab.stack import BUILTIN_TOPOLOGY
+from lab.stack.attach import Channel
+from lab.stack.project import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import uvloop
 
-from lab import http1
-from lab.http1 import Answer, Client, Origin
+from lab.record import http1
+from lab.record.http1 import Answer, Client, Origin
 
 Reply = Callable[[int, asyncio.StreamWriter], Awaitable[None]]
 """Given the request's number (from 0, over all connections), writes the scripted answer (and may close)."""

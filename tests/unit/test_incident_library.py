@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.preflight import check_scripts
-from lab.scenario import ApplyStep, load
+from lab.play.preflight import check_scripts
+from lab.scenario.document import ApplyStep, load
 from lab.settings import BUILTIN_SCENARIOS
 
 LIBRARY = sorted(BUILTIN_SCENARIOS.glob("*.yaml"))

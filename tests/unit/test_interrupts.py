@@ -15,7 +15,7 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from lab.cli import exit_status
 from lab.errors import EngineLost, StackError
-from lab.interrupts import GuardedOutcome, RunInterrupted, SignalGuard
+from lab.play.signals import GuardedOutcome, RunInterrupted, SignalGuard
 from lab.settings import PROJECT_ROOT
 
 RECORDING = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from lab.checks import GENERATOR_KEPT_UP, evaluate
-from lab.lateness import LATE_S, describe, lateness_of
-from lab.loadgen import due
-from lab.outputs import verdict_of
-from lab.scenario import load
+from lab.judge.analysis import GENERATOR_SOURCE, Request, analyse
+from lab.judge.checks import GENERATOR_KEPT_UP, evaluate
+from lab.judge.lateness import LATE_S, describe, lateness_of
+from lab.judge.outputs import verdict_of
+from lab.record.loadgen import due
+from lab.scenario.document import load
 from lab.settings import PROJECT_ROOT
-from lab.timeline import GENERATOR_SOURCE, Request, analyse
 
 from .streams import Incident, event, recording
 
@@ -78,7 +78,7 @@ def test_a_generator_that_fell_behind_makes_the_recording_unreliable() -> None:
 
 
 def test_a_generator_that_failed_makes_the_recording_unreliable_whatever_its_lateness() -> None:
-    """The generator failed while sending (lab.loadgen): the recorder's warning fails the generator check with its
+    """The generator failed while sending (the loadgen): the recorder's warning fails the generator check with its
     reason, and the verdict is "unreliable" although every request it did record started on time."""
     events = recording(Incident(late_s=lambda seq: 0.0005))
     events.insert(-1, event("recorder.warning", 79.0, source=GENERATOR_SOURCE,
@@ -100,8 +100,8 @@ def test_the_console_summary_shows_start_lateness() -> None:
     """The summary table printed after a run has a row with p50, p99, max and the count over 10 ms."""
     from rich.console import Console
 
-    from lab.console import summary_table
-    from lab.outputs import summary_document
+    from lab.judge.outputs import summary_document
+    from lab.play.console import summary_table
 
     analysis = analyse(recording(Incident(late_s=lambda seq: 0.012 if seq == 5 else 0.0004)))
     summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, MAX_P99_S))

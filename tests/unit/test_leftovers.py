@@ -16,8 +16,8 @@ import pytest
 
 from lab.drill.control import POINTER, ActiveDrill, check_socket_path, control_socket, read_active
 from lab.errors import LabError, NothingRunning
-from lab.leftovers import DETACHED, OWNER_FILE, owner_alive, owner_token, remove_dead_runs_directories
-from lab.stack import override_directory
+from lab.stack.owners import DETACHED, OWNER_FILE, owner_alive, owner_token, remove_dead_runs_directories
+from lab.stack.project import override_directory
 
 
 def gone_process_token() -> str:

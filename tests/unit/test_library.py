@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput
-from lab.library import entries, pick_at_random
-from lab.postmortem_import import entries as timeline_entries
-from lab.postmortem_import import skeleton, summary_of, title_of
-from lab.scenario import load, parse
+from lab.judge.analysis import RecoveryCriteria, Request, impacted_seconds
+from lab.scenario.document import load, parse
+from lab.scenario.library import entries, pick_at_random
+from lab.scenario.postmortem import entries as timeline_entries
+from lab.scenario.postmortem import skeleton, summary_of, title_of
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
-from lab.timeline import RecoveryCriteria, Request, impacted_seconds
 
 POSTMORTEMS = PROJECT_ROOT / "tests" / "fixtures" / "postmortems"
 SEED = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.checks import evaluate
 from lab.cli import runs_table, scenarios_table
 from lab.clock import FakeClock
-from lab.console import ConsoleProgress, summary_table, terminal
 from lab.drill.dashboard import Dashboard
-from lab.events import Event
-from lab.library import entries
-from lab.outputs import summary_document
+from lab.judge.analysis import analyse
+from lab.judge.checks import evaluate
+from lab.judge.outputs import summary_document
+from lab.play.console import ConsoleProgress, summary_table, terminal
+from lab.record.events import Event
 from lab.report.replay import replay
 from lab.report.runs import RunRow
-from lab.scenario import load
+from lab.scenario.document import load
+from lab.scenario.library import entries
 from lab.settings import PROJECT_ROOT
-from lab.timeline import analyse
 
 from .streams import event, recording, step
 from .test_broken_recordings import PASS, RECORDINGS, WRONG_FIX

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from lab.clock import MonotonicClock
-from lab.loadgen import OpenLoop, Planned, Sent
+from lab.record.loadgen import OpenLoop, Planned, Sent
 
 RATE = 200.0
 SECONDS = 1.0
@@ -157,7 +157,7 @@ def test_what_the_process_held_before_traffic_is_left_out_of_the_collectors_scan
 OUT_OF_FILES = """
 import resource, sys, time
 from lab.clock import MonotonicClock
-from lab.loadgen import OpenLoop, Planned
+from lab.record.loadgen import OpenLoop, Planned
 soft, hard = (int(n) for n in sys.argv[2:4])
 resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 errors = []

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from lab import labels, starter
 from lab.errors import InvalidInput, ScenarioError
-from lab.scenario import NAME, load
+from lab.scenario import starter
+from lab.scenario.document import NAME, load
+from lab.scenario.workload import Mix, WorkloadSpec, acknowledged_id
 from lab.settings import PROJECT_ROOT
-from lab.stack_spec import BUILTIN_STACK, built_image_tag, override, override_yaml
-from lab.topology import parse_config, read_topology
-from lab.workload import Mix, WorkloadSpec, acknowledged_id
+from lab.stack import labels
+from lab.stack.spec import BUILTIN_STACK, built_image_tag, override, override_yaml
+from lab.stack.topology import parse_config, read_topology
 
 EXAMPLE = PROJECT_ROOT / "examples" / "notes"
 SCENARIO = EXAMPLE / "notes-db-refused.yaml"

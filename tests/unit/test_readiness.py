@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from lab.errors import StackError
-from lab.health_wait import ENGINE_EVERY_S, HealthWait, NotReadyYet
-from lab.readiness import http_ok, postgres_accepting
+from lab.stack.health import ENGINE_EVERY_S, HealthWait, NotReadyYet
+from lab.stack.readiness import http_ok, postgres_accepting
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -17,15 +17,15 @@ import pytest
 from rich.console import Console
 
 from lab.clock import FakeClock
-from lab.console import summary_table
-from lab.outputs import JUDGING
+from lab.judge.outputs import JUDGING
+from lab.judge.verdict import judge, load_run
+from lab.play.console import summary_table
 from lab.report.build import make_reports
 from lab.report.chart import LANE_NAME_MAX, timeline_svg
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay
 from lab.report.runs import compare, latest_run, list_runs, load_summary
-from lab.scenario import load
-from lab.verdict import judge, load_run
+from lab.scenario.document import load
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 PASS = "20261126T220157Z-db-network-misconfig"

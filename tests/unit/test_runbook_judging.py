@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.checks import evaluate
 from lab.clock import FakeClock
 from lab.errors import ScenarioError
-from lab.events import EventLog, read_events
-from lab.fault_watch import Action, FaultWatch, credited
 from lab.faults import FaultState
-from lab.scenario import Checks, FaultRemovedCheck, RunbookStep, load, load_runbook, parse
+from lab.judge.analysis import analyse
+from lab.judge.checks import evaluate
+from lab.play.fault_watch import Action, FaultWatch, credited
+from lab.record.events import EventLog, read_events
+from lab.scenario.document import Checks, FaultRemovedCheck, RunbookStep, load, load_runbook, parse
 from lab.settings import PROJECT_ROOT
-from lab.stack import BUILTIN_TOPOLOGY
-from lab.timeline import analyse
+from lab.stack.project import BUILTIN_TOPOLOGY
 
 from .streams import Incident, event, recording
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.runbook import run_script
+from lab.play.runbook import run_script
 
 IN_ITS_GROUP = "sleep 30 &"
 IN_A_SESSION_OF_ITS_OWN = f"'{sys.executable}' -c 'import os, time; os.setsid(); time.sleep(30)' &"

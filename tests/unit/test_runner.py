@@ -9,12 +9,12 @@ import pytest
 
 from lab.clock import FakeClock
 from lab.errors import FaultError
-from lab.events import EventLog, read_events
-from lab.run import FAULT_TTL_MARGIN_S, fault_ttl_s
-from lab.runner import Runner, RunStopped
-from lab.scenario import RestartStep, RunbookStep, StepBase, load
+from lab.play.run import FAULT_TTL_MARGIN_S, fault_ttl_s
+from lab.play.timeline import Runner, RunStopped
+from lab.record.events import EventLog, read_events
+from lab.scenario.document import RestartStep, RunbookStep, StepBase, load
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
-from lab.stack import RESTART_STOP_S, RESTART_WAIT_S
+from lab.stack.project import RESTART_STOP_S, RESTART_WAIT_S
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 

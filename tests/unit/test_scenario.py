@@ -13,9 +13,9 @@ import yaml
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults import families
 from lab.faults.packet_drop import PacketDropSpec
-from lab.scenario import MAX_RATE, load, load_runbook, parse, resolve
+from lab.scenario.document import MAX_RATE, load, load_runbook, parse, resolve
 from lab.settings import PROJECT_ROOT
-from lab.stack import BUILTIN_TOPOLOGY
+from lab.stack.project import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import labels
 from lab.errors import InvalidInput, PortInUse, SafetyError
-from lab.images import context_digest
 from lab.settings import DEFAULT_BASE_IMAGE, Settings
-from lab.stack import builtin_image, compose_error_line, ensure_port_free, new_run_id, project_name
-from lab.stack_spec import built_image_tag
+from lab.stack import labels
+from lab.stack.images import context_digest
+from lab.stack.project import builtin_image, compose_error_line, ensure_port_free, new_run_id, project_name
+from lab.stack.spec import built_image_tag
 
 
 def test_settings_default_to_a_registry_base_image_and_online() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.timeline import (
+from lab.judge.analysis import (
     RESTART_SETTLE_S,
     Analysis,
     Milestone,

@@ -1,0 +1,80 @@
+"""Synthetic users: the scenario's workload (the orders workload by default), sent open loop through the stack's
+entry point at a steady rate.
+
+Open loop matters: a slow replica must not slow the stream down (closed-loop generators under-report outages
+because they stop sending while they wait). The sending is lab.record.loadgen's; this module decides what each user does
+(the workload's mix, reads of ids it was told about) and records each request as a `request` event: `t` is its
+planned start, `started_t` when it really started, `latency_s` runs from the planned start; outcome and replica
+(the stack's served-by header). Every acknowledged write is remembered for the end-of-run check.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lab.clock import Clock
+from lab.record.events import EventLog
+from lab.record.loadgen import OpenLoop, Planned, Sent
+from lab.scenario.document import TrafficSpec
+from lab.scenario.workload import Mix, PlannedRequest, WorkloadSpec, acknowledged_id, orders_workload
+
+
+class SyntheticUsers:
+    def __init__(self, lb_url: str, spec: TrafficSpec, log: EventLog, clock: Clock, seed: int = 0,
+                 workload: WorkloadSpec | None = None, served_by_header: str | None = "X-Served-By") -> None:
+        self.spec = spec
+        self.log = log
+        self.served_by_header = served_by_header
+        self._mix = Mix(workload or orders_workload(spec.read_ratio), seed)
+        self._planned: dict[int, PlannedRequest] = {}
+        """In flight, by sequence number: both callbacks run on the generator's one thread, so no lock."""
+        self.acknowledged: list[Any] = []
+        self._generator = OpenLoop(lb_url, spec.rate, spec.timeout_s, clock, self._plan, self._record)
+
+    @property
+    def sent(self) -> int:
+        return self._generator.sent
+
+    @property
+    def recorded(self) -> int:
+        return self._generator.recorded
+
+    def start(self) -> None:
+        self._generator.start()
+
+    def stop(self) -> None:
+        """Stop sending, then wait for the requests in flight (bounded by their timeout)."""
+        self._generator.stop()
+
+    def _plan(self, seq: int, planned_t: float) -> Planned:
+        request = self._mix.plan(seq, self.acknowledged)
+        self._planned[seq] = request
+        return Planned(seq, planned_t, request.method, request.path, request.body)
+
+    def _record(self, sent: Sent) -> None:
+        request = self._planned.pop(sent.planned.seq)
+        error, order_id = sent.error, None
+        if sent.status is not None:
+            try:
+                order_id = acknowledged_id(request.template, sent.status, sent.payload)
+            except (ValueError, KeyError, TypeError) as exc:
+                error = f"{type(exc).__name__}: unreadable answer to a write: {sent.payload[:200]!r}"
+            if order_id is not None:
+                self.acknowledged.append(order_id)
+            elif error is None and sent.status not in request.template.expect:
+                error = _error_from(sent.payload) or f"HTTP {sent.status}"
+        self.log.emit("request", t=round(sent.planned.planned_t, 4), started_t=round(sent.started_t, 4),
+                      seq=request.seq, endpoint=request.endpoint, status=sent.status,
+                      ok=sent.status in request.template.expect and error is None,
+                      latency_s=round(sent.latency_s, 4),
+                      replica=sent.headers.get(self.served_by_header) if self.served_by_header else None,
+                      error=error, order_id=order_id)
+
+
+def _error_from(payload: bytes) -> str:
+    try:
+        body = json.loads(payload)
+        return f"{body.get('error', '')}: {body.get('detail', '')}".strip(": ")
+    except (ValueError, AttributeError):
+        return payload[:200].decode(errors="replace").strip()
