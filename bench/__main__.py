@@ -19,7 +19,7 @@ from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
 from bench.stack import cold_build, image_sizes, up_down, whole_run
 from lab.settings import Settings
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,7 +46,7 @@ def main() -> None:
     sections = set(args.only.split(",")) if args.only else SECTIONS
     os.environ.setdefault("LAB_OFFLINE", "1")
     console = Console()
-    engine = lifecycle.Engine.connect(Settings.from_env())
+    engine = Engine.connect(Settings.from_env())
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                            "python": platform.python_version(),
                                            "docker": engine.client.version().get("Version")},
@@ -54,7 +54,7 @@ def main() -> None:
     if args.cold:
         console.print("cold bootstrap + build ...")
         results["cold_build_s"] = round(cold_build(engine), 1)
-    lab_images = lifecycle.ensure_images(engine, progress=console.print)
+    lab_images = engine.images(progress=console.print)
     results["image_sizes_mib"] = image_sizes(engine, lab_images)
     if "skew" in sections:
         console.print("scheduler skew ...")

@@ -17,7 +17,7 @@ import docker
 
 from bench.stats import summarize
 from lab.stack import labels
-from lab.stack.project import project_name
+from lab.stack.labels import project_name
 
 STAGES = ("step.prepared", "fault.applied", "action.restarted", "writes.checking", "run.ended")
 FAULT_APPLIED_AT = {"fault.applied", "action.restarted"}

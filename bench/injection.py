@@ -17,10 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.stats import summarize
-from lab.faults import Fault, build_fault, families
-from lab.faults.helper import StackTarget
+from lab.faults import build_fault, families
+from lab.faults.fault import Fault
+from lab.faults.target import StackTarget
 from lab.stack import labels
-from lab.stack.project import BUILTIN_TOPOLOGY, Stack
+from lab.stack.builtin import BUILTIN_TOPOLOGY
+from lab.stack.project import Stack
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -24,11 +24,11 @@ from typing import Any
 
 from bench.injection import example_fault
 from lab.clock import MonotonicClock
-from lab.judge.analysis import percentile
 from lab.judge.lateness import lateness_of
+from lab.judge.requests import percentile
 from lab.record.events import EventLog, read_events
 from lab.record.users import SyntheticUsers
-from lab.scenario.document import TrafficSpec
+from lab.scenario.traffic import TrafficSpec
 from lab.stack.project import Stack
 
 WARMUP_S = 2.0
@@ -186,7 +186,7 @@ def _wrk_ms(value: str) -> float:
 def max_order_id(stack: Stack) -> int:
     import psycopg
 
-    with psycopg.connect(stack.db_conninfo(), password=stack.db_password) as connection:
+    with psycopg.connect(stack.databases.conninfo(), password=stack.db_password) as connection:
         row = connection.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
     return int(row[0]) if row else 0
 

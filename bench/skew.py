@@ -12,7 +12,7 @@ from bench.stats import summarize
 from lab.clock import MonotonicClock
 from lab.play.timeline import Runner
 from lab.record.events import EventLog
-from lab.scenario.document import parse
+from lab.scenario.reader import parse
 
 STEPS = 60
 

@@ -17,15 +17,15 @@ from typing import Any
 import docker
 
 from bench.stats import summarize
-from lab.judge.analysis import percentile
+from lab.judge.requests import percentile
 from lab.record.events import read_events
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE
-from lab.stack import commands as lifecycle
 from lab.stack import images, labels
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 
-def cold_build(engine: lifecycle.Engine) -> float:
+def cold_build(engine: Engine) -> float:
     """Remove the lab's images and the bootstrapped base, then bootstrap and build everything again."""
     client = engine.client
     for image in client.images.list(name="outage-lab/*"):
@@ -34,11 +34,11 @@ def cold_build(engine: lifecycle.Engine) -> float:
     if images.image_exists(client, BOOTSTRAPPED_BASE_IMAGE):
         client.images.remove(BOOTSTRAPPED_BASE_IMAGE, force=True)
     started = time.perf_counter()
-    lifecycle.ensure_images(engine, progress=lambda message: print(f"  {message}", file=sys.stderr))
+    engine.images(progress=lambda message: print(f"  {message}", file=sys.stderr))
     return time.perf_counter() - started
 
 
-def up_down(engine: lifecycle.Engine, lab_images: LabImages, trials: int) -> dict[str, Any]:
+def up_down(engine: Engine, lab_images: LabImages, trials: int) -> dict[str, Any]:
     ups, downs = [], []
     for _ in range(trials):
         stack = engine.stack(images=lab_images)
@@ -53,7 +53,7 @@ def up_down(engine: lifecycle.Engine, lab_images: LabImages, trials: int) -> dic
     return {"up_to_healthy": summarize(ups), "down": summarize(downs)}
 
 
-def image_sizes(engine: lifecycle.Engine, lab_images: LabImages) -> dict[str, float]:
+def image_sizes(engine: Engine, lab_images: LabImages) -> dict[str, float]:
     return {name: round(engine.client.images.get(getattr(lab_images, name)).attrs["Size"] / 2**20, 1)
             for name in ("base", "db", "app", "lb", "tools")}
 

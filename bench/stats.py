@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.judge.analysis import percentile
+from lab.judge.requests import percentile
 
 
 def summarize(values: list[float], unit: str = "s") -> dict[str, Any]:

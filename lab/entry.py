@@ -13,7 +13,7 @@ from lab.errors import EXIT_SIGINT
 
 def main() -> NoReturn:
     try:
-        from lab.cli import entry
+        from lab.cli.app import entry
     except KeyboardInterrupt:
         sys.stderr.write("lab: interrupted\n")
         sys.stderr.flush()

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError, NothingRunning
-from lab.stack.project import new_run_id, override_directory
+from lab.errors import InvalidInput, LabError, NothingRunning
+from lab.stack.labels import new_run_id
+from lab.stack.scratch import scratch_directory
 
 POINTER = ".active-drill"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -44,7 +45,7 @@ SOCKET_PATH_MAX = 107
 
 
 def control_socket(run_id: str) -> Path:
-    return override_directory(run_id) / "drill.sock"
+    return scratch_directory(run_id) / "drill.sock"
 
 
 def check_socket_path() -> None:
@@ -124,3 +125,18 @@ class ControlServer:
             self._server.shutdown()
         self._server.server_close()
         self.socket_path.unlink(missing_ok=True)
+
+
+def ensure_no_active_drill(runs_dir: Path) -> None:
+    """One drill at a time per runs folder (its pointer is the trainee's terminal's way in); a pointer left by a
+    drill that was killed is removed."""
+    try:
+        active = read_active(runs_dir)
+    except NothingRunning:
+        return
+    try:
+        send(runs_dir, {"op": "info"})
+    except NothingRunning:
+        pointer_path(runs_dir).unlink(missing_ok=True)
+        return
+    raise InvalidInput(f"a drill is already running ({active.run_dir}): one at a time per runs folder")

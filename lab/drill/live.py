@@ -8,7 +8,7 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from lab.judge.analysis import percentile
+from lab.judge.requests import percentile
 from lab.record.events import Event
 
 WINDOW_S = 10.0

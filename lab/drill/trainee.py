@@ -1,34 +1,42 @@
-"""A drill: steady traffic, a fault landing at an unannounced moment, a trainee at the controls (over the control
-socket), and the lab judging the fix from the fault's own verify and from what users see."""
+"""A drill's driver (lab.play.session): steady traffic, the fault landing at an unannounced moment, a trainee at the
+controls over the control socket (`lab ack`, `lab note`, `lab hint`, `lab give-up`, the commands they run), hints
+released on their schedule, and the end: the fault gone (the fault watch credits the trainee's last action before
+it went) and users back to steady state, or a give-up, the facilitator's end, the time allowed."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from requests import ConnectionError as EngineUnreachable
 from rich.console import Console
 
-from lab.drill.control import ActiveDrill, ControlServer, control_socket
+from lab.drill.control import ActiveDrill, ControlServer, check_socket_path, control_socket, ensure_no_active_drill
 from lab.drill.dashboard import Dashboard
-from lab.errors import EngineLost, LabError
-from lab.faults import FaultSpec, build_fault
-from lab.faults.helper import StackTarget
-from lab.judge.analysis import Request, find_recovery
+from lab.drill.debrief import Debrief, debrief, render_markdown
+from lab.errors import InvalidInput, LabError
+from lab.faults.base import FaultSpec
+from lab.judge.recording import read_recording
+from lab.judge.requests import Request, find_recovery
 from lab.judge.verdict import recovery_criteria
-from lab.play.performer import StepPerformer
-from lab.play.teardown import tear_down
+from lab.play.session import Ending, Play, View
+from lab.play.steps.apply import ApplyStep
+from lab.play.timeline import StepRecord, perform_step, record_step
+from lab.record import loadgen
 from lab.record.events import Event
-from lab.record.recorder import Recorder
-from lab.scenario.document import ApplyStep, Scenario
-from lab.stack.engine import ENGINE_ERRORS
-from lab.stack.project import Stack
+from lab.scenario.document import Scenario
+from lab.settings import Settings
+from lab.stack import readiness
+from lab.stack.docker_api import ENGINE_ERRORS
+from lab.stack.labels import ROLE_STACK
 
 MONITOR_EVERY_S = 1.0
 ENGINE_LOST = "aborted: the Docker engine went away"
+TRAINEE_ACTIONS = ("drill.exec", "docker.exec")
+"""Events that say the trainee (or anyone) acted on the stack, besides a stack container's own events."""
 
 
 @dataclass(frozen=True)
@@ -48,71 +56,173 @@ def drawn_fault(scenario: Scenario, seed: int) -> FaultSpec:
     return random.Random(f"fault:{seed}").choice(pool)
 
 
-class DrillSession:
-    def __init__(self, scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, runs_dir: Path,
-                 options: DrillOptions, console: Console) -> None:
+class TraineeDriver:
+    mode = "drill"
+
+    def __init__(self, scenario: Scenario, settings: Settings, options: DrillOptions, console: Console) -> None:
         if not scenario.faults:
-            raise ValueError("a drill needs a scenario with a fault")
-        self.scenario, self.stack, self.run_dir, self.runs_dir = scenario, stack, run_dir, runs_dir
-        self.options = options
-        self.tools_image = tools_image
-        self.stop = threading.Event()
-        """Set when the trainee gives up, the facilitator ends the drill, or the Docker engine goes away."""
-        self.ended_by: str | None = None
-        self.recorder = Recorder(scenario, stack, run_dir, seed=options.seed, stop_on_engine_loss=self.stop,
-                                 mode="drill")
-        self.log, self.clock = self.recorder.log, self.recorder.clock
-        self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
+            raise InvalidInput(f"scenario {scenario.name} has no fault to drill on")
+        self.scenario, self.settings, self.options, self.console = scenario, settings, options, console
         self.spec = drawn_fault(scenario, options.seed)
-        self.fault_id = self.spec.id
-        self.fault = build_fault(self.spec, StackTarget(stack, tools_image), ttl_s=self.max_duration_s + 120)
-        self.performer = StepPerformer(stack, {self.spec.id: self.fault}, self.log)
+        self.max_duration_s = options.max_duration_s or scenario.drill.max_duration_s
         self.criteria = recovery_criteria(scenario)
+        self.result: Debrief | None = None
+        self.ended_by: str | None = None
+        self._play: Play | None = None
         self._lock = threading.Lock()
         self._requests: list[Request] = []
         self._hints_released = 0
-        self._actions: list[float] = []  # when the trainee (or anyone) acted on the stack
-        self._restarted: set[str] = set()
-        """Stack services restarted since the monitor last looked: the fault may have to follow one (Fault.follow)."""
         self._alert_fired_t: float | None = None
-        self._last_check: tuple[float | None, bool | None] = (None, None)
-        """When the monitor last verified the fault, and whether it was still in place (for `info`)."""
-        self.fault_t: float | None = None
-        self.dashboard = Dashboard(console, self.clock)
-        self.log.subscribe(self._observe)
-        self.log.subscribe(self.dashboard)
+        self._fixed_t: float | None = None
+        self.dashboard: Dashboard | None = None
+
+    # --- the session's questions -------------------------------------------------------------------------------
+    def check(self, settings: Settings) -> None:
+        check_socket_path()
+        settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        ensure_no_active_drill(settings.runs_dir)
+
+    def warm_up(self) -> None:
+        readiness.warm_up()
+        loadgen.warm_up()
+
+    def latest_end_s(self, scenario: Scenario, spec: FaultSpec) -> float:
+        """The drill ends at the latest its time allowed after the fault landed."""
+        return self.max_duration_s
+
+    def views(self, play: Play) -> list[View]:
+        self._play = play
+        dashboard = Dashboard(self.console, play.recorder.clock)
+        server = ControlServer(control_socket(play.stack.run_id), self.handle)
+        active = ActiveDrill(str(server.socket_path), play.stack.run_id, str(play.run_dir), play.tools_image)
+        play.recorder.log.subscribe(self._observe)
+        play.recorder.log.subscribe(dashboard)
+        self.dashboard = dashboard
+        return [Listening(server, self.settings.runs_dir, active), dashboard]
+
+    def play(self, play: Play) -> Ending:
+        self.console.print(f"lab: drill {play.stack.run_id}: the stack is up and users are arriving. You are on call.",
+                           highlight=False)
+        outcome = "interrupted"
+        try:
+            outcome = self._drill(play)
+        except (LabError, *ENGINE_ERRORS):  # a step's own error, unless the engine's shutdown caused it
+            if not play.recorder.engine_stopped_under_step():
+                raise
+            outcome = ENGINE_LOST
+        finally:
+            play.recorder.log.emit("drill.ended", outcome=outcome)
+        return Ending(partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}")
+
+    def conclude(self, run_dir: Path) -> None:
+        """Debrief what was recorded (nothing if the drill failed before its recording began), show it and keep it."""
+        if not (run_dir / "events.jsonl").exists():
+            return
+        recording = read_recording(run_dir)
+        self.result = debrief(recording.events, recording.scenario)
+        markdown = render_markdown(self.result, recording.scenario)
+        (run_dir / "debrief.md").write_text(markdown)
+        (run_dir / "debrief.json").write_text(json.dumps(asdict(self.result), indent=2) + "\n")
+        self.console.print(markdown, markup=False, highlight=False)
+        self.console.print(f"lab: drill recording and debrief in {run_dir}", markup=False, highlight=False)
+
+    # --- the drill ---------------------------------------------------------------------------------------------
+    def _drill(self, play: Play) -> str:
+        clock, stage = play.recorder.clock, play.stage
+        inject_at = self.options.inject_after_s
+        if inject_at is None:
+            inject_at = random.Random(self.options.seed).uniform(*self.scenario.drill.inject_after_s)
+        step = ApplyStep(action="apply", at_minutes=0, fault_id=self.spec.id, text="the fault lands (unannounced)")
+        step.prepare(stage, inject_at)
+        if not clock.wait_until(inject_at, play.stop):
+            return self._stopped(play)
+        landed = perform_step(step, inject_at, clock, play.recorder.log, lambda s: s.perform(stage))
+        while not play.stop.wait(MONITOR_EVERY_S):
+            since_fault_s = clock.now() - landed.actual_t
+            self._release_scheduled_hints(since_fault_s)
+            with self._lock:
+                fixed_t, requests = self._fixed_t, list(self._requests) if self._fixed_t is not None else []
+            if fixed_t is not None:
+                recovered = find_recovery(requests, fixed_t, self.criteria)
+                if recovered is not None:
+                    play.recorder.log.emit("drill.recovered", t=recovered)
+                    return "fixed"
+            if since_fault_s > self.max_duration_s:
+                return "timed out"
+        return self._stopped(play)
+
+    def _stopped(self, play: Play) -> str:
+        if play.recorder.engine_loss.reason is not None:
+            return ENGINE_LOST
+        if self.ended_by is not None:
+            return f"ended by {self.ended_by}"
+        play.recorder.log.emit("drill.gave_up")
+        return "gave up"
+
+    def _observe(self, event: Event) -> None:
+        """What the drill follows on its recording: the trainee's actions (for the fault watch to credit a fix to),
+        requests (for the recovery), the first alert (what `lab ack` answers), and its fault going."""
+        kind = event["kind"]
+        if kind in TRAINEE_ACTIONS or (kind == "docker.container" and event.get("role") == ROLE_STACK):
+            self._acted(event)
+        elif kind == "request":
+            with self._lock:
+                self._requests.append(Request.from_event(event))
+        elif kind == "alert.fired":
+            with self._lock:
+                self._alert_fired_t = self._alert_fired_t if self._alert_fired_t is not None else event["t"]
+        elif kind == "fault.lost" and event.get("fault") == self.spec.id:
+            self._fixed(event["t"], float(event.get("noticed_t") or event["t"]))
+
+    def _acted(self, event: Event) -> None:
+        """Someone acted on the stack at the event's time: an action of an instant, anywhere, for the fault watch."""
+        assert self._play is not None
+        watch = self._play.stage.faults.watch
+        what = f"{event['kind']} {event.get('service') or ''} {event.get('action') or ''}".strip()
+        watch.done(watch.action(what, None, t=event["t"]), t=event["t"])
+
+    def _fixed(self, fixed_t: float, noticed_t: float) -> None:
+        assert self._play is not None
+        with self._lock:
+            self._fixed_t = fixed_t
+        log = self._play.recorder.log
+        log.emit("drill.fixed", t=fixed_t, detected_t=round(noticed_t, 4))
+        record_step(log, StepRecord(index=1, action="fix", planned_t=fixed_t, actual_t=fixed_t, took_s=0.0, ok=True,
+                                    detail="the fault is no longer in effect", text="trainee's fix took effect",
+                                    milestone="mitigation"))
 
     # --- trainee requests (control socket threads) ---------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
+        assert self._play is not None
+        play = self._play
+        log = play.recorder.log
         if op == "info":
-            with self._lock:
-                checked_t, in_place = self._last_check
-            return {"ok": True, "run_id": self.stack.run_id, "tools_image": self.tools_image,
+            checked_t, in_place = play.stage.faults.watch.last_check(self.spec.id)
+            return {"ok": True, "run_id": play.stack.run_id, "tools_image": play.tools_image,
                     "fault_checked_t": checked_t, "fault_in_place": in_place}
         if op == "ack":
             return self._acknowledge()
         if op == "note":
-            self.log.emit("drill.note", text=str(request.get("text", "")))
+            log.emit("drill.note", text=str(request.get("text", "")))
             return {"ok": True, "message": "noted on the timeline"}
         if op == "hint":
             return {"ok": True, "message": self._release_hint(requested=True)}
         if op == "exec":
-            self.log.emit("drill.exec", service=request.get("service"), command=request.get("command"),
-                          netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
+            log.emit("drill.exec", service=request.get("service"), command=request.get("command"),
+                     netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
             return {"ok": True}
         if op == "logs":
-            self.log.emit("drill.logs", service=request.get("service"))
+            log.emit("drill.logs", service=request.get("service"))
             return {"ok": True}
         if op == "end":  # a game day's facilitator stops the drill: neither a fix nor a give-up
             self.ended_by = str(request.get("by") or "the facilitator")
-            self.stop.set()
+            play.stop.set()
             return {"ok": True, "message": f"drill ended by {self.ended_by}"}
         if op == "give-up":
-            self.stop.set()
-            spec = self.spec
-            return {"ok": True, "message": f"the cause was: {spec.description or spec.kind} "
-                                           f"(fault {spec.id} on {spec.target}); reverting it now"}
+            play.stop.set()
+            return {"ok": True, "message": f"the cause was: {self.spec.description or self.spec.kind} "
+                                           f"(fault {self.spec.id} on {self.spec.target}); reverting it now"}
         return {"ok": False, "error": f"unknown request {op!r}"}
 
     def _acknowledge(self) -> dict[str, Any]:
@@ -123,128 +233,21 @@ class DrillSession:
         if fired is None:
             return {"ok": False, "nothing_to_act_on": True,
                     "error": "no alert has fired yet: nothing to acknowledge (`lab note TEXT` records what you see)"}
-        self.log.emit("drill.ack")
+        assert self._play is not None
+        self._play.recorder.log.emit("drill.ack")
         return {"ok": True, "message": "alert acknowledged"}
 
     def _release_hint(self, requested: bool) -> str:
+        hints = self.scenario.drill.hints
         with self._lock:
-            hints = self.scenario.drill.hints
             if self._hints_released >= len(hints):
                 return "no more hints"
             hint = hints[self._hints_released]
             self._hints_released += 1
-        self.log.emit("drill.hint", number=self._hints_released, requested=requested, text=hint.text)
-        return f"hint {self._hints_released}/{len(hints)}: {hint.text}"
-
-    def _observe(self, event: Event) -> None:
-        if event["kind"] in ("drill.exec", "docker.exec") or (event["kind"] == "docker.container"
-                                                               and event.get("role") == "stack"):
-            with self._lock:
-                self._actions.append(event["t"])
-                if event["kind"] == "docker.container" and event.get("action") == "start":
-                    self._restarted.add(str(event.get("service")))
-        elif event["kind"] == "request":
-            with self._lock:
-                self._requests.append(Request.from_event(event))
-        elif event["kind"] == "alert.fired":
-            with self._lock:
-                if self._alert_fired_t is None:
-                    self._alert_fired_t = event["t"]
-
-    # --- the drill ---------------------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Play the drill; cleanup (revert, writes check, recording closed) runs whatever happens. Raises EngineLost
-        if the Docker engine went away."""
-        inject_at = self.options.inject_after_s
-        if inject_at is None:
-            inject_at = random.Random(self.options.seed).uniform(*self.scenario.drill.inject_after_s)
-        server = ControlServer(control_socket(self.stack.run_id), self.handle)
-        outcome = "interrupted"
-        try:
-            self.recorder.start()
-            server.start(self.runs_dir, ActiveDrill(str(server.socket_path), self.stack.run_id, str(self.run_dir),
-                                                    self.tools_image))
-            self.dashboard.start()
-            outcome = self._play(inject_at)
-        except EngineUnreachable:  # the monitor's fault check found nobody listening on the engine's socket
-            self.recorder.engine_loss.notice("a call to it found nobody listening")
-            outcome = ENGINE_LOST
-        except (LabError, *ENGINE_ERRORS):  # a step's own error, unless the engine's shutdown caused it
-            if not self.recorder.engine_stopped_under_step():
-                raise
-            outcome = ENGINE_LOST
-        finally:
-            self.log.emit("drill.ended", outcome=outcome)
-            tear_down(self.recorder, self.performer, [self.dashboard, server],
-                      partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}")
-        if outcome == ENGINE_LOST:
-            raise EngineLost(str(self.recorder.engine_loss.reason))
-
-    def _follow_restarts(self) -> None:
-        """A trainee restarted a service (the database, say): if it came back at another address, the fault moves
-        with it, as in a run, so that a restart cannot fix by accident what it did not fix in the incident."""
-        with self._lock:
-            restarted, self._restarted = self._restarted, set()
-        for service in sorted(restarted):
-            self.performer.follow(service)
-
-    def _play(self, inject_at: float) -> str:
-        step = ApplyStep(action="apply", at_minutes=0, fault_id=self.fault_id, text="the fault lands (unannounced)")
-        self.performer.prepare(step, inject_at)
-        if not self.clock.wait_until(inject_at, self.stop):
-            return self._stopped()
-        started = self.clock.now()
-        self.performer.apply(self.fault_id)
-        self.fault_t = started
-        self.log.emit("step", t=started, index=0, action="apply", planned_t=round(inject_at, 4),
-                      skew_s=round(started - inject_at, 4), took_s=round(self.clock.now() - started, 4), ok=True,
-                      detail="fault in place", clock="", text=step.text, milestone=None, fault=self.fault_id,
-                      service=None, command=None)
-        fixed_t: float | None = None
-        still_applied_t = started
-        while not self.stop.wait(MONITOR_EVERY_S):
-            now = self.clock.now()
-            self._release_scheduled_hints(now - started)
-            if fixed_t is None:
-                self._follow_restarts()
-                checked_t = self.clock.now()
-                applied = self.fault.verify().applied
-                with self._lock:
-                    self._last_check = (checked_t, applied)
-                if applied:
-                    still_applied_t = checked_t
-                else:
-                    fixed_t = self._fix_time(still_applied_t, now)
-                    self.log.emit("drill.fixed", t=fixed_t, detected_t=round(now, 4))
-                    self.log.emit("step", t=fixed_t, index=1, action="fix", planned_t=round(fixed_t, 4), skew_s=0.0,
-                                  took_s=0.0, ok=True, detail="the fault is no longer in effect", clock="",
-                                  text="trainee's fix took effect", milestone="mitigation", fault=None, service=None,
-                                  command=None)
-                    continue
-            else:
-                with self._lock:
-                    recovered = find_recovery(self._requests, fixed_t, self.criteria)
-                if recovered is not None:
-                    self.log.emit("drill.recovered", t=recovered)
-                    return "fixed"
-            if now - started > self.max_duration_s:
-                return "timed out"
-        return self._stopped()
-
-    def _stopped(self) -> str:
-        if self.recorder.engine_loss.reason is not None:
-            return ENGINE_LOST
-        if self.ended_by is not None:
-            return f"ended by {self.ended_by}"
-        self.log.emit("drill.gave_up")
-        return "gave up"
-
-    def _fix_time(self, still_applied_t: float, detected_t: float) -> float:
-        """The fix happened between the last check that saw the fault and the one that did not: credit the last
-        action on the stack in that span (the monitor only polls), or the detection if nothing was done."""
-        with self._lock:
-            acted = [t for t in self._actions if still_applied_t <= t <= detected_t]
-        return max(acted, default=detected_t)
+            number = self._hints_released
+        assert self._play is not None
+        self._play.recorder.log.emit("drill.hint", number=number, requested=requested, text=hint.text)
+        return f"hint {number}/{len(hints)}: {hint.text}"
 
     def _release_scheduled_hints(self, since_fault_s: float) -> None:
         hints = self.scenario.drill.hints
@@ -254,4 +257,19 @@ class DrillSession:
                     since_fault_s >= (hints[self._hints_released].after_s or 0)
             if not due:
                 return
-            self.dashboard.show_hint(self._release_hint(requested=False))
+            hint = self._release_hint(requested=False)
+            if self.dashboard is not None:
+                self.dashboard.show_hint(hint)
+
+
+class Listening:
+    """The control socket as a view: it listens (and the runs folder points at it) while the drill is played."""
+
+    def __init__(self, server: ControlServer, runs_dir: Path, active: ActiveDrill) -> None:
+        self.server, self.runs_dir, self.active = server, runs_dir, active
+
+    def start(self) -> None:
+        self.server.start(self.runs_dir, self.active)
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -13,7 +13,9 @@ from lab.faults.helper import Helper, run_once, start_helper
 from lab.stack import labels
 from lab.stack.attach import Reply
 
-FAULT_LABEL = "outage-lab.fault"
+ARM_MARGIN_S = 60.0
+"""How long a prepared helper waits past its fault's moment before it leaves on its own (the arm timeout is the
+seconds until that moment plus this)."""
 
 
 def fault_mark(run_id: str, fault_id: str) -> str:
@@ -47,7 +49,7 @@ class Fault:
         return f"{self.target.project}-fault-{self.spec.id}-{plan.name}"
 
     def _labels(self, arm_timeout_s: float) -> dict[str, str]:
-        return {**labels.run_labels(self.target.run_id, labels.ROLE_FAULT), FAULT_LABEL: self.spec.id,
+        return {**labels.run_labels(self.target.run_id, labels.ROLE_FAULT), labels.FAULT: self.spec.id,
                 labels.EXPIRES: str(int(time.time() + arm_timeout_s + self.ttl_s))}
 
     def prepare(self, arm_timeout_s: float) -> None:
@@ -62,7 +64,7 @@ class Fault:
     def apply(self) -> str:
         """Put the fault in place; returns once every helper says it is. A helper that fails leaves none applied."""
         with self._lock:
-            self.prepare(arm_timeout_s=60)  # a no-op when the runner prepared it ahead of its offset
+            self.prepare(arm_timeout_s=ARM_MARGIN_S)  # a no-op when it was prepared ahead of its moment
             said = []
             for plan in self.plans():
                 reply = self._helpers[plan.name].request("apply", {"applied", "apply-failed"}, coded=False)

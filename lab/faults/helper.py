@@ -106,40 +106,6 @@ done
 """
 
 
-class StackTarget(FaultTarget):
-    """FaultTarget on a real lab stack: containers come from the stack (label-checked)."""
-
-    def __init__(self, stack: Any, tools_image: str) -> None:
-        self.stack = stack
-        self.client = stack.client
-        self.run_id = stack.run_id
-        self.project = stack.project
-        self.tools_image = tools_image
-
-    def container(self, service: str) -> Any:
-        return self.stack.container(service)
-
-    def address(self, service: str, seen_from: str) -> str:
-        mine = self.container(service).attrs["NetworkSettings"]["Networks"]
-        theirs = self.container(seen_from).attrs["NetworkSettings"]["Networks"]
-        for name, settings in mine.items():
-            if name in theirs and settings.get("IPAddress"):
-                return str(settings["IPAddress"])
-        raise FaultError(f"{service} and {seen_from} share no network")
-
-    def network_of(self, service: str) -> str:
-        networks = list(self.container(service).attrs["NetworkSettings"]["Networks"])
-        if not networks:
-            raise FaultError(f"{service} is on no network")
-        return str(networks[0])
-
-    def image_of(self, service: str) -> str:
-        return str(self.container(service).attrs["Image"])
-
-    def database_env(self, service: str) -> dict[str, str]:
-        return dict(self.stack.database_env(service))
-
-
 class Helper:
     """One running helper container and the lab's channel to it."""
 

@@ -28,7 +28,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab.drill.control import send
 from lab.drill.trainee import drawn_fault
 from lab.errors import LabError
-from lab.faults import FaultSpec
+from lab.faults.base import FaultSpec
 from lab.gameday.engines import DOCKER_VARIABLES, DockerEngine
 from lab.record.events import Event
 from lab.scenario.document import Scenario

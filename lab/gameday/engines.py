@@ -30,7 +30,7 @@ from docker.errors import DockerException, ImageNotFound
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lab.errors import DockerUnavailable, InvalidInput
-from lab.stack.engine import ENGINE_ERRORS, ENGINE_FIX, first_line
+from lab.stack.docker_api import ENGINE_ERRORS, ENGINE_FIX, first_line
 from lab.stack.images import IMAGE_NAMES, LabImages
 
 DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")

@@ -17,10 +17,9 @@ from lab.errors import LabError
 from lab.gameday.drills import DrillPlan, DrillProcess, Follower
 from lab.gameday.scoreboard import Entry, Row, render_markdown, scoreboard
 from lab.gameday.view import DrillView, Line, figures_json
-from lab.report.build import make_reports
+from lab.report.build import report_run
 
 TRAINEE_ACTIONS = {"ack", "note", "hint", "give-up"}
-SERVICES_HINT = "db, app-1, app-2, app-3, lb"
 
 
 @dataclass
@@ -102,7 +101,7 @@ class Trainee:
         """The run's report, written once the drill has ended."""
         path = self.plan.run_dir / "report.html"
         if not path.exists():
-            make_reports(self.plan.run_dir)
+            report_run(self.plan.run_dir)
         return path
 
 

@@ -25,14 +25,14 @@ from lab.gameday.engines import DockerEngine, EngineHost, copy_images, host_of, 
 from lab.gameday.game import GameDay, Trainee
 from lab.gameday.scoreboard import Row
 from lab.gameday.server import build_app
-from lab.judge import outputs
 from lab.play.signals import run_guarded
-from lab.scenario import document as scenario
+from lab.record.run_dir import new_run_dir, prepare_run_dir
 from lab.scenario import library
 from lab.scenario.document import Scenario
+from lab.scenario.reader import load, resolve
 from lab.settings import Settings
 from lab.stack import images
-from lab.stack.project import running_run_ids
+from lab.stack.runs import running_run_ids
 
 END_WAIT_S = 180.0
 """How long an ended drill may take to revert its fault and remove its stack before it is killed."""
@@ -67,8 +67,8 @@ def choose_scenarios(options: GameDayOptions, settings: Settings) -> list[tuple[
     """The scenario of each trainee: the one named, or one drawn per trainee (seeded) from what `lab drill --random`
     draws from."""
     if options.scenario is not None:
-        path = scenario.resolve(options.scenario, settings.scenario_dirs)
-        loaded = scenario.load(path)
+        path = resolve(options.scenario, settings.scenario_dirs)
+        loaded = load(path)
         if not loaded.faults:
             raise InvalidInput(f"scenario {loaded.name} has no fault to drill on")
         return [(path, loaded)] * options.trainees
@@ -115,8 +115,8 @@ def run_gameday(options: GameDayOptions, settings: Settings, say: Say) -> GameDa
              for engine, host, client in zip(engines, hosts, clients, strict=True)]
     placements = place(options.trainees, slots, cost, this_machine())
     say(cost.summary())
-    directory = outputs.prepare_run_dir(
-        options.out_dir or outputs.new_run_dir(settings.runs_dir, "gameday"))
+    directory = prepare_run_dir(
+        options.out_dir or new_run_dir(settings.runs_dir, "gameday"))
     plans = [DrillPlan(index=i + 1, name=f"trainee-{i + 1}", scenario=loaded, scenario_path=path.resolve(),
                        seed=options.seed * 1000 + i + 1, engine=engines[placements[i]],
                        home=directory / f"trainee-{i + 1}", inject_after_s=options.inject_after_s,

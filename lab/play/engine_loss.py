@@ -17,7 +17,7 @@ from docker.errors import APIError, NotFound
 
 from lab.play.signals import RunInterrupted
 from lab.record.events import EventLog
-from lab.stack.engine import ENGINE_ERRORS, wait_for_engine
+from lab.stack.docker_api import ENGINE_ERRORS, wait_for_engine
 
 ENGINE_SHUTDOWN_S = 15.0
 """dockerd's default --shutdown-timeout: it stops every container within it, then ends its event stream and exits."""

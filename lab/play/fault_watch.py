@@ -1,19 +1,21 @@
-"""The faults of a run, watched while they are meant to be in effect, as a drill watches its fault: each is verified
-every second (its own verify, in the target's current namespaces), and right after each responder step. A fault
-that goes while the lab did not revert it is recorded as `fault.lost`, with when and after what: a responder's
-step (a runbook's fix, a restart) or nothing the scenario did (removed from outside). An observer: a failing
-verify is recorded as a warning, never raised."""
+"""The faults of a play, watched while they are meant to be in effect: each is verified every second (its own verify,
+in the target's current namespaces) and right after each responder's action, after following any service that
+was restarted meanwhile. A fault that goes while the lab did not revert it is recorded as `fault.lost`, with when
+and after what: a responder's action (a runbook's fix, a restart, a trainee's command) or nothing the responders
+did (removed from outside). One way to credit a fix, for runs and drills alike. An observer: a failing verify is
+recorded as a warning, never raised."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lab.clock import Clock
-from lab.faults import Fault
-from lab.judge.analysis import OUTSIDE
-from lab.record.events import EventLog
+from lab.faults.fault import Fault
+from lab.judge.windows import OUTSIDE
+from lab.record.events import Event, EventLog
+from lab.stack.labels import ROLE_STACK
 
 CHECK_EVERY_S = 1.0
 
@@ -45,14 +47,18 @@ def credited(actions: list[Action], last_seen_t: float, noticed_t: float,
 
 
 class FaultWatch:
-    def __init__(self, faults: Mapping[str, Fault], log: EventLog, clock: Clock,
+    def __init__(self, faults: Mapping[str, Fault], log: EventLog, clock: Clock, follow: Callable[[str], object],
                  every_s: float = CHECK_EVERY_S) -> None:
+        """`follow(service)` moves the faults with a restarted service (lab.play.fault_set.FaultSet.follow)."""
         self.faults = faults
         self.log = log
         self.clock = clock
+        self.follow = follow
         self.every_s = every_s
         self._lock = threading.Lock()
         self._last_seen: dict[str, float] = {}
+        self._last_check: dict[str, tuple[float, bool]] = {}
+        self._restarted: set[str] = set()
         self._actions: list[Action] = []
         self._warned = False
         self._stop = threading.Event()
@@ -80,20 +86,36 @@ class FaultWatch:
         with self._lock:
             return sorted(self._last_seen)
 
-    def action(self, what: str, services: frozenset[str] | None = None) -> Action:
-        """A responder's step begins now (it may remove a fault held in `services`, None: anywhere); `done()` it
-        when it ends."""
-        begun = Action(self.clock.now(), what, services=services)
+    def action(self, what: str, services: frozenset[str] | None = None, t: float | None = None) -> Action:
+        """A responder's action begins now, or at `t` (it may remove a fault held in `services`, None: anywhere);
+        `done()` it when it ends."""
+        begun = Action(self.clock.now() if t is None else t, what, services=services)
         with self._lock:
             self._actions.append(begun)
         return begun
 
-    def done(self, action: Action) -> None:
+    def done(self, action: Action, t: float | None = None) -> None:
         with self._lock:
-            action.end = self.clock.now()
+            action.end = self.clock.now() if t is None else t
+
+    def __call__(self, event: Event) -> None:
+        """An EventLog subscriber: a service of the stack that started again may have to be followed."""
+        if event["kind"] == "docker.container" and event.get("action") == "start" and event.get("role") == ROLE_STACK:
+            with self._lock:
+                self._restarted.add(str(event.get("service")))
+
+    def last_check(self, fault_id: str) -> tuple[float | None, bool | None]:
+        """When the fault was last verified, and whether it was in effect then."""
+        with self._lock:
+            return self._last_check.get(fault_id, (None, None))
 
     def check_now(self) -> None:
-        """Verify every watched fault once (after a responder step, and every second from the watch's thread)."""
+        """Follow the services restarted since the last look, then verify every watched fault once (after a
+        responder's action, and every second from the watch's thread)."""
+        with self._lock:
+            restarted, self._restarted = self._restarted, set()
+        for service in sorted(restarted):
+            self.follow(service)
         for fault_id in self.watching():
             checked_t = self.clock.now()
             try:
@@ -107,6 +129,7 @@ class FaultWatch:
 
     def _record(self, fault_id: str, applied: bool, checked_t: float) -> None:
         with self._lock:
+            self._last_check[fault_id] = (checked_t, applied)
             if fault_id not in self._last_seen:  # unwatched meanwhile: the lab is reverting it
                 return
             if applied:

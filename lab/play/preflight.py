@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 from lab.errors import InvalidInput
-from lab.play.runbook import script_path
-from lab.scenario.document import RunbookStep, Scenario
+from lab.play.steps.runbook import RunbookStep
+from lab.scenario.document import Scenario
 
 
 def preflight(scenario: Scenario) -> None:
@@ -31,7 +31,7 @@ def script_problems(scenario: Scenario) -> list[str]:
     found: list[str] = []
     for step in scenario.timeline:
         if isinstance(step, RunbookStep) and step.script is not None:
-            path = script_path(step, scenario.base_dir)
+            path = step.script_path(scenario.base_dir)
             if path.is_dir():
                 found.append(f"timeline[{step.index}].script: {path} is a directory, not a script")
             elif not path.is_file():

@@ -20,10 +20,9 @@ from typing import IO, Any
 from requests.exceptions import ConnectionError as EngineConnectionError
 from requests.exceptions import ReadTimeout
 
-from lab.scenario.document import RunbookStep
-from lab.stack.engine import bundled_compose
+from lab.stack.compose import bundled_compose
+from lab.stack.exec import run_tool
 from lab.stack.project import Stack
-from lab.stack.tools import run_tool
 
 OUTPUT_TAIL = 2000
 LEFT_OPEN_READ_S = 0.5
@@ -53,26 +52,25 @@ class RunbookResult:
         return f"runbook step exited {self.exit_code} after {self.duration_s:.1f} s: {said[0]}"
 
 
-def script_path(step: RunbookStep, base_dir: Path) -> Path:
-    assert step.script is not None  # a host step
-    path = Path(step.script)
-    return path if path.is_absolute() else base_dir / path
-
-
 class RunbookRunner:
     def __init__(self, stack: Stack, tools_image: str, base_dir: Path) -> None:
         self.stack = stack
         self.tools_image = tools_image
         self.base_dir = base_dir
 
-    def run(self, step: RunbookStep) -> RunbookResult:
+    def in_container(self, service: str, argv: tuple[str, ...], timeout_s: float, netns: bool) -> RunbookResult:
+        """`argv` inside `service`, or (`netns`) in its network namespace from the tools image."""
         started = time.monotonic()
-        if step.service_name is not None:
-            code, output = self._in_service(step.service_name, list(step.argv), step.timeout_s)
-        elif step.netns is not None:
-            code, output = self._in_netns(step.netns, list(step.argv), step.timeout_s)
+        if netns:
+            code, output = self._in_netns(service, list(argv), timeout_s)
         else:
-            code, output = self._on_host(script_path(step, self.base_dir), list(step.args), step.timeout_s)
+            code, output = self._in_service(service, list(argv), timeout_s)
+        return RunbookResult(code, output[-OUTPUT_TAIL:], round(time.monotonic() - started, 3))
+
+    def on_host(self, script: Path, args: tuple[str, ...], timeout_s: float) -> RunbookResult:
+        """A team's script on this host, with the stack's names in its environment."""
+        started = time.monotonic()
+        code, output = run_script([str(script), *args], script.parent, self.environment(), timeout_s)
         return RunbookResult(code, output[-OUTPUT_TAIL:], round(time.monotonic() - started, 3))
 
     def _in_service(self, service: str, argv: list[str], timeout_s: float) -> tuple[int | None, str]:
@@ -91,9 +89,6 @@ class RunbookRunner:
             return run_tool(self.stack.client, self.tools_image, container.id, self.stack.run_id, argv, timeout_s)
         except (ReadTimeout, EngineConnectionError):  # the tool container is removed on the way out
             return None, f"(no answer from the tools container after {timeout_s:g} s)"
-
-    def _on_host(self, script: Path, args: list[str], timeout_s: float) -> tuple[int | None, str]:
-        return run_script([str(script), *args], script.parent, self.environment(), timeout_s)
 
     def environment(self) -> dict[str, str]:
         """What a host script is given: the user's environment, the stack's Compose environment (so that

@@ -12,7 +12,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from lab.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, LabError
-from lab.stack.engine import ENGINE_ERRORS, engine_failed
+from lab.stack.docker_api import ENGINE_ERRORS, engine_failed
 
 SIGNAL_EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 

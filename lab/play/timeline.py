@@ -1,8 +1,7 @@
-"""Runs the scenario's steps at their offsets on a monotonic clock and records each one's skew.
-
-The runner knows nothing of Docker: it is given a `perform` callable, so scheduling is tested on a fake
-clock. Skew is actual minus planned start; `took_s` is how long the step took to take effect.
-"""
+"""Plays the scenario's steps at their offsets on a monotonic clock and records each one's skew: the driver of
+`lab run` (lab.play.run). It knows nothing of Docker: it is given `perform` and `prepare` callables (a step's own,
+on the stage of the run), so scheduling is tested on a fake clock. Skew is actual minus planned start; `took_s` is
+how long the step took to take effect. `record_step` is the one writer of `step` events (a drill's too)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,9 @@ from dataclasses import dataclass
 
 from lab.clock import Clock
 from lab.errors import FaultError
+from lab.play.steps.base import StepBase, StepFailed
 from lab.record.events import EventLog
-from lab.scenario.document import Scenario, StepBase
+from lab.scenario.document import Scenario
 
 Perform = Callable[[StepBase], str]
 Prepare = Callable[[StepBase, float], None]
@@ -25,10 +25,6 @@ class RunStopped(Exception):
     """The stop event was set while waiting for a step."""
 
 
-class StepFailed(Exception):
-    """A step did not do what it should (a runbook command exited non-zero): recorded, and the run goes on."""
-
-
 @dataclass(frozen=True)
 class StepRecord:
     index: int
@@ -38,10 +34,46 @@ class StepRecord:
     took_s: float
     ok: bool
     detail: str
+    clock: str = ""
+    text: str = ""
+    milestone: str | None = None
+    fault: str | None = None
+    service: str | None = None
+    command: tuple[str, ...] = ()
 
     @property
     def skew_s(self) -> float:
         return self.actual_t - self.planned_t
+
+
+def record_step(log: EventLog, record: StepRecord) -> None:
+    """The `step` event of a step that was performed (or, in a drill, of a milestone the trainee reached)."""
+    log.emit("step", t=record.actual_t, index=record.index, action=record.action,
+             planned_t=round(record.planned_t, 4), skew_s=round(record.skew_s, 4), took_s=round(record.took_s, 4),
+             ok=record.ok, detail=record.detail, clock=record.clock, text=record.text, milestone=record.milestone,
+             fault=record.fault, service=record.service, command=list(record.command) or None)
+
+
+def perform_step(step: StepBase, planned_t: float, clock: Clock, log: EventLog, perform: Perform) -> StepRecord:
+    """Perform `step` now and record it. A responder's failure is recorded and the play goes on; a fault that cannot
+    be put in place (FaultError) is recorded and raised."""
+    actual = clock.now()
+    ok, detail = True, ""
+    failure: FaultError | None = None
+    try:
+        detail = perform(step)
+    except FaultError as exc:
+        ok, detail, failure = False, str(exc), exc
+    except StepFailed as exc:
+        ok, detail = False, str(exc)
+    except Exception as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    record = StepRecord(step.index, step.action, planned_t, actual, clock.now() - actual, ok, detail, step.clock,
+                        step.text, step.milestone, step.fault, step.service, step.command)
+    record_step(log, record)
+    if failure is not None:
+        raise failure
+    return record
 
 
 class Runner:
@@ -65,7 +97,7 @@ class Runner:
                 self._prepare(step, planned)
             if not self.clock.wait_until(planned, self.stop):
                 raise RunStopped
-            self.records.append(self._run_step(step, planned))
+            self.records.append(perform_step(step, planned, self.clock, self.log, self.perform))
         if not self.clock.wait_until(self.end_s(), self.stop):
             raise RunStopped
         return self.records
@@ -87,25 +119,3 @@ class Runner:
             return
         self.log.emit("step.prepared", index=step.index, action=step.action,
                       took_s=round(self.clock.now() - started, 4))
-
-    def _run_step(self, step: StepBase, planned: float) -> StepRecord:
-        actual = self.clock.now()
-        ok, detail = True, ""
-        try:
-            detail = self.perform(step)
-        except FaultError as exc:
-            self._record(step, planned, actual, ok=False, detail=str(exc))
-            raise
-        except StepFailed as exc:
-            ok, detail = False, str(exc)
-        except Exception as exc:
-            ok, detail = False, f"{type(exc).__name__}: {exc}"
-        return self._record(step, planned, actual, ok=ok, detail=detail)
-
-    def _record(self, step: StepBase, planned: float, actual: float, ok: bool, detail: str) -> StepRecord:
-        record = StepRecord(step.index, step.action, planned, actual, self.clock.now() - actual, ok, detail)
-        self.log.emit("step", t=actual, index=step.index, action=step.action, planned_t=round(planned, 4),
-                      skew_s=round(record.skew_s, 4), took_s=round(record.took_s, 4), ok=ok, detail=detail,
-                      clock=step.clock, text=step.text, milestone=step.milestone, fault=step.fault,
-                      service=step.service, command=list(step.command) or None)
-        return record

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from lab.record.events import Event, EventLog
-from lab.scenario.document import AlertRule
+from lab.scenario.alerts import AlertRule
 
 
 @dataclass

@@ -26,15 +26,16 @@ from lab.stack.project import Stack
 
 class Recorder:
     def __init__(self, scenario: Scenario, stack: Stack, run_dir: Path, seed: int = 0,
-                 stop_on_engine_loss: threading.Event | None = None, **started_fields: Any) -> None:
-        """`stop_on_engine_loss` is set if the Docker engine goes away: whatever plays the run waits on it."""
+                 stop_on_engine_loss: threading.Event | None = None, mode: str = "run") -> None:
+        """`stop_on_engine_loss` is set if the Docker engine goes away: whatever plays the run waits on it. `mode`:
+        what plays ("run" or "drill")."""
         self.stack = stack
         self.clock = MonotonicClock()
         self.log = EventLog(run_dir / "events.jsonl", self.clock)
         endpoints = stack.endpoints()
         self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
-                      variant=scenario.variant.name if scenario.variant else None,
-                      lb_url=endpoints.lb_url, seed=seed, **started_fields)
+                      variant=scenario.variant.name if scenario.variant else None, lb_url=endpoints.lb_url, seed=seed,
+                      mode=mode, speed=scenario.speed, planned_duration_s=scenario.duration_s)
         self.workload = scenario.workload_spec
         self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed,
                                     workload=self.workload, served_by_header=stack.spec.served_by_header)
@@ -89,12 +90,13 @@ class Recorder:
         acknowledged = self.users.acknowledged
         self.log.emit("writes.checking", acknowledged=len(set(acknowledged)))
         try:
+            databases = self.stack.databases
             if self.engine_loss.returned:  # the engine's restart stopped the database: its data should be intact
-                for service in self.stack.start_stopped(self.stack.database_services):
+                for service in self.stack.start_stopped(databases.services):
                     self.log.emit("writes.db_started", service=service)
-            database = self.stack.database(declared.database)
-            _, password = self.stack.database_credentials(database)
-            check = verify_acknowledged_writes(self.stack.db_conninfo(database.service), password, acknowledged,
+            database = databases.access(declared.database)
+            _, password = databases.credentials(database)
+            check = verify_acknowledged_writes(databases.conninfo(database.service), password, acknowledged,
                                                declared.query)
         except Exception as exc:  # recorded; the no_write_lost check then fails with the reason
             self.log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")

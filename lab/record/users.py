@@ -16,7 +16,7 @@ from typing import Any
 from lab.clock import Clock
 from lab.record.events import EventLog
 from lab.record.loadgen import OpenLoop, Planned, Sent
-from lab.scenario.document import TrafficSpec
+from lab.scenario.traffic import TrafficSpec
 from lab.scenario.workload import Mix, PlannedRequest, WorkloadSpec, acknowledged_id, orders_workload
 
 

@@ -15,7 +15,7 @@ import docker
 
 from lab.record.events import EventLog
 from lab.stack import labels
-from lab.stack.engine import ENGINE_ERRORS
+from lab.stack.docker_api import ENGINE_ERRORS
 
 CONTAINER_ACTIONS = {"create", "start", "restart", "stop", "kill", "die", "oom", "destroy"}
 
@@ -78,7 +78,7 @@ class DockerEventWatcher(Watcher):
         attributes = item.get("Actor", {}).get("Attributes", {})
         if attributes.get(labels.PROBE):
             return
-        service = attributes.get("com.docker.compose.service") or attributes.get("outage-lab.fault", "")
+        service = attributes.get(labels.COMPOSE_SERVICE) or attributes.get(labels.FAULT, "")
         role = attributes.get(labels.ROLE, "")
         if action.startswith("exec_start:") and role == labels.ROLE_STACK:
             # Someone's `docker exec` (or `lab exec`): the engine names the command; health checks are not news.

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lab.errors import LabError
-from lab.judge.verdict import judge, load_run
+from lab.judge.verdict import Judgement, judge_run
 from lab.record.events import Event
 from lab.report import chart
 from lab.report.narrative import measure_proofs, postmortem_context
-from lab.scenario.document import Scenario
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -54,15 +54,11 @@ def _template(name: str) -> Template:
     return _environment(TEMPLATES[name]).get_template(name)
 
 
-def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[str, Any] | None = None,
-                 recording: tuple[Scenario, list[Event]] | None = None) -> Reports:
-    """Judge the recording (unless given a fresh summary) and write report.html and postmortem.md. Without
-    `scenario` (the one just run), the recording is judged as it ran: by its scenario and variant. `recording`:
-    what `load_run` read of it, for a caller that has read it already (lab.judge.verdict.judge takes it too)."""
+def make_reports(judgement: Judgement) -> Reports:
+    """report.html and postmortem.md of a judged recording, written beside it."""
     started = time.perf_counter()
-    loaded, events = recording = recording or load_run(run_dir)
-    summary = summary or judge(run_dir, scenario, recording)
-    scenario = scenario or loaded
+    run_dir, scenario, events = judgement.recording.run_dir, judgement.recording.scenario, judgement.recording.events
+    summary = judgement.summary
     context = {
         "summary": summary,
         "scenario": scenario,
@@ -75,6 +71,16 @@ def make_reports(run_dir: Path, scenario: Scenario | None = None, summary: dict[
     html_path = _written(run_dir / "report.html", html)
     markdown_path = _written(run_dir / "postmortem.md", _template("postmortem.md.j2").render(**context))
     return Reports(html=html_path, postmortem=markdown_path, render_s=time.perf_counter() - started)
+
+
+def report_run(run_dir: Path) -> Reports:
+    """`lab report RUN_DIR`: the recording judged again by the scenario and variant it played, its summary.json and
+    junit.xml rewritten where the run directory can be written (they are a cache: a read-only CI artifact is
+    reported all the same), and its reports written."""
+    judgement = judge_run(run_dir)
+    with contextlib.suppress(OSError):
+        judgement.write()
+    return make_reports(judgement)
 
 
 def _written(path: Path, text: str) -> Path:

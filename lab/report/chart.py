@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from lab.judge.analysis import percentile, requests_from
+from lab.judge.requests import percentile, requests_from
 from lab.record.events import Event
 
 OK_COLOUR = "#2e7d32"

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import InvalidInput
-from lab.judge import outputs
-from lab.judge.verdict import judge
+from lab.judge.summary import RunFigures, judged_now, read_summary
+from lab.judge.verdict import judge_run, summary_of
+from lab.record.run_dir import named_subject, scenario_subject
 
 INTERVALS = ("detect", "identify", "mitigate", "recover", "user impact")
 
@@ -28,12 +29,6 @@ class RunRow:
 JUDGING_FAILED = (OSError, InvalidInput, KeyError, TypeError, ValueError)
 """What judging a recording that cannot be read raises (KeyError...: what lab.record.schema does not check, should
 judging need it)."""
-
-
-def load_summary(run_dir: Path) -> dict[str, Any]:
-    """summary.json, re-judged from the recording when it is missing or cannot be used (a run killed before it
-    wrote one; a summary cut short, edited or unreadable: it is only a cache of what the recording says)."""
-    return outputs.read_summary(run_dir) or judge(run_dir)
 
 
 def list_runs(runs_dir: Path, missing_ok: bool = True) -> list[RunRow]:
@@ -56,7 +51,7 @@ def _row(run_dir: Path) -> RunRow | None:
     try:
         if not (run_dir / "scenario.yaml").is_file():
             return None
-        summary = load_summary(run_dir)
+        summary = summary_of(run_dir)
     except OSError as exc:  # the run directory itself cannot be read
         return _unreadable(run_dir, f"cannot read {run_dir}: {exc.strerror or exc}")
     except InvalidInput as problem:
@@ -79,21 +74,21 @@ def latest_run(runs_dir: Path, scenario: str, variant: str | None) -> tuple[Path
     Each report asks, and a runs folder only grows: a directory the lab named for something else is passed over by
     its name, so only the summaries of likely matches (and of directories named with --out) are read; one that
     cannot be read, or is not a summary, is passed over too (a report is not about it). One an earlier judging
-    wrote is judged again, or passed over if it cannot be."""
-    wanted = outputs.scenario_subject(scenario, variant)
+    wrote is judged again (never rewritten: it is another run's), or passed over if it cannot be."""
+    wanted = scenario_subject(scenario, variant)
     try:
         names = sorted((entry.name for entry in os.scandir(runs_dir)), reverse=True)
     except OSError:  # no runs folder (a run directory given with --out anywhere), or one that cannot be listed
         return None
     for name in names:
-        if outputs.named_subject(name) not in (wanted, None):
+        if named_subject(name) not in (wanted, None):
             continue
-        summary = outputs.read_summary(runs_dir / name, outputs.RunFigures)
+        summary = read_summary(runs_dir / name, RunFigures)
         if summary is None or summary["scenario"] != scenario or summary.get("variant") != variant:
             continue
-        if not outputs.judged_now(summary):  # its verdict is an earlier judging's
+        if not judged_now(summary):  # its verdict is an earlier judging's
             try:
-                summary = judge(runs_dir / name)
+                summary = judge_run(runs_dir / name).summary
             except JUDGING_FAILED:
                 continue
         if summary["verdict"] != "partial":

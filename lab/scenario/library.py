@@ -9,7 +9,8 @@ from pathlib import Path
 
 from lab.errors import InvalidInput, LabError
 from lab.faults import families
-from lab.scenario.document import Scenario, load
+from lab.scenario.document import Scenario
+from lab.scenario.reader import load
 
 DIFFICULTIES = ("easy", "medium", "hard")
 

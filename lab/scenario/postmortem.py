@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from lab.errors import InvalidInput, ScenarioError
-from lab.scenario.document import parse
+from lab.scenario.reader import parse
 
 TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?")
 TIME_WITHIN = 40

@@ -13,8 +13,9 @@ from pathlib import Path
 import yaml
 
 from lab.errors import InvalidInput
-from lab.judge.outputs import uncreatable
-from lab.scenario.document import NAME, json_schema, name_from
+from lab.record.run_dir import uncreatable
+from lab.scenario.names import NAME, name_from
+from lab.scenario.schema import json_schema
 from lab.stack.topology import ComposeTopology, read_topology
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")

@@ -10,7 +10,8 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from lab.settings import BOOTSTRAPPED_BASE_IMAGE, DEFAULT_BASE_IMAGE, PACKAGE_DI
 from lab.stack.labels import MANAGED
 
 DOCKERFILES = PACKAGE_DIR / "dockerfiles"
+SHARED_MODULES = {"reaper": ("__init__.py", "errors.py", "stack/__init__.py", "stack/labels.py", "stack/removal.py")}
+"""Modules of the lab an image carries, copied into its build context under lab/: the reaper removes a run with the
+lab's own label names and removal, not a copy of them kept by hand."""
 IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper")
 IMAGE_PREFIX = "outage-lab/"
 """Every image the lab builds is tagged outage-lab/NAME:DIGEST."""
@@ -50,6 +54,28 @@ def context_digest(context: Path, base_image_id: str) -> str:
         digest.update(path.relative_to(context).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+@contextmanager
+def build_context(name: str) -> Iterator[Path]:
+    """The build context of image `name`: its directory under dockerfiles/, with the lab's modules it carries."""
+    shared = SHARED_MODULES.get(name, ())
+    if not shared:
+        yield DOCKERFILES / name
+        return
+    with tempfile.TemporaryDirectory(prefix=f"outage-lab-{name}-") as directory:
+        context = Path(directory) / name
+        shutil.copytree(DOCKERFILES / name, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for module in shared:
+            (context / "lab" / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(PACKAGE_DIR / module, context / "lab" / module)
+        yield context
+
+
+def image_tag(name: str, base_image_id: str) -> str:
+    """outage-lab/NAME:DIGEST, the digest of everything its build reads."""
+    with build_context(name) as context:
+        return f"{IMAGE_PREFIX}{name}:{context_digest(context, base_image_id)}"
 
 
 def byte_code(path: Path) -> bool:
@@ -107,15 +133,14 @@ def build_images(client: docker.DockerClient, settings: Settings, progress: Prog
     base_id = client.images.get(base).id
     tags: dict[str, str] = {}
     for name in IMAGE_NAMES:
-        context = DOCKERFILES / name
-        tag = f"{IMAGE_PREFIX}{name}:{context_digest(context, base_id)}"
-        tags[name] = tag
+        tag = tags[name] = image_tag(name, base_id)
         if image_exists(client, tag):
             continue
         progress(f"building {tag} on {base}")
         try:
-            client.images.build(path=str(context), tag=tag, buildargs={"BASE_IMAGE": base}, labels={MANAGED: "true"},
-                                rm=True, forcerm=True, pull=False)
+            with build_context(name) as context:
+                client.images.build(path=str(context), tag=tag, buildargs={"BASE_IMAGE": base},
+                                    labels={MANAGED: "true"}, rm=True, forcerm=True, pull=False)
         except BuildError as exc:
             tail = " | ".join(str(line.get("stream", line.get("error", ""))).strip() for line in exc.build_log)[-400:]
             raise ImageBuildError(f"building the {name} image failed: {exc.msg} ({tail})") from exc
@@ -139,8 +164,7 @@ def current_images(client: docker.DockerClient, settings: Settings) -> LabImages
         base_id = client.images.get(base).id
     except ImageNotFound:
         return None
-    return LabImages(base=base, **{name: f"{IMAGE_PREFIX}{name}:{context_digest(DOCKERFILES / name, base_id)}"
-                                   for name in IMAGE_NAMES})
+    return LabImages(base=base, **{name: image_tag(name, base_id) for name in IMAGE_NAMES})
 
 
 def prune_images(client: docker.DockerClient, settings: Settings) -> tuple[list[str], list[str]]:

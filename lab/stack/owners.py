@@ -1,18 +1,12 @@
-"""Leftovers of dead runs: a `lab run` killed with SIGKILL leaves its stack behind (its faults revert by their
-own TTL). Every run's resources carry an owner label naming the process (host, pid, start time); the next lab
-command removes the resources whose owner is gone. Stacks from `lab up` are detached (no owner) and stay."""
+"""Who owns a run: the lab process it lives and dies with, named by host, pid and start time (the owner label on
+every resource of the run, and the owner file in its scratch directory), so that a run whose process is gone is
+told from one still going even when its pid was reused. Stacks from `lab up` are detached (no owner) and stay."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-from collections.abc import Callable
 from pathlib import Path
-
-import docker
-
-from lab.stack import labels
 
 DETACHED = "detached"
 
@@ -50,47 +44,5 @@ def owner_alive(token: str, hostname: str | None = None) -> bool:
     return process_start_ticks(int(pid_text)) == ticks
 
 
-def owners_by_run(client: docker.DockerClient) -> dict[str, str]:
-    owners: dict[str, str] = {}
-    selector = labels.managed_filter()
-    resources = [(c.get("Labels") or {}) for c in labels.summaries(client, selector)]
-    resources += [(n.attrs.get("Labels") or {}) for n in client.networks.list(filters=selector)]
-    resources += [(v.attrs.get("Labels") or {}) for v in client.volumes.list(filters=selector)]
-    for resource_labels in resources:
-        run_id = resource_labels.get(labels.RUN)
-        owner = resource_labels.get(labels.OWNER)
-        if run_id and owner and owner != DETACHED:
-            owners.setdefault(run_id, owner)
-    return owners
-
-
-def dead_runs(client: docker.DockerClient) -> list[str]:
-    return sorted(run_id for run_id, owner in owners_by_run(client).items() if not owner_alive(owner))
-
-
 OWNER_FILE = "owner"
-"""In a run's own directory on the host (its Compose override's): the owner token of the process that made it."""
-
-
-def remove_dead_runs_directories(root: Path) -> list[str]:
-    """Remove the run directories under `root` whose owner process is gone, and say which went: a run killed with
-    SIGKILL leaves its Compose override behind (its reaper removes what it has on the engine, not the lab's files on
-    this host). A directory without an owner file is not one of these, and stays."""
-    removed = []
-    for directory in sorted(root.glob(f"*/{OWNER_FILE}")):
-        try:
-            token = directory.read_text().strip()
-        except OSError:
-            continue
-        if not owner_alive(token):
-            shutil.rmtree(directory.parent, ignore_errors=True)
-            removed.append(directory.parent.name)
-    return removed
-
-
-def reap_dead_runs(client: docker.DockerClient, remove: Callable[[str], object]) -> list[str]:
-    """Remove every run whose owner process is gone, through `remove` (which tears a run down by its label)."""
-    reaped = dead_runs(client)
-    for run_id in reaped:
-        remove(run_id)
-    return reaped
+"""In a run's scratch directory (lab.stack.scratch): the owner token of the process that made it."""

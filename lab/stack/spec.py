@@ -4,22 +4,19 @@ point synthetic users call, the header that names the replica that served them, 
 an administrator logs in to them (environment variable names, never values), and which logs carry app errors.
 
 The team's file is never edited: the lab adds its labels, ownership and host ports through an override file it
-generates (`override()`), so every container, network and volume it creates is found and removed by label.
+generates (lab.stack.override).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from lab.document import DocumentModel, FieldProblem, Port, ServiceName, Topology
 from lab.settings import BUILTIN_COMPOSE_FILE
-from lab.stack import labels
 from lab.stack.topology import ComposeTopology
 
 
@@ -94,66 +91,3 @@ class StackSpec(DocumentModel):
         """The same with the Compose file's path made absolute (it is relative to the scenario file)."""
         path = Path(self.compose_file)
         return self if path.is_absolute() else self.model_copy(update={"compose_file": str(base_dir / path)})
-
-
-BUILTIN_APPS = ("app-1", "app-2", "app-3")
-BUILTIN_STACK = StackSpec(
-    compose_file=str(BUILTIN_COMPOSE_FILE), entry=Entry(service="lb", port=80), served_by_header="X-Served-By",
-    databases=(DatabaseAccess(service="db", dbname="orders"),),
-    app_logs=AppLogs(services=BUILTIN_APPS, format="lab-json"))
-
-
-def override(spec: StackSpec, compose: ComposeTopology, run_id: str, owner: str, host_ports: dict[str, int]) -> \
-        dict[str, Any]:
-    """The Compose override that makes a stack the lab's: its labels on every service, network and volume the file
-    creates; the entry and database ports published on the free 127.0.0.1 ports picked for them (stable across
-    restarts); every other published port of a team's file dropped (two runs, or the team's own dev stack, would
-    otherwise fight over fixed host ports)."""
-    run_labels = {**labels.run_labels(run_id, labels.ROLE_STACK), labels.OWNER: owner}
-    published = {spec.entry.service: spec.entry.port, **{d.service: d.port for d in spec.databases}}
-    services: dict[str, Any] = {}
-    for name in compose.services:
-        service: dict[str, Any] = {"labels": run_labels}
-        if name in published:
-            service["ports"] = OverrideTag([f"127.0.0.1:{host_ports[name]}:{published[name]}"])
-        elif not spec.builtin:
-            service["ports"] = ResetTag([])
-        if compose.services[name].built and compose.services[name].image is None:
-            service["image"] = built_image_tag(compose.file, name)
-        services[name] = service
-    document: dict[str, Any] = {"services": services}
-    network_labels = {**labels.run_labels(run_id, labels.ROLE_STACK), labels.OWNER: owner}
-    document["networks"] = {name: {"labels": network_labels} for name in (*compose.networks, "default")}
-    if compose.volumes:
-        document["volumes"] = {name: {"labels": network_labels} for name in compose.volumes}
-    return document
-
-
-def built_image_tag(compose_file: Path, service: str) -> str:
-    """The tag a team's built service gets when its file names none. Compose would name the image after the run's
-    project, a new image per run that nobody removes; this one is the same for every run of the same file, so a
-    rebuild reuses its layers and takes its tag (a build whose inputs changed leaves the previous one untagged, as
-    any rebuild does: `docker image prune` removes those)."""
-    path = compose_file.resolve()
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
-    directory = re.sub(r"[^a-z0-9_.-]+", "-", path.parent.name.lower()).strip("-._") or "stack"
-    return f"outage-lab/own-{directory}-{digest}-{service.lower()}:latest"
-
-
-def override_yaml(document: dict[str, Any]) -> str:
-    """The override as YAML, with Compose's `!override` and `!reset` tags where its lists must replace the base's."""
-
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    Dumper.add_representer(OverrideTag, lambda dumper, data: dumper.represent_sequence("!override", list(data)))
-    Dumper.add_representer(ResetTag, lambda dumper, data: dumper.represent_sequence("!reset", list(data)))
-    return yaml.dump(document, Dumper=Dumper, sort_keys=False)
-
-
-class OverrideTag(list[str]):
-    """A list written with Compose's `!override` tag: it replaces the base file's list instead of adding to it."""
-
-
-class ResetTag(list[str]):
-    """A list written with Compose's `!reset` tag: the base file's value is dropped."""

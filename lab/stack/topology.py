@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import InvalidInput
-from lab.stack.engine import compose_command
+from lab.stack.compose import compose_command
 
 EXPOSED = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?(?:/[A-Za-z]+)?")
 """An `expose` entry as Compose takes it: a port or a range of them (`8000-8010`), and a protocol (`53/udp`).

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.settings import Settings
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
@@ -22,16 +22,16 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(settings: Settings) -> lifecycle.Engine:
-    return lifecycle.Engine.connect(settings)
+def engine(settings: Settings) -> Engine:
+    return Engine.connect(settings)
 
 
 @pytest.fixture(scope="session")
-def lab_images(engine: lifecycle.Engine) -> LabImages:
-    return lifecycle.ensure_images(engine, progress=lambda message: print(message))
+def lab_images(engine: Engine) -> LabImages:
+    return engine.images(progress=lambda message: print(message))
 
 
 @pytest.fixture
-def stack(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[Stack]:
+def stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
     with engine.stack(images=lab_images) as running:
         yield running

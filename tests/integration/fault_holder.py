@@ -17,16 +17,18 @@ import sys
 import time
 
 from lab.faults import build_fault, families
-from lab.faults.helper import StackTarget
+from lab.faults.target import StackTarget
 from lab.settings import Settings
-from lab.stack import engine as docker_env
-from lab.stack.project import BUILTIN_TOPOLOGY, Stack
+from lab.stack.builtin import BUILTIN_TOPOLOGY
+from lab.stack.compose import compose_command
+from lab.stack.docker_api import connect
+from lab.stack.project import Stack
 
 
 def main() -> None:
     document = json.loads(os.environ["HOLD_SPEC"])
     spec = families()[document["kind"]].spec.model_validate(document, context={"topology": BUILTIN_TOPOLOGY})
-    stack = Stack(docker_env.connect(), docker_env.compose_command(), Settings.from_env(),
+    stack = Stack(connect(), compose_command(), Settings.from_env(),
                   run_id=os.environ["HOLD_RUN_ID"], db_password=os.environ["HOLD_DB_PASSWORD"])
     fault = build_fault(spec, StackTarget(stack, os.environ["HOLD_TOOLS_IMAGE"]), ttl_s=600)
     fault.apply()

@@ -15,9 +15,9 @@ import yaml
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.settings import PROJECT_ROOT
-from lab.stack import commands as lifecycle
 from lab.stack import labels
-from lab.stack.project import project_name
+from lab.stack.engine import Engine
+from lab.stack.labels import project_name
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def checks_of(summary: dict[str, Any]) -> dict[str, bool]:
     return {check["name"]: check["passed"] for check in summary["checks"]}
 
 
-def leftovers(engine: lifecycle.Engine, run_id: str) -> list[str]:
+def leftovers(engine: Engine, run_id: str) -> list[str]:
     selector = labels.run_filter(run_id)
     client = engine.client
     return (  # the engine's listing, no per-container inspection: a container going away meanwhile is no error

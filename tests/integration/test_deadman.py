@@ -13,10 +13,11 @@ import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.drill.control import NOTHING_RUNNING, POINTER, control_socket
-from lab.stack import commands as lifecycle
 from lab.stack import labels
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.project import override_directory, project_name
+from lab.stack.labels import project_name
+from lab.stack.scratch import scratch_directory
 
 from .helpers import NotYet, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
 
@@ -27,7 +28,7 @@ GONE_WITHIN_S = 30.0
 (the fault's is 60 s past its window): what removed them can only be the dead-man switch and the reaper."""
 
 
-def fault_rule_present(engine: lifecycle.Engine, lab_images: LabImages, run_id: str) -> bool | None:
+def fault_rule_present(engine: Engine, lab_images: LabImages, run_id: str) -> bool | None:
     """Whether app-2's own network namespace holds this run's rule; None once app-2 itself is gone."""
     try:
         app2 = engine.client.containers.get(f"{project_name(run_id)}-app-2-1")
@@ -52,7 +53,7 @@ def seconds_until(condition: str, check: Callable[[], bool], timeout_s: float = 
     return time.monotonic() - started
 
 
-def kill_and_time(process: subprocess.Popen[str], engine: lifecycle.Engine, lab_images: LabImages,
+def kill_and_time(process: subprocess.Popen[str], engine: Engine, lab_images: LabImages,
                   run_id: str) -> tuple[float, float]:
     """SIGKILL the lab process; seconds until its fault is gone, and until nothing of its run is left."""
     process.kill()
@@ -65,7 +66,7 @@ def kill_and_time(process: subprocess.Popen[str], engine: lifecycle.Engine, lab_
 
 
 @pytest.fixture
-def look_alike(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[str]:
+def look_alike(engine: Engine, lab_images: LabImages) -> Iterator[str]:
     """A container that looks like the lab's (same labels but another run's id) and must outlive any reaper."""
     container = engine.client.containers.run(lab_images.tools, ["sleep", "600"], detach=True, labels={
         labels.MANAGED: "true", labels.RUN: "20990101t000000-0000", labels.ROLE: labels.ROLE_STACK,
@@ -82,7 +83,7 @@ def look_alike(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[str]
     ("run.ended", False),         # during teardown
 ])
 def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
-    tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages, look_alike: str, stage: str,
+    tmp_path: Path, engine: Engine, lab_images: LabImages, look_alike: str, stage: str,
     fault_applied: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """SIGKILL of `lab run` at STAGE: the fault is gone within a second or so and nothing of the run is left a few
@@ -100,7 +101,7 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
               f"SIGKILL")
 
 
-def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: lifecycle.Engine,
+def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: Engine,
                                                     lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
     """The same for `lab drill`: its fault helper and reaper are the run's, so a killed drill cleans itself up."""
     out = tmp_path / "drill"
@@ -111,10 +112,10 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: life
     wait_for_event(out, "fault.applied")
     assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
-    assert (override_directory(run_id) / "override.yaml").is_file()  # the reaper cannot reach the host's files
+    assert (scratch_directory(run_id) / "override.yaml").is_file()  # the reaper cannot reach the host's files
     assert control_socket(run_id).is_socket() and (runs / POINTER).is_file()  # as the killed drill left them
     assert lab_cli("status").returncode == 0  # every lab command removes those of dead runs first
-    assert not override_directory(run_id).exists() and not control_socket(run_id).exists()
+    assert not scratch_directory(run_id).exists() and not control_socket(run_id).exists()
     ack = lab_cli("ack", env={"LAB_RUNS_DIR": str(runs)})  # its pointer is left, and says nothing runs
     assert (ack.returncode, ack.stderr.strip()) == (4, f"lab: error: {NOTHING_RUNNING}")
     assert not (runs / POINTER).exists()
@@ -122,7 +123,7 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: life
         print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
 
 
-def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: Path, engine: lifecycle.Engine,
+def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: Path, engine: Engine,
                                                                      lab_images: LabImages) -> None:
     """Two runs side by side (their own names, ports, networks and directories); one is killed: its reaper removes
     its own run only, and the other goes on and passes."""

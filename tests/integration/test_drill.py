@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lab.drill.control import send
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import events_of, lab_cli, leftovers, running_lab, wait_for, wait_for_event, wait_until
@@ -47,7 +47,7 @@ def monitor_check_after(env: dict[str, str], out: Path, t: float) -> dict[str, A
     return wait_until(judged, f"a check of the fault after t={t}", timeout_s=30)
 
 
-def test_scripted_trainee_restarts_the_db_then_finds_and_fixes_the_fault(tmp_path: Path, engine: lifecycle.Engine,
+def test_scripted_trainee_restarts_the_db_then_finds_and_fixes_the_fault(tmp_path: Path, engine: Engine,
                                                                         lab_images: LabImages) -> None:
     """An ack before any alert is refused (exit 4, not recorded); the debrief has every interval, the DB restart is
     a mitigation tried without effect, nothing is left."""
@@ -97,7 +97,7 @@ def test_scripted_trainee_restarts_the_db_then_finds_and_fixes_the_fault(tmp_pat
         assert password not in path.read_text(errors="replace"), path.name
 
 
-def test_a_wrong_fix_does_not_count_and_giving_up_reverts_the_fault(tmp_path: Path, engine: lifecycle.Engine,
+def test_a_wrong_fix_does_not_count_and_giving_up_reverts_the_fault(tmp_path: Path, engine: Engine,
                                                                     lab_images: LabImages) -> None:
     """Restarting the DB is not recovery; `lab give-up` reveals the cause, reverts it and leaves nothing."""
     with drill(tmp_path) as (process, out, env):

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def dockerd_pid(engine: lifecycle.Engine, lab_images: LabImages) -> int:
+def dockerd_pid(engine: Engine, lab_images: LabImages) -> int:
     pid, why_not = restartable_dockerd(engine.client)
     if pid is None:
         pytest.skip(f"will not restart this Docker daemon: {why_not}")
@@ -34,7 +34,7 @@ def db_restart_under_way(event: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("when", ["fault.applied", "db restart"])
 def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
-    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str], when: str
+    tmp_path: Path, engine: Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str], when: str
 ) -> None:
     """dockerd restarted while the fault is applied (as it lands; during the scenario's database restart, a step the
     engine's shutdown fails with an error of its own): exit 3 in one line saying the engine went away, recording
@@ -75,7 +75,7 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
 
 
 def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
-    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, engine: Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """dockerd restarted mid-drill: exit 3, a debrief saying the engine went away, nothing left and no active-drill
     pointer."""
@@ -103,7 +103,7 @@ def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
 
 
 def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(
-    tmp_path: Path, engine: lifecycle.Engine, dockerd_pid: int
+    tmp_path: Path, engine: Engine, dockerd_pid: int
 ) -> None:
     """dockerd stopped for good mid-run: the run gives up after LAB_ENGINE_WAIT_S saying what is left, and the next lab
     command removes it."""

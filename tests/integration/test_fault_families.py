@@ -23,13 +23,16 @@ from typing import Any
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab.faults import Fault, FaultState, build_fault, families
-from lab.faults.helper import StackTarget
+from lab.faults import build_fault, families
+from lab.faults.base import FaultState
+from lab.faults.fault import Fault
+from lab.faults.target import StackTarget
 from lab.settings import PROJECT_ROOT
-from lab.stack import commands as lifecycle
 from lab.stack import labels
+from lab.stack.builtin import BUILTIN_TOPOLOGY
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.project import BUILTIN_TOPOLOGY, Stack
+from lab.stack.project import Stack
 
 from .helpers import NotYet
 
@@ -106,7 +109,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def shared_stack(engine: lifecycle.Engine, lab_images: LabImages) -> Iterator[Stack]:
+def shared_stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
     with engine.stack(images=lab_images) as running:
         yield running
 

@@ -25,8 +25,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_resu
 
 from lab.gameday.capacity import StackCost, save_cost
 from lab.gameday.engines import host_of
-from lab.stack import commands as lifecycle
 from lab.stack import labels
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import LAB, events_of, lab_cli, wait_for_event, wait_until
@@ -121,7 +121,7 @@ def leftovers_on(client: docker.DockerClient, run_ids: list[str]) -> list[str]:
     return found
 
 
-def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: lifecycle.Engine,
+def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: Engine,
                                                        lab_images: LabImages, engine2: str) -> None:
     """Fixed, gave up and timed out side by side on the facilitator's page with the scoreboard; nothing left."""
     if CHROMIUM is None and not os.environ.get("CI"):
@@ -239,7 +239,7 @@ def lab_processes_under(path: Path) -> list[str]:
     return found
 
 
-def test_the_facilitator_ends_a_drill_and_a_killed_game_day_leaves_nothing(tmp_path: Path, engine: lifecycle.Engine,
+def test_the_facilitator_ends_a_drill_and_a_killed_game_day_leaves_nothing(tmp_path: Path, engine: Engine,
                                                                            lab_images: LabImages) -> None:
     """End this drill stops one drill as "ended by the facilitator"; kill -9 of the game day ends the other drill,
     which reverts, removes its stack and closes its recording by itself."""

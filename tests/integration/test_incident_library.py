@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.settings import BUILTIN_SCENARIOS
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import checks_of, lab_cli, leftovers, summary_of
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.docker
 
 SEED = "db-network-misconfig"
 CI_SPEEDS = {
-    # At most each scenario's largest speed (`Scenario.max_speed()`), where its fault windows still hold enough
+    # At most each scenario's largest speed (`max_speed(Scenario)`), where its fault windows still hold enough
     # requests for its bounds: about 6.5 minutes for the eight on a 2-core machine (each run ~20 s of stack up and
     # down).
     "aws-2025-dynamodb-dns": 1.5,
@@ -35,7 +35,7 @@ LIBRARY = sorted(path.stem for path in BUILTIN_SCENARIOS.glob("*.yaml") if path.
 
 
 @pytest.mark.parametrize("name", LIBRARY)
-def test_a_library_scenario_passes_every_check_at_ci_speed(name: str, tmp_path: Path, engine: lifecycle.Engine,
+def test_a_library_scenario_passes_every_check_at_ci_speed(name: str, tmp_path: Path, engine: Engine,
                                                            lab_images: LabImages,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """`lab run NAME --speed S` exits 0, every check passes, nothing of the run is left behind."""

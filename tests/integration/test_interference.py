@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from docker.errors import APIError
 
-from lab.stack import commands as lifecycle
 from lab.stack import labels
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.owners import owners_by_run
+from lab.stack.runs import owners_by_run, running_run_ids
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
 
@@ -28,7 +28,7 @@ CHURNERS = 3
 """Threads creating and removing containers: enough that a listing of the run nearly always holds one going away."""
 
 
-def run_id_of(engine: lifecycle.Engine, process: subprocess.Popen[str]) -> str:
+def run_id_of(engine: Engine, process: subprocess.Popen[str]) -> str:
     """The run id of a `lab run` or `lab drill` process, read from its owner label as soon as Compose creates the
     first container: well before the lab has finished bringing the stack up."""
     owner = f"{socket.gethostname()}:{process.pid}:"
@@ -45,7 +45,7 @@ def run_id_of(engine: lifecycle.Engine, process: subprocess.Popen[str]) -> str:
 
 
 @contextmanager
-def vanishing_containers(engine: lifecycle.Engine, image: str, run_id: str) -> Iterator[list[int]]:
+def vanishing_containers(engine: Engine, image: str, run_id: str) -> Iterator[list[int]]:
     """Short-lived containers labelled with the run (as a stack member and as a probe, both kept off the recording)
     created and removed in a loop until the block ends. Yields the count made so far (one entry per thread)."""
     stop = threading.Event()
@@ -81,12 +81,12 @@ def one_line_refusal(result: subprocess.CompletedProcess[str], run_id: str, pid:
 
 
 def test_a_run_is_not_derailed_by_vanishing_containers_or_other_terminals_commands(
-    tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages
+    tmp_path: Path, engine: Engine, lab_images: LabImages
 ) -> None:
     """With labelled containers vanishing all through it, and `lab restart db`, `lab exec --netns app-2` and
     `lab logs` without --run typed in another terminal mid-fault (refused in one line naming --run), the seed
     scenario's run passes with only its own db restart on the timeline; `lab logs --run ID` still reads it."""
-    present = lifecycle.running_run_ids(engine.client)
+    present = running_run_ids(engine.client)
     owners = owners_by_run(engine.client)
     if any(run not in owners for run in present):  # a `lab up` stack: an unnamed `lab restart` would act on it
         pytest.skip(f"a `lab up` stack of someone else is on this engine ({', '.join(present)})")
@@ -111,7 +111,7 @@ def test_a_run_is_not_derailed_by_vanishing_containers_or_other_terminals_comman
     assert leftovers(engine, run_id) == []
 
 
-def test_a_drill_is_not_derailed_by_vanishing_containers(tmp_path: Path, engine: lifecycle.Engine,
+def test_a_drill_is_not_derailed_by_vanishing_containers(tmp_path: Path, engine: Engine,
                                                          lab_images: LabImages) -> None:
     """With labelled containers vanishing from the moment its stack is created, a drill comes up, lands its fault,
     and the trainee's fix ends it as "fixed" (exit 0), leaving nothing."""

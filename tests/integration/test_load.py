@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.judge.checks import GENERATOR_KEPT_UP
-from lab.scenario.document import MAX_RATE
-from lab.stack import commands as lifecycle
+from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
+from lab.scenario.traffic import MAX_RATE
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import events_of, lab_cli, leftovers, seed, summary_of
@@ -22,7 +22,7 @@ SPEED = "10"  # the seed's largest: with RATE, issue 16's "done when" command as
 
 
 def test_high_rate_through_the_fault_records_every_request_with_its_planned_start(
-        tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages) -> None:
+        tmp_path: Path, engine: Engine, lab_images: LabImages) -> None:
     """At the highest rate the lab accepts, through the seed fault, every request sent is recorded with its planned
     start (`t`), actual start and latency from the planned start; the summary carries the lateness figures and the
     generator check; app-2's requests fail with the pool's timeout after about 3 s, as at the default rate."""

@@ -21,9 +21,9 @@ import pytest
 from docker.errors import NotFound
 
 from lab.settings import PROJECT_ROOT
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.spec import built_image_tag
+from lab.stack.override import built_image_tag
 
 from .helpers import lab_cli, leftovers
 
@@ -63,7 +63,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_the_installed_lab_runs_the_builtin_scenario_from_anywhere(installed: Path, tmp_path: Path,
-                                                                   engine: lifecycle.Engine,
+                                                                   engine: Engine,
                                                                    lab_images: LabImages) -> None:
     """`pip install` of the wheel, then `lab run db-network-misconfig` in an empty directory: exit 0, its recording
     in ./runs, the scenarios and images found inside the installed package."""
@@ -81,7 +81,7 @@ def test_the_installed_lab_runs_the_builtin_scenario_from_anywhere(installed: Pa
 
 
 def test_a_teams_pytest_plays_its_own_stack_with_the_plugin(installed: Path, tmp_path: Path,
-                                                            engine: lifecycle.Engine, lab_images: LabImages) -> None:
+                                                            engine: Engine, lab_images: LabImages) -> None:
     """The example stack's repository, outside the checkout, with a team's test file using `outage_lab`: the
     recovery test passes, the wrong expectation fails and its output names the run's report."""
     # Always the same copy: its services' images are tagged after its path (once per Compose file), so a fresh
@@ -105,7 +105,7 @@ def test_a_teams_pytest_plays_its_own_stack_with_the_plugin(installed: Path, tmp
     assert leftovers(engine, run_id) == []  # no image named after the run either: its builds are tagged once per file
 
 
-def test_a_stack_that_never_becomes_healthy_is_exit_3_with_its_last_words(tmp_path: Path, engine: lifecycle.Engine,
+def test_a_stack_that_never_becomes_healthy_is_exit_3_with_its_last_words(tmp_path: Path, engine: Engine,
                                                                           lab_images: LabImages) -> None:
     """A team's service whose health check never passes: one line naming it and what it last logged, exit 3,
     nothing of the run left."""

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.project import project_name
+from lab.stack.labels import project_name
 
 from .helpers import (
     checks_of,
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
-    tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages, signum: int, exit_code: int
+    tmp_path: Path, engine: Engine, lab_images: LabImages, signum: int, exit_code: int
 ) -> None:
     """Ctrl-C or SIGTERM while the fault is applied: exit 130/143, fault reverted, stack gone, partial summary."""
     out = tmp_path / "run"
@@ -48,7 +48,7 @@ def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
     assert leftovers(engine, run_id) == []
 
 
-def test_lab_never_touches_containers_it_did_not_create(engine: lifecycle.Engine, lab_images: LabImages) -> None:
+def test_lab_never_touches_containers_it_did_not_create(engine: Engine, lab_images: LabImages) -> None:
     """`lab clean` removes lab runs only: a container without the lab's labels keeps running."""
     bystander = engine.client.containers.run(lab_images.tools, ["sleep", "120"], detach=True,
                                              labels={"com.docker.compose.service": "db"})
@@ -61,7 +61,7 @@ def test_lab_never_touches_containers_it_did_not_create(engine: lifecycle.Engine
 
 
 def test_an_app_container_killed_mid_run_ends_in_a_verdict_not_a_hang(
-    tmp_path: Path, engine: lifecycle.Engine, lab_images: LabImages
+    tmp_path: Path, engine: Engine, lab_images: LabImages
 ) -> None:
     """Killing app-1 as the fault lands: the run still ends, with its verdict (pass: the variant expects the higher
     error rate), the kill on the timeline, nothing left."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import checks_of, lab_cli, summary_of, variant
@@ -23,7 +23,7 @@ def lab_run(scenario: str | Path, out: Path) -> subprocess.CompletedProcess[str]
     return lab_cli("run", str(scenario), "--speed", SPEED, "--out", str(out))
 
 
-def test_scenario_without_its_fault_fails_the_impact_check(tmp_path: Path, engine: lifecycle.Engine,
+def test_scenario_without_its_fault_fails_the_impact_check(tmp_path: Path, engine: Engine,
                                                            lab_images: LabImages) -> None:
     """With the fault removed nothing breaks, and the check that proves the fault took effect fails: exit 1."""
 

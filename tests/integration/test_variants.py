@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.stack import commands as lifecycle
+from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 
 from .helpers import checks_of, events_of, lab_cli, leftovers, seed, summary_of
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.docker
 SPEED = "3"  # a 30 s fault window: long against the seconds HAProxy needs to take app-2 out
 
 
-def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Path, engine: lifecycle.Engine,
+def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Path, engine: Engine,
                                                                     lab_images: LabImages) -> None:
     """The seed as shipped passes (its runbook removed the fault); the variant passes its own checks: error rate
     during the fault under 5%, users affected under a fifth of the fault window, against a third of requests failing
@@ -47,7 +47,7 @@ def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Pa
         assert leftovers(engine, summary["run_id"]) == []
 
 
-def assert_the_documented_recovery(out: Path, engine: lifecycle.Engine) -> None:
+def assert_the_documented_recovery(out: Path, engine: Engine) -> None:
     """The seed as shipped: a third of requests fail slowly, all on app-2; its runbook (a script of the responders'
     deleting the rule through `lab exec --netns`) removed the fault, the lab did not; nothing is left."""
     assert {p.name for p in out.iterdir()} >= {"scenario.yaml", "events.jsonl", "summary.json", "junit.xml"}

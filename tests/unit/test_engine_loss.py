@@ -20,7 +20,7 @@ from lab.play.console import ENGINE_NEWS, ConsoleProgress
 from lab.play.engine_loss import EngineLoss
 from lab.record.events import EventLog, read_events
 from lab.record.watchers import Watcher
-from lab.stack.engine import wait_for_engine
+from lab.stack.docker_api import wait_for_engine
 
 from .streams import recording
 

@@ -20,12 +20,14 @@ import pytest
 import yaml
 
 from lab.errors import ScenarioError
-from lab.faults import FaultTarget, families
+from lab.faults import families
+from lab.faults.base import FaultTarget
 from lab.faults.helper import DRIVER, PREFIX
-from lab.scenario.document import json_schema, parse
+from lab.scenario.reader import parse
+from lab.scenario.schema import json_schema
 from lab.settings import PROJECT_ROOT
 from lab.stack.attach import Channel
-from lab.stack.project import BUILTIN_TOPOLOGY
+from lab.stack.builtin import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",

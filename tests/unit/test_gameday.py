@@ -16,7 +16,7 @@ import requests
 import uvicorn
 from click.testing import CliRunner
 
-from lab.cli import main
+from lab.cli.base import main
 from lab.drill.debrief import Debrief
 from lab.drill.live import LiveState
 from lab.errors import InvalidInput
@@ -28,7 +28,7 @@ from lab.gameday.run import GameDayOptions, check_bind, choose_scenarios, listen
 from lab.gameday.scoreboard import Entry, render_markdown, scoreboard
 from lab.gameday.server import build_app
 from lab.gameday.view import DrillView
-from lab.scenario.document import load
+from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS, Settings
 
 SEED_PATH = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"

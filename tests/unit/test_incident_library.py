@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.judge.checks.impact import KIND as IMPACT
+from lab.judge.checks.steady_state import KIND as STEADY_STATE
 from lab.play.preflight import check_scripts
-from lab.scenario.document import ApplyStep, load
+from lab.play.steps.apply import ApplyStep
+from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS
 
 LIBRARY = sorted(BUILTIN_SCENARIOS.glob("*.yaml"))
@@ -32,7 +35,7 @@ def test_every_scenario_of_the_library_is_a_complete_replay(path: Path) -> None:
     assert scenario.faults and scenario.drill.hints
     assert any(isinstance(step, ApplyStep) and step.at_minutes == 0 for step in scenario.timeline)
     assert scenario.timeline[0].clock == scenario.time.incident_start
-    assert scenario.checks.steady_state is not None and scenario.checks.impact is not None
+    assert scenario.checks.section(STEADY_STATE) is not None and scenario.checks.section(IMPACT) is not None
     check_scripts(scenario)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
-from lab.cli import exit_status
+from lab.cli.app import exit_status
 from lab.errors import EngineLost, StackError
 from lab.play.signals import GuardedOutcome, RunInterrupted, SignalGuard
 from lab.settings import PROJECT_ROOT

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from lab.judge.analysis import GENERATOR_SOURCE, Request, analyse
-from lab.judge.checks import GENERATOR_KEPT_UP, evaluate
+from lab.judge.analysis import GENERATOR_SOURCE, analyse
+from lab.judge.checks import evaluate
+from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
 from lab.judge.lateness import LATE_S, describe, lateness_of
-from lab.judge.outputs import verdict_of
+from lab.judge.requests import Request
+from lab.judge.verdict import verdict_of
 from lab.record.loadgen import due
-from lab.scenario.document import load
+from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
 
 from .streams import Incident, event, recording
@@ -100,11 +102,12 @@ def test_the_console_summary_shows_start_lateness() -> None:
     """The summary table printed after a run has a row with p50, p99, max and the count over 10 ms."""
     from rich.console import Console
 
-    from lab.judge.outputs import summary_document
+    from lab.judge.summary import summary_document
     from lab.play.console import summary_table
 
     analysis = analyse(recording(Incident(late_s=lambda seq: 0.012 if seq == 5 else 0.0004)))
-    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, MAX_P99_S))
+    results = evaluate(analysis, SEED.checks, MAX_P99_S)
+    summary = summary_document("r1", SEED, 1.0, analysis, results, verdict_of(analysis, results))
     console = Console(record=True, width=200)
     console.print(summary_table(summary))
     shown = console.export_text()

@@ -16,8 +16,9 @@ import pytest
 
 from lab.drill.control import POINTER, ActiveDrill, check_socket_path, control_socket, read_active
 from lab.errors import LabError, NothingRunning
-from lab.stack.owners import DETACHED, OWNER_FILE, owner_alive, owner_token, remove_dead_runs_directories
-from lab.stack.project import override_directory
+from lab.stack.cleanup import remove_dead_scratch
+from lab.stack.owners import DETACHED, OWNER_FILE, owner_alive, owner_token
+from lab.stack.scratch import scratch_directory
 
 
 def gone_process_token() -> str:
@@ -46,21 +47,21 @@ def test_only_the_directories_of_dead_owners_go(tmp_path: Path) -> None:
     run_directory(tmp_path, "run-detached", DETACHED)
     run_directory(tmp_path, "run-elsewhere", f"not-{socket.gethostname()}:1:1")
     run_directory(tmp_path, "no-token", None)
-    assert remove_dead_runs_directories(tmp_path) == ["run-killed"]
+    assert remove_dead_scratch(tmp_path) == ["run-killed"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["no-token", "run-alive", "run-detached",
                                                                  "run-elsewhere"]
 
 
 def test_a_missing_root_is_nothing_to_remove(tmp_path: Path) -> None:
     """A machine where no run ever wrote a directory: nothing to do, and no error."""
-    assert remove_dead_runs_directories(tmp_path / "never-made") == []
+    assert remove_dead_scratch(tmp_path / "never-made") == []
 
 
 def test_a_killed_drills_control_socket_goes_with_its_run_directory(tmp_path: Path) -> None:
     """A drill killed with SIGKILL leaves its bound control socket: it is in the run's own directory, so the next
     lab command removes it with that directory; a pointer to it then reads as no drill running, and goes."""
     run_id = "20261127t060345-5aaa"
-    assert control_socket(run_id).parent == override_directory(run_id)
+    assert control_socket(run_id).parent == scratch_directory(run_id)
     short_root = Path(tempfile.mkdtemp(prefix="ol-", dir="/tmp"))  # a socket's path must fit in 108 bytes
     try:
         directory = run_directory(short_root, run_id, gone_process_token())
@@ -71,7 +72,7 @@ def test_a_killed_drills_control_socket_goes_with_its_run_directory(tmp_path: Pa
         assert path.is_socket()
         (tmp_path / POINTER).write_text(json.dumps(asdict(ActiveDrill(str(path), run_id, "runs/x", "tools"))))
         assert read_active(tmp_path).socket_path == str(path)
-        assert remove_dead_runs_directories(short_root) == [run_id]
+        assert remove_dead_scratch(short_root) == [run_id]
         assert not path.exists()
         with pytest.raises(NothingRunning, match="no drill is running"):
             read_active(tmp_path)

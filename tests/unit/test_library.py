@@ -13,11 +13,18 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput
-from lab.judge.analysis import RecoveryCriteria, Request, impacted_seconds
-from lab.scenario.document import load, parse
+from lab.judge.checks.detection import KIND as DETECTION
+from lab.judge.checks.impact import KIND as IMPACT
+from lab.judge.checks.recovery import KIND as RECOVERY
+from lab.judge.checks.restart_ineffective import KIND as RESTART_INEFFECTIVE
+from lab.judge.requests import RecoveryCriteria, Request
+from lab.judge.windows import impacted_seconds
 from lab.scenario.library import entries, pick_at_random
+from lab.scenario.pacing import faster
 from lab.scenario.postmortem import entries as timeline_entries
 from lab.scenario.postmortem import skeleton, summary_of, title_of
+from lab.scenario.reader import load, parse
+from lab.scenario.shaping import with_variant
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
 
 POSTMORTEMS = PROJECT_ROOT / "tests" / "fixtures" / "postmortems"
@@ -189,16 +196,17 @@ def test_a_variant_changes_the_stack_and_replaces_only_the_checks_it_names() -> 
     """--variant deep-health-check: the LB checks /readyz; impact is judged by the variant's own bounds, the
     checks it turns off are off, and the others stay the scenario's."""
     scenario = load(SEED)
-    varied = scenario.with_variant("deep-health-check")
+    varied = with_variant(scenario, "deep-health-check")
     assert varied.knobs.lb_health_check == "deep" and scenario.knobs.lb_health_check == "shallow"
     assert varied.knobs.environment()["LAB_KNOB_LB_CHECK_PATH"] == "/readyz"
-    assert varied.checks.impact is not None and varied.checks.impact.max_impact_share == 0.2
-    assert varied.checks.detection is None and varied.checks.restart_ineffective is None
-    assert varied.checks.recovery == scenario.checks.recovery
+    impact = varied.checks.section(IMPACT)
+    assert impact is not None and impact.max_impact_share == 0.2
+    assert varied.checks.section(DETECTION) is None and varied.checks.section(RESTART_INEFFECTIVE) is None
+    assert varied.checks.section(RECOVERY) == scenario.checks.section(RECOVERY)
     assert varied.variant is not None and varied.variant.measure in scenario.corrective_measures
-    assert varied.with_speed(3).variant == varied.variant
+    assert faster(varied, 3).variant == varied.variant
     with pytest.raises(InvalidInput, match="has no variant 'nope' \\(variants: deep-health-check\\)"):
-        scenario.with_variant("nope")
+        with_variant(scenario, "nope")
 
 
 def test_users_affected_counts_the_seconds_with_more_than_a_few_bad_requests() -> None:

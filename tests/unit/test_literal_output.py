@@ -16,18 +16,20 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.cli import runs_table, scenarios_table
+from lab.cli.recordings import runs_table
+from lab.cli.scenarios import scenarios_table
 from lab.clock import FakeClock
 from lab.drill.dashboard import Dashboard
 from lab.judge.analysis import analyse
 from lab.judge.checks import evaluate
-from lab.judge.outputs import summary_document
+from lab.judge.summary import summary_document
+from lab.judge.verdict import verdict_of
 from lab.play.console import ConsoleProgress, summary_table, terminal
 from lab.record.events import Event
 from lab.report.replay import replay
 from lab.report.runs import RunRow
-from lab.scenario.document import load
 from lab.scenario.library import entries
+from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
 
 from .streams import event, recording, step
@@ -120,7 +122,8 @@ def test_the_live_console_prints_steps_alerts_and_engine_news_as_written() -> No
 
 def test_the_summary_table_prints_names_and_details_as_written() -> None:
     analysis = analyse(recording())
-    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, 0.05))
+    results = evaluate(analysis, SEED.checks, 0.05)
+    summary = summary_document("r1", SEED, 1.0, analysis, results, verdict_of(analysis, results))
     summary["scenario"] = "[/x]"
     summary["milestones"][0]["detail"] = TEXT
     summary["checks"][0].update(name="[sev1] check", detail=DB_ERROR)
@@ -170,7 +173,8 @@ def test_replay_the_live_console_and_a_drill_print_emoji_codes_as_written() -> N
 
 def test_the_summary_table_and_the_runs_table_print_emoji_codes_as_written() -> None:
     analysis = analyse(recording())
-    summary = summary_document("r1", SEED, 1.0, analysis, evaluate(analysis, SEED.checks, 0.05))
+    results = evaluate(analysis, SEED.checks, 0.05)
+    summary = summary_document("r1", SEED, 1.0, analysis, results, verdict_of(analysis, results))
     summary["checks"][0].update(detail=EMOJI_CODES)
     assert EMOJI_CODES in printed(summary_table(summary))
     row = RunRow(run_dir=Path(f"runs/{EMOJI_CODES}"), scenario=EMOJI_CODES, verdict="pass", intervals={},

@@ -18,11 +18,13 @@ import yaml
 
 from lab.errors import InvalidInput, ScenarioError
 from lab.scenario import starter
-from lab.scenario.document import NAME, load
+from lab.scenario.names import NAME
+from lab.scenario.reader import load
 from lab.scenario.workload import Mix, WorkloadSpec, acknowledged_id
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
-from lab.stack.spec import BUILTIN_STACK, built_image_tag, override, override_yaml
+from lab.stack.builtin import BUILTIN_STACK
+from lab.stack.override import built_image_tag, override, override_yaml
 from lab.stack.topology import parse_config, read_topology
 
 EXAMPLE = PROJECT_ROOT / "examples" / "notes"

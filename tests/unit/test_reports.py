@@ -17,15 +17,16 @@ import pytest
 from rich.console import Console
 
 from lab.clock import FakeClock
-from lab.judge.outputs import JUDGING
-from lab.judge.verdict import judge, load_run
+from lab.judge.recording import read_recording
+from lab.judge.summary import JUDGING
+from lab.judge.verdict import judge_run, summary_of
 from lab.play.console import summary_table
-from lab.report.build import make_reports
+from lab.report.build import report_run
 from lab.report.chart import LANE_NAME_MAX, timeline_svg
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay
-from lab.report.runs import compare, latest_run, list_runs, load_summary
-from lab.scenario.document import load
+from lab.report.runs import compare, latest_run, list_runs
+from lab.scenario.reader import load
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 PASS = "20261126T220157Z-db-network-misconfig"
@@ -43,7 +44,7 @@ def runs_dir(tmp_path: Path) -> Path:
 
 def test_report_html_is_one_self_contained_file(runs_dir: Path) -> None:
     """No script, stylesheet or image is fetched: the report opens on an air-gapped laptop."""
-    html = make_reports(runs_dir / PASS).html.read_text()
+    html = report_run(runs_dir / PASS).html.read_text()
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=", html)
     assert "url(http" not in html and "@import" not in html
     assert '<figure id="timeline-chart">' in html and "<svg" in html
@@ -52,17 +53,17 @@ def test_report_html_is_one_self_contained_file(runs_dir: Path) -> None:
 def test_a_replica_with_a_very_long_name_still_gets_its_chart(runs_dir: Path) -> None:
     """A team's replica header may say anything: a 200-character name is cut in the chart's lane label (in full it
     would leave the chart no room, and matplotlib refuses such margins)."""
-    _, events = load_run(runs_dir / PASS)
+    events = read_recording(runs_dir / PASS).events
     long_name = "orders-" + "x" * 193
     renamed = [{**event, "replica": long_name} if event.get("replica") == "app-2" else event for event in events]
-    svg = timeline_svg(renamed, judge(runs_dir / PASS))
+    svg = timeline_svg(renamed, judge_run(runs_dir / PASS).summary)
     assert long_name not in svg and long_name[:LANE_NAME_MAX - 1] + "…" in svg
     assert "app-1" in svg and "app-3" in svg
 
 
 def test_report_shows_milestones_checks_and_first_db_errors(runs_dir: Path) -> None:
     """Milestones with incident clock, every check, and the app's first database errors are on the page."""
-    html = make_reports(runs_dir / PASS).html.read_text()
+    html = report_run(runs_dir / PASS).html.read_text()
     for text in ("fault injected", "alert fired", "restart db", "mitigation", "recovered", "15:30",
                  "restart did not help", "psycopg.errors.ConnectionTimeout", 'id="verdict">PASS'):
         assert text in html, text
@@ -70,12 +71,12 @@ def test_report_shows_milestones_checks_and_first_db_errors(runs_dir: Path) -> N
 
 def test_postmortem_has_the_shape_of_a_real_one_with_measured_figures(runs_dir: Path) -> None:
     """Summary, Impact, Timeline, Root cause, Detection, measures, went well/badly; figures from summary.json."""
-    made = make_reports(runs_dir / PASS)
+    made = report_run(runs_dir / PASS)
     text = made.postmortem.read_text()
     headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
     assert headings == ["Summary", "Impact", "Timeline", "Root cause and resolution", "Detection",
                         "Corrective and preventive measures", "What went well", "What went badly"]
-    summary = load_summary(runs_dir / PASS)
+    summary = summary_of(runs_dir / PASS)
     fault = summary["fault"]["overall"]
     assert f"{fault['error_rate'] * 100:.1f}% of {fault['requests']}" in text
     assert "| 14:20 |" in text and "| 15:30 |" in text
@@ -84,8 +85,8 @@ def test_postmortem_has_the_shape_of_a_real_one_with_measured_figures(runs_dir: 
 
 def test_partial_recording_is_reported_as_partial(runs_dir: Path) -> None:
     """A run stopped by SIGINT: verdict partial, a banner in the HTML and a note in the postmortem."""
-    made = make_reports(runs_dir / PARTIAL)
-    summary = load_summary(runs_dir / PARTIAL)
+    made = report_run(runs_dir / PARTIAL)
+    summary = summary_of(runs_dir / PARTIAL)
     assert summary["verdict"] == "partial" and summary["ended_reason"] == "interrupted"
     assert 'id="partial-banner"' in made.html.read_text() and "did not finish (interrupted)" in made.html.read_text()
     assert "Partial recording" in made.postmortem.read_text()
@@ -94,7 +95,7 @@ def test_partial_recording_is_reported_as_partial(runs_dir: Path) -> None:
 
 def test_replay_prints_events_in_order_at_high_speed() -> None:
     """Replay at 1000x on a fake clock: the incident's steps and the alert appear in recording order."""
-    _, events = load_run(RECORDINGS / PASS)
+    events = read_recording(RECORDINGS / PASS).events
     output = io.StringIO()
     reached = replay(events, 1000, Console(file=output, width=200), FakeClock())
     text = output.getvalue()
@@ -106,7 +107,7 @@ def test_replay_prints_events_in_order_at_high_speed() -> None:
 
 def test_replay_stops_when_asked() -> None:
     """Setting the stop event (what Ctrl-C does) ends the replay where it is."""
-    _, events = load_run(RECORDINGS / PASS)
+    events = read_recording(RECORDINGS / PASS).events
     stop = threading.Event()
     stop.set()
     output = io.StringIO()
@@ -116,7 +117,7 @@ def test_replay_stops_when_asked() -> None:
 
 def test_replay_of_a_partial_recording_says_so() -> None:
     """A recording without its end still replays, and says it is partial when it has no run.ended."""
-    _, events = load_run(RECORDINGS / PASS)
+    events = read_recording(RECORDINGS / PASS).events
     cut = [e for e in events if e["t"] < 25 and e["kind"] != "run.ended"]
     output = io.StringIO()
     replay(cut, 1000, Console(file=output, width=200), FakeClock())
@@ -133,7 +134,7 @@ def test_runs_lists_newest_first_with_verdicts(runs_dir: Path) -> None:
 
 def test_compare_shows_where_two_runs_differ(runs_dir: Path) -> None:
     """The right fix against the wrong one: recovery interval and the recovery check differ."""
-    rows = compare(load_summary(runs_dir / PASS), load_summary(runs_dir / WRONG_FIX))
+    rows = compare(summary_of(runs_dir / PASS), summary_of(runs_dir / WRONG_FIX))
     by_name = {(row.section, row.name): row for row in rows}
     assert by_name[("run", "verdict")].difference == "differs"
     recovery_check = by_name[("check", "recovered after the fix")]
@@ -149,7 +150,7 @@ CHROMIUM = shutil.which("chromium")
 def test_report_renders_in_a_real_headless_browser(runs_dir: Path, tmp_path: Path) -> None:
     """Chromium loads report.html offline: the chart's SVG and the milestone table are in the rendered page."""
     assert CHROMIUM is not None, "CI must have chromium: `make test` installs it"
-    html = make_reports(runs_dir / PASS).html
+    html = report_run(runs_dir / PASS).html
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'ud'}"]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
@@ -235,16 +236,16 @@ def test_answers_too_slow_before_the_fault_are_counted_where_the_steady_state_is
     slowed = [{**e, "latency_s": 1.5} if e["kind"] == "request" and e["replica"] == "app-1" and e["t"] < 15.0
               else e for e in events]
     path.write_text("".join(json.dumps(e) + "\n" for e in slowed))
-    summary = judge(runs_dir / PASS)
+    summary = judge_run(runs_dir / PASS).summary
     steady = summary["steady"]["overall"]
     assert summary["verdict"] == "fail" and steady["errors"] == 0 and steady["slow"] > 0
-    made = make_reports(runs_dir / PASS)
+    made = report_run(runs_dir / PASS)
     assert f'<td class="num">0.0%</td>\n<td class="num">{steady["slow"]}</td>' in made.html.read_text()
     assert f"| steady state | {steady['requests']} | 0 | 0.0% | {steady['slow']} |" in made.postmortem.read_text()
     output = io.StringIO()
     Console(file=output, width=200).print(summary_table(summary))
     assert f"{steady['requests']} requests, error rate 0.0%, {steady['slow']} answered slower than 1 s" in \
         output.getvalue()
-    rows = {(row.section, row.name): row for row in compare(load_summary(runs_dir / WRONG_FIX), summary)}
+    rows = {(row.section, row.name): row for row in compare(summary_of(runs_dir / WRONG_FIX), summary)}
     slow_row = rows[("steady impact", "answered too slowly")]
     assert (slow_row.a, slow_row.b, slow_row.difference) == ("0", str(steady["slow"]), f"+{steady['slow']}")

@@ -12,14 +12,17 @@ import yaml
 
 from lab.clock import FakeClock
 from lab.errors import ScenarioError
-from lab.faults import FaultState
+from lab.faults.base import FaultState
 from lab.judge.analysis import analyse
-from lab.judge.checks import evaluate
+from lab.judge.checks import checks_of, evaluate
+from lab.judge.checks.fault_removed import FaultRemovedCheck
 from lab.play.fault_watch import Action, FaultWatch, credited
+from lab.play.steps.runbook import RunbookStep
 from lab.record.events import EventLog, read_events
-from lab.scenario.document import Checks, FaultRemovedCheck, RunbookStep, load, load_runbook, parse
+from lab.scenario.reader import load, load_runbook, parse
+from lab.scenario.shaping import with_runbook
 from lab.settings import PROJECT_ROOT
-from lab.stack.project import BUILTIN_TOPOLOGY
+from lab.stack.builtin import BUILTIN_TOPOLOGY
 
 from .streams import Incident, event, recording
 
@@ -74,14 +77,14 @@ def test_a_runbook_file_replaces_the_scenarios_runbook_and_keeps_the_incident(tm
     runbook.write_text(yaml.safe_dump({"steps": [
         {"at": 80, "action": "runbook", "netns": "app-2", "command": ["iptables", "-S"], "milestone": "identified"},
         {"at": 95, "action": "runbook", "script": "fix.sh", "milestone": "mitigation"}]}))
-    scenario = load(SEED).with_runbook(load_runbook(runbook, BUILTIN_TOPOLOGY), str(runbook))
+    scenario = with_runbook(load(SEED), load_runbook(runbook, BUILTIN_TOPOLOGY), str(runbook))
     assert [(s.at_minutes, s.action) for s in scenario.timeline] == [
         (0, "apply"), (5, "note"), (20, "restart"), (35, "note"), (80, "runbook"), (95, "runbook"), (150, "note")]
     assert [s.index for s in scenario.timeline] == list(range(7))
     fix = scenario.timeline[5]
     assert isinstance(fix, RunbookStep) and fix.script == str(runbook.parent.resolve() / "fix.sh")
     assert [s["action"] for s in scenario.document["timeline"]][4:6] == ["runbook", "runbook"]
-    assert scenario.fault_windows() == {"app2-db-packets-dropped": (0, 95)}
+    assert scenario.planned_fault_windows() == {"app2-db-packets-dropped": (0, 95)}
 
 
 def test_a_runbook_file_may_not_apply_faults(tmp_path: Path) -> None:
@@ -131,7 +134,7 @@ def test_the_watch_records_a_fault_gone_after_a_runbook_step(tmp_path: Path) -> 
     clock = FakeClock()
     log = EventLog(tmp_path / "events.jsonl", clock)
     # The watch calls only verify(): a stand-in for a Fault, whose other methods need Docker.
-    watch = FaultWatch({"f": VanishingFault(clock, gone_at=24.5)}, log, clock)  # type: ignore[dict-item]
+    watch = FaultWatch({"f": VanishingFault(clock, gone_at=24.5)}, log, clock, follow=print)  # type: ignore[dict-item]
     clock.advance(15)
     watch.watch("f")
     clock.advance(9)
@@ -151,7 +154,7 @@ def test_the_watch_says_outside_when_nothing_of_the_scenario_ran(tmp_path: Path)
     clock = FakeClock()
     log = EventLog(tmp_path / "events.jsonl", clock)
     # The watch calls only verify(): a stand-in for a Fault, whose other methods need Docker.
-    watch = FaultWatch({"f": VanishingFault(clock, gone_at=20.0)}, log, clock, every_s=1)  # type: ignore[dict-item]
+    watch = FaultWatch({"f": VanishingFault(clock, gone_at=20.0)}, log, clock, follow=print, every_s=1)  # type: ignore[dict-item]
     watch.watch("f")
     for _ in range(25):
         clock.advance(1)
@@ -161,7 +164,7 @@ def test_the_watch_says_outside_when_nothing_of_the_scenario_ran(tmp_path: Path)
 
 
 def judged(events: list[dict[str, Any]]) -> dict[str, tuple[bool, str]]:
-    results = evaluate(analyse(events), Checks(fault_removed=FaultRemovedCheck()))
+    results = evaluate(analyse(events), checks_of(fault_removed=FaultRemovedCheck()))
     return {result.name: (result.passed, result.detail) for result in results}
 
 

@@ -6,13 +6,19 @@ import threading
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from lab.clock import FakeClock
 from lab.errors import FaultError
-from lab.play.run import FAULT_TTL_MARGIN_S, fault_ttl_s
+from lab.play.fault_set import FAULT_TTL_MARGIN_S, fault_ttl_s
+from lab.play.run import TimelineDriver
+from lab.play.steps.base import StepBase
+from lab.play.steps.restart import RestartStep
+from lab.play.steps.runbook import RunbookStep
 from lab.play.timeline import Runner, RunStopped
 from lab.record.events import EventLog, read_events
-from lab.scenario.document import RestartStep, RunbookStep, StepBase, load
+from lab.scenario.pacing import faster
+from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
 from lab.stack.project import RESTART_STOP_S, RESTART_WAIT_S
 
@@ -31,7 +37,7 @@ def log(tmp_path: Path, clock: FakeClock) -> EventLog:
 
 def test_steps_run_at_their_planned_offsets_in_order(clock: FakeClock, log: EventLog) -> None:
     """Each step starts at steady state + minutes x scale; the run lasts until the tail has been observed."""
-    scenario = load(SEED).with_speed(2)
+    scenario = faster(load(SEED), 2)
     seen: list[tuple[float, str]] = []
 
     def perform(step: StepBase) -> str:
@@ -93,8 +99,9 @@ def test_a_fault_outlives_the_latest_end_of_its_run(clock: FakeClock, log: Event
     runner = Runner(scenario, clock, log, every_step_as_long_as_it_may)
     runner.run()
     for spec in scenario.faults:
-        start, _ = scenario.fault_windows()[spec.id]
-        assert scenario.offset_s(start) + fault_ttl_s(scenario, spec.id) >= runner.end_s() + FAULT_TTL_MARGIN_S
+        start, _ = scenario.planned_fault_windows()[spec.id]
+        ttl_s = fault_ttl_s(spec, TimelineDriver(Console()).latest_end_s(scenario, spec))
+        assert scenario.offset_s(start) + ttl_s >= runner.end_s() + FAULT_TTL_MARGIN_S
 
 
 def test_every_step_is_recorded_with_planned_and_actual_offset(clock: FakeClock, log: EventLog) -> None:

@@ -13,9 +13,12 @@ import yaml
 from lab.errors import InvalidInput, ScenarioError
 from lab.faults import families
 from lab.faults.packet_drop import PacketDropSpec
-from lab.scenario.document import MAX_RATE, load, load_runbook, parse, resolve
+from lab.judge.verdict import recovery_rule
+from lab.scenario.pacing import faster, max_speed
+from lab.scenario.reader import load, load_runbook, parse, resolve
+from lab.scenario.traffic import MAX_RATE
 from lab.settings import PROJECT_ROOT
-from lab.stack.project import BUILTIN_TOPOLOGY
+from lab.stack.builtin import BUILTIN_TOPOLOGY
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 
@@ -48,7 +51,7 @@ def test_one_incident_minute_is_one_second_and_speed_compresses_further() -> Non
     """Offsets: steady state + minutes x seconds-per-minute; --speed 3 divides the incident part only."""
     scenario = load(SEED)
     assert scenario.offset_s(20) == pytest.approx(15 + 20)
-    fast = scenario.with_speed(3)
+    fast = faster(scenario, 3)
     assert fast.offset_s(90) == pytest.approx(15 + 30)
     assert fast.duration_s == pytest.approx(15 + 50 + 15)
 
@@ -66,10 +69,10 @@ def test_a_pace_change_plays_later_minutes_at_their_own_pace() -> None:
     assert scenario.offset_s(150) == pytest.approx(15 + 60 + 29 + 12)
     assert scenario.time.incident_minutes(60 + 29 + 12) == pytest.approx(150)
     assert scenario.time.incident_minutes(30) == pytest.approx(0.5)
-    fast = scenario.with_speed(2)
+    fast = faster(scenario, 2)
     assert fast.offset_s(150) == pytest.approx(15 + (60 + 29 + 12) / 2)
     assert fast.time.pace[1].seconds_per_incident_minute == pytest.approx(0.05)
-    assert scenario.max_speed() == pytest.approx(15 * 0.1 / 0.2)  # 15:15 -> 15:30 at 0.1 s per minute
+    assert max_speed(scenario) == pytest.approx(15 * 0.1 / 0.2)  # 15:15 -> 15:30 at 0.1 s per minute
 
 
 def test_pace_changes_come_in_order() -> None:
@@ -83,7 +86,7 @@ def test_pace_changes_come_in_order() -> None:
 def test_speed_must_be_positive() -> None:
     """--speed 0 is invalid input, not a division by zero."""
     with pytest.raises(InvalidInput, match="--speed must be greater than 0"):
-        load(SEED).with_speed(0)
+        faster(load(SEED), 0)
 
 
 def test_a_replay_lasts_at_most_a_day() -> None:
@@ -99,15 +102,15 @@ def test_a_replay_lasts_at_most_a_day() -> None:
                                      "lower seconds_per_incident_minute (or a pace's)"]
     document["time"].update(seconds_per_incident_minute=30.0)  # 4,530 s at speed 1
     slow = parse(yaml.safe_dump(document), base_dir=SEED.parent)
-    assert slow.with_speed(0.1).duration_s == pytest.approx(45030)
+    assert faster(slow, 0.1).duration_s == pytest.approx(45030)
     with pytest.raises(InvalidInput, match=r"--speed 0.05 would make db-network-misconfig last 90030 s, more than"):
-        slow.with_speed(0.05)
+        faster(slow, 0.05)
     document["time"].update(seconds_per_incident_minute=1.0,
                             pace=[{"at": 149.5, "seconds_per_incident_minute": 1000.0}])
     brief_but_slow = parse(yaml.safe_dump(document), base_dir=SEED.parent)  # 30 s at speed 1 more than the seed
     with pytest.raises(InvalidInput, match=r"--speed 0.01 would play an incident minute of db-network-misconfig in "
                                            r"100000 s, more than a day"):
-        brief_but_slow.with_speed(0.01)
+        faster(brief_but_slow, 0.01)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +230,7 @@ def test_a_scenario_without_a_recovery_check_judges_recovery_without_a_deadline(
     """No `checks.recovery`: users must be back to steady state at some point, with the default windows."""
     document = seed_document()
     del document["checks"]["recovery"]
-    criteria = parse(yaml.safe_dump(document), source="x.yaml").checks.recovery_criteria()
+    criteria = recovery_rule(parse(yaml.safe_dump(document), source="x.yaml").checks)
     assert criteria.within_s == float("inf") and criteria.window_s == 3.0 and criteria.max_error_rate == 0.01
 
 

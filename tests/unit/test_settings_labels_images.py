@@ -11,9 +11,12 @@ import pytest
 from lab.errors import InvalidInput, PortInUse, SafetyError
 from lab.settings import DEFAULT_BASE_IMAGE, Settings
 from lab.stack import labels
+from lab.stack.builtin import builtin_image
+from lab.stack.compose import compose_error_line
 from lab.stack.images import context_digest
-from lab.stack.project import builtin_image, compose_error_line, ensure_port_free, new_run_id, project_name
-from lab.stack.spec import built_image_tag
+from lab.stack.labels import new_run_id, project_name
+from lab.stack.override import built_image_tag
+from lab.stack.ports import ensure_port_free
 
 
 def test_settings_default_to_a_registry_base_image_and_online() -> None:

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab.judge.analysis import (
-    RESTART_SETTLE_S,
-    Analysis,
-    Milestone,
-    RecoveryCriteria,
-    WindowImpact,
-    analyse,
-    find_recovery,
-    percentile,
-    requests_from,
-)
+from lab.judge.analysis import RESTART_SETTLE_S, Analysis, Milestone, analyse
+from lab.judge.requests import RecoveryCriteria, find_recovery, percentile, requests_from
+from lab.judge.windows import WindowImpact
 
 from .streams import Incident, recording
 

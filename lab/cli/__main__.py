@@ -1,0 +1,5 @@
+"""`python -m lab.cli`: the `lab` command."""
+
+from lab.cli.app import entry
+
+entry()

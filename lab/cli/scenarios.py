@@ -1,0 +1,141 @@
+"""The scenario commands: check a scenario (`validate`), the incident library (`scenarios`), start one from a
+postmortem (`new`) or for a team's Compose file (`init`), and the catalogs a scenario is written with (`faults`,
+`schema`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from lab.cli.base import listing_table, main, one_line_errors
+from lab.errors import InvalidInput, LabError, ScenarioError
+from lab.faults import families as fault_families
+from lab.play.console import terminal
+from lab.play.preflight import script_problems
+from lab.scenario import library, starter
+from lab.scenario.names import NAME
+from lab.scenario.postmortem import write_skeleton
+from lab.scenario.reader import load, resolve
+from lab.scenario.schema import json_schema
+from lab.settings import Settings
+
+
+@main.command()
+@click.argument("scenario_ref", metavar="SCENARIO")
+@one_line_errors
+def validate(scenario_ref: str) -> None:
+    """Check a scenario file (a name, a path, or a directory of them) and its runbook scripts, without starting
+    anything."""
+    settings = Settings.from_env()
+    directory = Path(scenario_ref)
+    paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
+        resolve(scenario_ref, settings.scenario_dirs)]
+    if not paths:
+        raise InvalidInput(f"no scenario file (*.yaml) in {directory}")
+    failures: list[LabError] = []
+    for path in paths:
+        try:
+            loaded = load(path)
+        except InvalidInput as exc:
+            failures.append(exc)
+            continue
+        unrunnable = script_problems(loaded)
+        if unrunnable:
+            failures.append(ScenarioError(str(path), unrunnable))
+            continue
+        click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
+                   f"{loaded.duration_s:.0f} s at speed 1")
+        if not loaded.faults:
+            click.echo(f"lab: warning: {path}: faults: none yet: add the incident's fault and its apply step "
+                       "(`lab faults` lists the families)", err=True)
+    for failure in failures[:-1]:
+        click.echo(f"lab: error: {failure}", err=True)
+    if failures:
+        raise failures[-1]
+
+@main.command()
+@one_line_errors
+def scenarios() -> None:
+    """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
+    terminal().print(scenarios_table(library.entries(Settings.from_env().scenario_dirs)))
+
+def scenarios_table(entries: list[library.Entry]) -> Table:
+    """One row per scenario, readable at 80 columns (a pipe's, CI's): the words (name, title, faults, source) share
+    the one column that wraps, so the figures beside them keep their width; a name longer than that column folds
+    onto the next line rather than lose its end."""
+    table = listing_table()
+    table.add_column("scenario", overflow="fold", max_width=72)  # wide terminals too: lines to read, not a stretch
+    table.add_column("difficulty", no_wrap=True)
+    table.add_column("incident", no_wrap=True)
+    table.add_column("lab (speed 1)", width=9)
+    for entry in entries:
+        if entry.scenario is None:
+            table.add_row(Text.assemble((entry.name, "bold"), "\n", ("invalid", "red"), f": {entry.problem}\n",
+                                        (str(entry.path), "dim")))
+            continue
+        found = entry.scenario
+        minutes = entry.incident_minutes
+        table.add_row(Text.assemble((found.name, "bold"), f"\n{found.title}\n",
+                                    (f"faults: {', '.join(entry.fault_kinds) or '-'}\n{found.source}", "dim")),
+                      found.difficulty, f"{int(minutes // 60)} h {int(minutes % 60):02d} min",
+                      f"{found.duration_s:.0f} s")
+    return table
+
+@main.command()
+@click.argument("name")
+@click.option("--from-postmortem", "postmortem", required=True, type=click.Path(path_type=Path),
+              help="A postmortem in text or Markdown: its timestamped lines become the timeline.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Where to write it (default: NAME.yaml).")
+@one_line_errors
+def new(name: str, postmortem: Path, out_path: Path | None) -> None:
+    """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault is
+    left for you to fill in."""
+    if not NAME.fullmatch(name):
+        raise InvalidInput(f"NAME must be lowercase letters, digits and dashes, got {name!r}")
+    written = write_skeleton(name, postmortem, out_path or Path(f"{name}.yaml"))
+    found = load(written)
+    click.echo(f"wrote {written}: {len(found.timeline)} timeline entries from {found.time.incident_start}; "
+               "now add the fault (`lab faults`), the runbook steps and the checks, then `lab validate` it")
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              help="The repository with the Compose file (default: here).")
+@one_line_errors
+def init(directory: Path) -> None:
+    """Start using the lab on your own stack: a starter scenario for the Compose file found here and a CI workflow
+    example (GitHub Actions) that runs it and keeps junit.xml and report.html."""
+    for path in starter.init(directory):
+        click.echo(f"wrote {path}")
+    click.echo("next: adapt the scenario (fault, timeline, runbook, checks), then `lab validate` and `lab run` it")
+
+@main.command()
+@one_line_errors
+def faults() -> None:
+    """The fault families: what each does, how, and its parameters (beside id, kind, target, ttl_s, description)."""
+    for family in fault_families().values():
+        click.echo(f"{family.kind}: {family.summary}")
+        click.echo(f"    how: {family.mechanism}")
+        click.echo(f"    users see: {family.user_sees}")
+        for parameter in family.parameters():
+            default = "required" if parameter.required else f"default {parameter.default}"
+            click.echo(f"    {parameter.name} ({parameter.type}; {default}): {parameter.description}")
+        click.echo("")
+
+@main.command()
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the schema here (default: standard output).")
+@one_line_errors
+def schema(out_path: Path | None) -> None:
+    """The JSON Schema of scenario files (every fault family's parameters included), for editors and CI."""
+    text = json_schema()
+    if out_path is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out_path.write_text(text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out_path}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {out_path}")

@@ -1,0 +1,28 @@
+"""revert: the lab removes the fault, as the incident's fix did (a scenario whose fix is the responders' own has a
+runbook step instead)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field
+
+from lab.play.steps.base import StepBase
+
+if TYPE_CHECKING:
+    from lab.play.stage import Stage
+
+
+class RevertStep(StepBase):
+    """The lab removes the fault (the incident's fix, played by the lab)."""
+
+    action: Literal["revert"]
+    order: ClassVar[int] = 30
+    fault_id: str = Field(alias="fault", description="The id of a fault declared under `faults`.")
+
+    @property
+    def fault(self) -> str | None:
+        return self.fault_id
+
+    def perform(self, stage: Stage) -> str:
+        return stage.faults.revert(self.fault_id)

@@ -1,0 +1,154 @@
+"""Reading scenario files: parsed once at the boundary into frozen models, every problem reported at once with its
+field path ("timeline[3].at: must be at least 0, got -5"). A scenario's service names are checked against its stack:
+the built-in one, or the team's Compose file named in `stack.compose_file`, whose topology is read first. Runbook
+files (`lab run --runbook FILE`) are read the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Union
+
+import yaml
+from pydantic import Field, ValidationError
+
+from lab.document import DocumentModel, Topology, problems
+from lab.errors import InvalidInput, ScenarioError
+from lab.play.steps import action_of, step_kinds
+from lab.play.steps.base import StepBase
+from lab.play.steps.runbook import RunbookStep
+from lab.scenario.document import Scenario
+from lab.scenario.names import name_from
+from lab.scenario.rules import cross_check
+from lab.scenario.schema import discriminators, document_model
+from lab.scenario.timing import clock_after
+from lab.stack.builtin import BUILTIN_TOPOLOGY
+from lab.stack.topology import ComposeTopology, read_topology
+
+RUNBOOK_KINDS = tuple(kind for kind in step_kinds() if kind.in_runbook)
+"""The steps a runbook file may hold: the responders' (the fault's apply and revert belong to the scenario)."""
+if TYPE_CHECKING:
+    RunbookFileStep = StepBase
+else:  # the tagged union of those kinds; typed by their base
+    RunbookFileStep = Annotated[Union[RUNBOOK_KINDS], Field(discriminator="action")]  # noqa: UP007 - a tagged union
+
+
+def resolve(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> Path:
+    """A scenario name (`db-network-misconfig`, looked up in `scenario_dirs` in order) or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a directory, not a scenario file (`lab validate {path}` checks each one)")
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise InvalidInput(f"scenario file {path} does not exist")
+        return path
+    for directory in scenario_dirs:
+        candidate = directory / f"{name_or_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted({p.stem for d in scenario_dirs for p in d.glob("*.yaml")})) or "none"
+    raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
+
+
+def load(path: Path, check_stack: bool = True) -> Scenario:
+    """`check_stack`: as `parse`'s (False for the scenario kept beside a recording)."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read scenario {path}: {exc}") from exc
+    return parse(text, source=str(path), default_name=path.stem, base_dir=path.resolve().parent,
+                 check_stack=check_stack)
+
+
+def parse(text: str, source: str = "<scenario>", default_name: str = "scenario", base_dir: Path | None = None,
+          check_stack: bool = True) -> Scenario:
+    """A scenario from its text. Service names are checked against its stack: the built-in one, or the team's
+    Compose file named in `stack.compose_file` (relative to `base_dir`), whose topology is read first. A recording's
+    scenario is parsed with `check_stack=False`: it was checked when it ran, and the team's file, or the
+    environment it needs, may not be there any more."""
+    document = _yaml_mapping(text, source)
+    base = base_dir or Path.cwd()
+    compose, topology = _stack_of(document, base, source) if check_stack else (None, None)
+    try:
+        scenario = document_model().model_validate(document, context={"topology": topology, "compose": compose})
+    except ValidationError as exc:
+        raise ScenarioError(source, problems(exc, discriminators())) from exc
+    except RecursionError as exc:
+        raise ScenarioError(source, ["nested too deeply to be a scenario"]) from exc
+    scenario = finish(scenario, default_name)
+    if scenario.stack is not None:
+        scenario = scenario.model_copy(update={"stack": scenario.stack.resolved(base)})
+    found = cross_check(scenario)
+    if found:
+        raise ScenarioError(source, found)
+    scenario._document = document
+    scenario._base_dir = base
+    scenario._topology = topology or BUILTIN_TOPOLOGY
+    return scenario
+
+
+def _yaml_mapping(text: str, source: str) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, [f"not valid YAML{where}: {problem}"]) from exc
+    except RecursionError as exc:
+        raise ScenarioError(source, ["nested too deeply to be a scenario"]) from exc
+    if document is None:
+        raise ScenarioError(source, ["(file): is empty"])
+    if not isinstance(document, dict):
+        raise ScenarioError(source, [f"(file): must be a mapping, got {type(document).__name__}"])
+    return document
+
+
+def _stack_of(document: dict[str, Any], base: Path, source: str) -> tuple[ComposeTopology | None, Topology]:
+    """The team's Compose topology, if the scenario names a Compose file, and the names its faults and steps may
+    use. Read before the rest is validated, since every service name is checked against it."""
+    stack = document.get("stack")
+    if not isinstance(stack, dict) or not isinstance(stack.get("compose_file"), str):
+        return None, BUILTIN_TOPOLOGY
+    path = Path(stack["compose_file"])
+    try:
+        compose = read_topology(path if path.is_absolute() else base / path)
+    except InvalidInput as exc:
+        raise ScenarioError(source, [str(exc)]) from exc
+    databases = tuple(str(d.get("service")) for d in stack.get("databases") or [] if isinstance(d, dict))
+    return compose, Topology(services=tuple(compose.services), databases=databases)
+
+
+def finish(scenario: Scenario, default_name: str) -> Scenario:
+    """Fill what is derived: the name from the file, each step's index and clock."""
+    steps = []
+    for index, step in enumerate(scenario.timeline):
+        if not step.clock:
+            step = step.model_copy(update={"clock": clock_after(scenario.time.incident_start, step.at_minutes)})
+        step._index = index
+        steps.append(step)
+    return scenario.model_copy(update={"name": scenario.name or name_from(default_name), "timeline": tuple(steps)})
+
+
+class RunbookFile(DocumentModel):
+    """A runbook kept apart from its incident: the responders' steps (`lab run SCENARIO --runbook FILE`)."""
+
+    title: str = ""
+    steps: tuple[RunbookFileStep, ...] = Field(min_length=1)
+
+
+def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
+    """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read runbook {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(str(path), [f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
+    try:
+        runbook = RunbookFile.model_validate(document, context={"topology": topology})
+    except ValidationError as exc:
+        raise ScenarioError(str(path), problems(exc, {action_of(kind): "action" for kind in RUNBOOK_KINDS})) from exc
+    base = path.resolve().parent
+    return tuple(step.model_copy(update={"script": str(base / step.script)})
+                 if isinstance(step, RunbookStep) and step.script and not Path(step.script).is_absolute() else step
+                 for step in runbook.steps)

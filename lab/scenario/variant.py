@@ -1,0 +1,28 @@
+"""A scenario's variants: corrective measures, proven. The same timeline on a stack changed as the measure says,
+judged by the checks the measure must pass."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from lab.document import DocumentModel
+from lab.judge.checks import Checks, ChecksBase
+from lab.scenario.names import VariantName
+from lab.stack.knobs import KnobChanges
+
+if TYPE_CHECKING:
+    ChecksSection = ChecksBase
+else:  # the model built from the check kinds; typed by its base
+    ChecksSection = Checks
+
+
+class Variant(DocumentModel):
+    """A corrective measure, proven: the same timeline on a stack changed as the measure says."""
+
+    name: VariantName = Field(description="`lab run SCENARIO --variant NAME`.")
+    measure: str = Field(min_length=1, description="The corrective measure it proves, in the postmortem's words.")
+    knobs: KnobChanges = Field(default_factory=KnobChanges, description="What the measure changes in the stack.")
+    checks: ChecksSection | None = Field(None, description="Check sections that replace the scenario's for this "
+                                                           "variant (what the measure must achieve).")
