@@ -19,7 +19,8 @@ from lab.errors import EXIT_ENVIRONMENT, EXIT_READER_GONE, EXIT_SIGINT
 
 def entry() -> NoReturn:
     """The `lab` command: `main`, then a quick exit. The interpreter's own shutdown (freeing the 800 modules and the
-    recording a run holds) took 0.3-0.8 s after every command, with nothing left to do by then: a command returns
+    recording a run holds) costs a good part of a second after every command, with nothing left to do by then: a
+    command returns
     once its files are closed, its stack removed and the threads doing that joined (a daemon thread still running
     then, such as a load generator's after a failure, is only ended sooner). Click's own usage errors (an unknown
     option, a value of the wrong type) end in one line too, as every other failure a user can cause.

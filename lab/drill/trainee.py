@@ -17,6 +17,7 @@ from rich.console import Console
 from lab.drill.control import ActiveDrill, ControlServer, check_socket_path, control_socket, ensure_no_active_drill
 from lab.drill.dashboard import Dashboard
 from lab.drill.debrief import Debrief, debrief, render_markdown
+from lab.drill.hints import Hints
 from lab.errors import InvalidInput, LabError
 from lab.faults.base import FaultSpec
 from lab.judge.recording import read_recording
@@ -27,6 +28,16 @@ from lab.play.steps.apply import ApplyStep
 from lab.play.timeline import StepRecord, perform_step, record_step
 from lab.record import loadgen
 from lab.record.events import Event
+from lab.record.schema import (
+    DrillAck,
+    DrillEnded,
+    DrillExec,
+    DrillFixed,
+    DrillGaveUp,
+    DrillLogs,
+    DrillNote,
+    DrillRecovered,
+)
 from lab.scenario.document import Scenario
 from lab.settings import Settings
 from lab.stack import readiness
@@ -71,7 +82,7 @@ class TraineeDriver:
         self._play: Play | None = None
         self._lock = threading.Lock()
         self._requests: list[Request] = []
-        self._hints_released = 0
+        self.hints = Hints(scenario.drill.hints)
         self._alert_fired_t: float | None = None
         self._fixed_t: float | None = None
         self.dashboard: Dashboard | None = None
@@ -111,7 +122,7 @@ class TraineeDriver:
                 raise
             outcome = ENGINE_LOST
         finally:
-            play.recorder.log.emit("drill.ended", outcome=outcome)
+            play.recorder.log.emit(DrillEnded(outcome=outcome))
         return Ending(partial=outcome in ("interrupted", ENGINE_LOST), reason=f"drill {outcome}")
 
     def conclude(self, run_dir: Path) -> None:
@@ -145,7 +156,7 @@ class TraineeDriver:
             if fixed_t is not None:
                 recovered = find_recovery(requests, fixed_t, self.criteria)
                 if recovered is not None:
-                    play.recorder.log.emit("drill.recovered", t=recovered)
+                    play.recorder.log.emit(DrillRecovered(), t=recovered)
                     return "fixed"
             if since_fault_s > self.max_duration_s:
                 return "timed out"
@@ -156,7 +167,7 @@ class TraineeDriver:
             return ENGINE_LOST
         if self.ended_by is not None:
             return f"ended by {self.ended_by}"
-        play.recorder.log.emit("drill.gave_up")
+        play.recorder.log.emit(DrillGaveUp())
         return "gave up"
 
     def _observe(self, event: Event) -> None:
@@ -186,7 +197,7 @@ class TraineeDriver:
         with self._lock:
             self._fixed_t = fixed_t
         log = self._play.recorder.log
-        log.emit("drill.fixed", t=fixed_t, detected_t=round(noticed_t, 4))
+        log.emit(DrillFixed(detected_t=round(noticed_t, 4)), t=fixed_t)
         record_step(log, StepRecord(index=1, action="fix", planned_t=fixed_t, actual_t=fixed_t, took_s=0.0, ok=True,
                                     detail="the fault is no longer in effect", text="trainee's fix took effect",
                                     milestone="mitigation"))
@@ -204,16 +215,16 @@ class TraineeDriver:
         if op == "ack":
             return self._acknowledge()
         if op == "note":
-            log.emit("drill.note", text=str(request.get("text", "")))
+            log.emit(DrillNote(text=str(request.get("text", ""))))
             return {"ok": True, "message": "noted on the timeline"}
         if op == "hint":
-            return {"ok": True, "message": self._release_hint(requested=True)}
+            return {"ok": True, "message": self.hints.release(log, requested=True)}
         if op == "exec":
-            log.emit("drill.exec", service=request.get("service"), command=request.get("command"),
-                     netns=bool(request.get("netns")), exit_code=request.get("exit_code"))
+            log.emit(DrillExec(service=request.get("service"), command=request.get("command"),
+                               netns=bool(request.get("netns")), exit_code=request.get("exit_code")))
             return {"ok": True}
         if op == "logs":
-            log.emit("drill.logs", service=request.get("service"))
+            log.emit(DrillLogs(service=request.get("service")))
             return {"ok": True}
         if op == "end":  # a game day's facilitator stops the drill: neither a fix nor a give-up
             self.ended_by = str(request.get("by") or "the facilitator")
@@ -234,30 +245,13 @@ class TraineeDriver:
             return {"ok": False, "nothing_to_act_on": True,
                     "error": "no alert has fired yet: nothing to acknowledge (`lab note TEXT` records what you see)"}
         assert self._play is not None
-        self._play.recorder.log.emit("drill.ack")
+        self._play.recorder.log.emit(DrillAck())
         return {"ok": True, "message": "alert acknowledged"}
 
-    def _release_hint(self, requested: bool) -> str:
-        hints = self.scenario.drill.hints
-        with self._lock:
-            if self._hints_released >= len(hints):
-                return "no more hints"
-            hint = hints[self._hints_released]
-            self._hints_released += 1
-            number = self._hints_released
-        assert self._play is not None
-        self._play.recorder.log.emit("drill.hint", number=number, requested=requested, text=hint.text)
-        return f"hint {number}/{len(hints)}: {hint.text}"
-
     def _release_scheduled_hints(self, since_fault_s: float) -> None:
-        hints = self.scenario.drill.hints
-        while True:
-            with self._lock:
-                due = self._hints_released < len(hints) and hints[self._hints_released].after_s is not None and \
-                    since_fault_s >= (hints[self._hints_released].after_s or 0)
-            if not due:
-                return
-            hint = self._release_hint(requested=False)
+        assert self._play is not None
+        while self.hints.due(since_fault_s):
+            hint = self.hints.release(self._play.recorder.log, requested=False)
             if self.dashboard is not None:
                 self.dashboard.show_hint(hint)
 

@@ -14,7 +14,6 @@ from lab.faults.base import FaultFamily, FaultSpec, FaultState, FaultTarget, Hel
 from lab.faults.fault import Fault
 
 ENTRY_POINT_GROUP = "outage_lab.faults"
-_MACHINERY = {"base", "fault", "helper", "iptables", "postgres"}
 
 
 @cache
@@ -22,8 +21,6 @@ def families() -> dict[str, FaultFamily]:
     """kind -> family, the package's own first, then plugins (a plugin cannot replace a built-in kind)."""
     found: dict[str, FaultFamily] = {}
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name in _MACHINERY:
-            continue
         family = getattr(importlib.import_module(f"{__name__}.{module_info.name}"), "FAMILY", None)
         if isinstance(family, FaultFamily):
             found[family.kind] = family

@@ -25,12 +25,12 @@ from lab.gameday.engines import DockerEngine, EngineHost, copy_images, host_of, 
 from lab.gameday.game import GameDay, Trainee
 from lab.gameday.scoreboard import Row
 from lab.gameday.server import build_app
-from lab.play.signals import run_guarded
 from lab.record.run_dir import new_run_dir, prepare_run_dir
 from lab.scenario import library
 from lab.scenario.document import Scenario
 from lab.scenario.reader import load, resolve
 from lab.settings import Settings
+from lab.signals import run_guarded
 from lab.stack import images
 from lab.stack.runs import running_run_ids
 

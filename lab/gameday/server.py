@@ -34,117 +34,126 @@ STREAM_EVERY_S = 0.5
 NOT_FOUND = PlainTextResponse("not found: ask your facilitator for your link", status_code=404)
 
 
-def build_app(game: GameDay, password: str | None = None) -> Starlette:
-    templates = Environment(loader=PackageLoader("lab.gameday", "templates"), undefined=StrictUndefined,
-                            autoescape=select_autoescape(["html"]))
+class Pages:
+    """The game day's pages and their routes: a trainee's (behind their token), the facilitator's (behind theirs)."""
 
-    def page(template: str, **context: Any) -> HTMLResponse:
-        return HTMLResponse(templates.get_template(template).render(**context),
+    def __init__(self, game: GameDay) -> None:
+        self.game = game
+        self.templates = Environment(loader=PackageLoader("lab.gameday", "templates"), undefined=StrictUndefined,
+                                     autoescape=select_autoescape(["html"]))
+
+    def page(self, template: str, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.templates.get_template(template).render(**context),
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
-    def trainee_of(request: Request) -> Trainee | None:
-        return game.trainee(request.path_params["token"])
+    def trainee_of(self, request: Request) -> Trainee | None:
+        return self.game.trainee(request.path_params["token"])
 
-    def facilitator(request: Request) -> bool:
-        return game.is_facilitator(request.path_params["token"])
+    def facilitator(self, request: Request) -> bool:
+        return self.game.is_facilitator(request.path_params["token"])
 
-    async def trainee_page(request: Request) -> Response:
-        trainee = trainee_of(request)
+    async def trainee_page(self, request: Request) -> Response:
+        trainee = self.trainee_of(request)
         if trainee is None:
             return NOT_FOUND
-        return page("trainee.html", name=trainee.name, base=f"/t/{trainee.token}")
+        return self.page("trainee.html", name=trainee.name, base=f"/t/{trainee.token}")
 
-    async def trainee_stream(request: Request) -> Response:
-        trainee = trainee_of(request)
+    async def trainee_stream(self, request: Request) -> Response:
+        trainee = self.trainee_of(request)
         if trainee is None:
             return NOT_FOUND
-        return _stream(game, lambda: trainee.trainee_snapshot(datetime.now(UTC)))
+        return _stream(self.game, lambda: trainee.trainee_snapshot(datetime.now(UTC)))
 
-    async def trainee_action(request: Request) -> Response:
-        trainee = trainee_of(request)
+    async def trainee_action(self, request: Request) -> Response:
+        trainee = self.trainee_of(request)
         if trainee is None:
             return NOT_FOUND
         body = await _json_body(request)
         reply = await run_in_threadpool(trainee.act, request.path_params["op"], str(body.get("text", "")))
         return JSONResponse(reply)
 
-    async def trainee_debrief(request: Request) -> Response:
-        trainee = trainee_of(request)
+    async def trainee_debrief(self, request: Request) -> Response:
+        trainee = self.trainee_of(request)
         if trainee is None:
             return NOT_FOUND
-        return _debrief(trainee, f"/t/{trainee.token}/report", back=f"/t/{trainee.token}")
+        return self.debrief_page(trainee, f"/t/{trainee.token}/report", back=f"/t/{trainee.token}")
 
-    async def trainee_report(request: Request) -> Response:
-        trainee = trainee_of(request)
+    async def trainee_report(self, request: Request) -> Response:
+        trainee = self.trainee_of(request)
         if trainee is None:
             return NOT_FOUND
         return await _report(trainee)
 
-    async def facilitator_page(request: Request) -> Response:
-        if not facilitator(request):
+    async def facilitator_page(self, request: Request) -> Response:
+        if not self.facilitator(request):
             return NOT_FOUND
-        base = f"/f/{game.facilitator_token}"
-        links = {t.plan.index: f"/t/{t.token}" for t in game.trainees}
-        return page("facilitator.html", base=base, links=links, directory=str(game.directory), engines=game.engines)
+        base = f"/f/{self.game.facilitator_token}"
+        links = {t.plan.index: f"/t/{t.token}" for t in self.game.trainees}
+        return self.page("facilitator.html", base=base, links=links, directory=str(self.game.directory),
+                         engines=self.game.engines)
 
-    async def facilitator_stream(request: Request) -> Response:
-        if not facilitator(request):
+    async def facilitator_stream(self, request: Request) -> Response:
+        if not self.facilitator(request):
             return NOT_FOUND
-        return _stream(game, game.facilitator_snapshot)
+        return _stream(self.game, self.game.facilitator_snapshot)
 
-    async def end_drill(request: Request) -> Response:
-        if not facilitator(request):
+    async def end_drill(self, request: Request) -> Response:
+        if not self.facilitator(request):
             return NOT_FOUND
-        return JSONResponse(await run_in_threadpool(game.end_drill, int(request.path_params["index"])))
+        return JSONResponse(await run_in_threadpool(self.game.end_drill, int(request.path_params["index"])))
 
-    async def close(request: Request) -> Response:
-        if not facilitator(request):
+    async def close(self, request: Request) -> Response:
+        if not self.facilitator(request):
             return NOT_FOUND
-        game.closing.set()
+        self.game.closing.set()
         return JSONResponse({"ok": True, "message": "closing the game day: drills still running are ended"})
 
-    def drill_of(request: Request) -> Trainee | None:
-        return game.by_index(int(request.path_params["index"])) if facilitator(request) else None
+    def drill_of(self, request: Request) -> Trainee | None:
+        return self.game.by_index(int(request.path_params["index"])) if self.facilitator(request) else None
 
-    async def drill_debrief(request: Request) -> Response:
-        trainee = drill_of(request)
+    async def drill_debrief(self, request: Request) -> Response:
+        trainee = self.drill_of(request)
         if trainee is None:
             return NOT_FOUND
-        base = f"/f/{game.facilitator_token}"
-        return _debrief(trainee, f"{base}/drills/{trainee.plan.index}/report", back=base)
+        base = f"/f/{self.game.facilitator_token}"
+        return self.debrief_page(trainee, f"{base}/drills/{trainee.plan.index}/report", back=base)
 
-    async def drill_report(request: Request) -> Response:
-        trainee = drill_of(request)
+    async def drill_report(self, request: Request) -> Response:
+        trainee = self.drill_of(request)
         return NOT_FOUND if trainee is None else await _report(trainee)
 
-    def _debrief(trainee: Trainee, report_url: str, back: str) -> Response:
+    def debrief_page(self, trainee: Trainee, report_url: str, back: str) -> Response:
         if not trainee.ended:
             return PlainTextResponse(f"{trainee.name}'s drill has not ended yet", status_code=409)
         result = trainee.view.debrief()
         scenario = trainee.plan.scenario
-        return page("debrief.html", name=trainee.name, result=asdict(result), scenario=scenario,
+        return self.page("debrief.html", name=trainee.name, result=asdict(result), scenario=scenario,
                     fault=trainee.plan.fault, report_url=report_url, back=back,
                     timeline=trainee.view.timeline(for_facilitator=True))
 
-    async def root(request: Request) -> Response:
+    async def root(self, request: Request) -> Response:
         return NOT_FOUND
 
-    routes = [
-        Route("/", root),
-        Route("/t/{token}", trainee_page),
-        Route("/t/{token}/stream", trainee_stream),
-        Route("/t/{token}/action/{op}", trainee_action, methods=["POST"]),
-        Route("/t/{token}/debrief", trainee_debrief),
-        Route("/t/{token}/report", trainee_report),
-        Route("/f/{token}", facilitator_page),
-        Route("/f/{token}/stream", facilitator_stream),
-        Route("/f/{token}/drills/{index:int}/end", end_drill, methods=["POST"]),
-        Route("/f/{token}/drills/{index:int}/debrief", drill_debrief),
-        Route("/f/{token}/drills/{index:int}/report", drill_report),
-        Route("/f/{token}/close", close, methods=["POST"]),
-    ]
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.root),
+            Route("/t/{token}", self.trainee_page),
+            Route("/t/{token}/stream", self.trainee_stream),
+            Route("/t/{token}/action/{op}", self.trainee_action, methods=["POST"]),
+            Route("/t/{token}/debrief", self.trainee_debrief),
+            Route("/t/{token}/report", self.trainee_report),
+            Route("/f/{token}", self.facilitator_page),
+            Route("/f/{token}/stream", self.facilitator_stream),
+            Route("/f/{token}/drills/{index:int}/end", self.end_drill, methods=["POST"]),
+            Route("/f/{token}/drills/{index:int}/debrief", self.drill_debrief),
+            Route("/f/{token}/drills/{index:int}/report", self.drill_report),
+            Route("/f/{token}/close", self.close, methods=["POST"]),
+        ]
+
+
+def build_app(game: GameDay, password: str | None = None) -> Starlette:
     middleware = [Middleware(BaseHTTPMiddleware, dispatch=_password_check(password))] if password else []
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(routes=Pages(game).routes(), middleware=middleware)
 
 
 def _stream(game: GameDay, snapshot: Callable[[], dict[str, Any]]) -> EventSourceResponse:

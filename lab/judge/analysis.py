@@ -23,16 +23,15 @@ from lab.judge.windows import (
     window_impact,
 )
 from lab.record.events import Event
+from lab.record.schema import GENERATOR_SOURCE
 
 STEADY_WARMUP_S = 2.0
 """The first seconds of traffic are left out of the steady state (connections and pools warming up)."""
 RESTART_SETTLE_S = 1.0
-"""After a restart serves again, its own brief disruption is over; what follows shows whether it helped. On the seed's
-database restart, the replicas the fault spared failed or were slow from the kill until the database served again,
-and were back to their steady latency 0.5 s before the lab's probe said so."""
+"""After a restart serves again, its own brief disruption is over; what follows shows whether it helped. The replicas
+a fault spares fail or are slow while the database restarts, and are back to their steady latency within half a
+second of the lab's probe saying it serves."""
 NO_END_REASON = "the recording stops without run.ended: the lab process died"
-GENERATOR_SOURCE = "users"
-"""The `source` of a recorder.warning that says the load generator failed (lab.record.recorder)."""
 INTERVALS = (("detect", "fault injected", "alert fired"), ("identify", "fault injected", "identified"),
              ("mitigate", "alert fired", "mitigation"), ("recover", "mitigation", "recovered"),
              ("user impact", "impact started", "recovered"))

@@ -139,7 +139,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         if window:
             overall = window["overall"]
             p95 = "-" if overall["p95_s"] is None else f"{overall['p95_s']:.2f} s"
-            slow = overall.get("slow", 0)  # not in summaries written before it was counted
+            slow = overall["slow"]
             slower = f", {slow} answered slower than {summary.get('slow_s', 1.0):g} s" if slow else ""
             table.add_row(label, f"{overall['requests']} requests, error rate {overall['error_rate']:.1%}{slower}, "
                                  f"p95 {p95}")

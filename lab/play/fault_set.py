@@ -20,6 +20,7 @@ from lab.faults.fault import ARM_MARGIN_S, Fault
 from lab.faults.target import StackTarget
 from lab.play.fault_watch import FaultWatch
 from lab.record.events import EventLog
+from lab.record.schema import FaultApplied, FaultCleanup, FaultFollowed, FaultReverted, FaultRevertFailed, FaultVerified
 
 FAULT_TTL_MARGIN_S = 60.0
 """A fault outlives its play by at most this much should both the lab and its attachment vanish."""
@@ -57,10 +58,10 @@ class FaultSet:
             self.applied.add(fault_id)  # before apply: a half-applied fault is reverted too
         started = time.monotonic()
         said = fault.apply()
-        self.log.emit("fault.applied", fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind,
-                      effect_s=round(time.monotonic() - started, 4), detail=said)
+        self.log.emit(FaultApplied(fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind,
+                                   effect_s=round(time.monotonic() - started, 4), detail=said))
         state = fault.verify()
-        self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
+        self.log.emit(FaultVerified(fault=fault_id, applied=state.applied, detail=state.detail))
         if not state.applied:
             raise FaultError(f"fault {fault_id} was applied but is not in effect: {state.detail}")
         self.watch.watch(fault_id)
@@ -73,10 +74,10 @@ class FaultSet:
         outcome, state = fault.remove()
         with self._lock:
             self.applied.discard(fault_id)
-        self.log.emit("fault.reverted", fault=fault_id, target=fault.spec.target, outcome=outcome, cleanup=cleanup)
+        self.log.emit(FaultReverted(fault=fault_id, target=fault.spec.target, outcome=outcome, cleanup=cleanup))
         if isinstance(state, FaultError):
             raise state
-        self.log.emit("fault.verified", fault=fault_id, applied=state.applied, detail=state.detail)
+        self.log.emit(FaultVerified(fault=fault_id, applied=state.applied, detail=state.detail))
         if state.applied:
             raise FaultError(f"fault {fault_id} is still in effect after its revert: {state.detail}")
         return f"{outcome}; {state.detail}"
@@ -91,11 +92,11 @@ class FaultSet:
             try:
                 if fault_id in self.watch.watching():
                     state = self.faults[fault_id].verify()
-                    self.log.emit("fault.cleanup", fault=fault_id, still_in_effect=state.applied, detail=state.detail)
+                    self.log.emit(FaultCleanup(fault=fault_id, still_in_effect=state.applied, detail=state.detail))
                 self.revert(fault_id, cleanup=True)
             except Exception as exc:
                 problems.append(f"{fault_id}: {exc}")
-                self.log.emit("fault.revert_failed", fault=fault_id, error=str(exc))
+                self.log.emit(FaultRevertFailed(fault=fault_id, error=str(exc)))
         return problems
 
     def follow(self, service: str) -> list[str]:
@@ -107,6 +108,6 @@ class FaultSet:
         for fault_id in applied:
             detail = self.faults[fault_id].follow()
             if detail:
-                self.log.emit("fault.followed", fault=fault_id, service=service, detail=detail)
+                self.log.emit(FaultFollowed(fault=fault_id, service=service, detail=detail))
                 moved.append(f"{fault_id} followed it ({detail})")
         return moved

@@ -15,6 +15,7 @@ from lab.clock import Clock
 from lab.faults.fault import Fault
 from lab.judge.windows import OUTSIDE
 from lab.record.events import Event, EventLog
+from lab.record.schema import FaultLost, RecorderWarning
 from lab.stack.labels import ROLE_STACK
 
 CHECK_EVERY_S = 1.0
@@ -123,7 +124,7 @@ class FaultWatch:
             except Exception as exc:  # an observer: the run goes on, the recording says why it could not tell
                 if not self._warned:
                     self._warned = True
-                    self.log.emit("recorder.warning", source="fault-watch", message=f"{type(exc).__name__}: {exc}")
+                    self.log.emit(RecorderWarning(source="fault-watch", message=f"{type(exc).__name__}: {exc}"))
                 continue
             self._record(fault_id, applied, checked_t)
 
@@ -139,9 +140,9 @@ class FaultWatch:
             action = credited(self._actions, last_seen_t, checked_t, self.faults[fault_id].places())
         noticed_t = self.clock.now()
         # Gone somewhere between the last check that saw it and this one: no earlier than either.
-        self.log.emit("fault.lost", t=max(action.t, last_seen_t) if action else noticed_t, fault=fault_id,
-                      by=action.what if action else OUTSIDE, last_seen_t=round(last_seen_t, 4),
-                      noticed_t=round(noticed_t, 4))
+        self.log.emit(FaultLost(fault=fault_id, by=action.what if action else OUTSIDE,
+                                last_seen_t=round(last_seen_t, 4), noticed_t=round(noticed_t, 4)),
+                      t=max(action.t, last_seen_t) if action else noticed_t)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):

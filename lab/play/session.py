@@ -23,13 +23,13 @@ from lab.faults.target import StackTarget
 from lab.play.fault_set import FaultSet
 from lab.play.preflight import preflight
 from lab.play.runbook import RunbookRunner
-from lab.play.signals import GuardedOutcome, SignalGuard, run_guarded
 from lab.play.stage import Stage
 from lab.play.timeline import RunStopped
 from lab.record.recorder import Recorder
 from lab.record.run_dir import check_run_dir, prepare_run_dir, write_scenario
 from lab.scenario.document import Scenario
 from lab.settings import Settings
+from lab.signals import GuardedOutcome, SignalGuard, run_guarded
 from lab.stack.docker_api import ENGINE_ERRORS, engine_failed
 from lab.stack.engine import Engine
 from lab.stack.owners import owner_token

@@ -13,6 +13,7 @@ from lab.clock import Clock
 from lab.errors import FaultError
 from lab.play.steps.base import StepBase, StepFailed
 from lab.record.events import EventLog
+from lab.record.schema import Step, StepDue, StepPrepared, StepPrepareFailed
 from lab.scenario.document import Scenario
 
 Perform = Callable[[StepBase], str]
@@ -48,10 +49,10 @@ class StepRecord:
 
 def record_step(log: EventLog, record: StepRecord) -> None:
     """The `step` event of a step that was performed (or, in a drill, of a milestone the trainee reached)."""
-    log.emit("step", t=record.actual_t, index=record.index, action=record.action,
-             planned_t=round(record.planned_t, 4), skew_s=round(record.skew_s, 4), took_s=round(record.took_s, 4),
-             ok=record.ok, detail=record.detail, clock=record.clock, text=record.text, milestone=record.milestone,
-             fault=record.fault, service=record.service, command=list(record.command) or None)
+    log.emit(Step(index=record.index, action=record.action, planned_t=round(record.planned_t, 4),
+                  skew_s=round(record.skew_s, 4), took_s=round(record.took_s, 4), ok=record.ok, detail=record.detail,
+                  clock=record.clock, text=record.text, milestone=record.milestone, fault=record.fault,
+                  service=record.service, command=list(record.command) or None), t=record.actual_t)
 
 
 def perform_step(step: StepBase, planned_t: float, clock: Clock, log: EventLog, perform: Perform) -> StepRecord:
@@ -91,8 +92,8 @@ class Runner:
         """Every step at its offset, then the tail. A fault that cannot be put in place ends the run."""
         for step in self.scenario.timeline:
             planned = self.scenario.offset_s(step.at_minutes)
-            self.log.emit("step.due", index=step.index, action=step.action, planned_t=round(planned, 4),
-                          clock=step.clock, text=step.text)
+            self.log.emit(StepDue(index=step.index, action=step.action, planned_t=round(planned, 4), clock=step.clock,
+                                  text=step.text))
             if self.prepare is not None:
                 self._prepare(step, planned)
             if not self.clock.wait_until(planned, self.stop):
@@ -115,7 +116,6 @@ class Runner:
         try:
             self.prepare(step, planned - started)
         except Exception as exc:  # the step itself will do the work (and fail) on time
-            self.log.emit("step.prepare_failed", index=step.index, error=f"{type(exc).__name__}: {exc}")
+            self.log.emit(StepPrepareFailed(index=step.index, error=f"{type(exc).__name__}: {exc}"))
             return
-        self.log.emit("step.prepared", index=step.index, action=step.action,
-                      took_s=round(self.clock.now() - started, 4))
+        self.log.emit(StepPrepared(index=step.index, action=step.action, took_s=round(self.clock.now() - started, 4)))

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from lab.record.events import Event, EventLog
+from lab.record.schema import AlertFired, AlertResolved
 from lab.scenario.alerts import AlertRule
 
 
@@ -58,5 +59,6 @@ class AlertEvaluator:
             transitions = [(state, state.observe(done_t, event["ok"])) for state in self.states]
         for state, transition in transitions:
             if transition:
-                self.log.emit(f"alert.{transition}", alert=state.rule.name, error_rate=round(state.error_rate, 3),
-                              threshold=state.rule.error_rate_above, window_s=state.rule.window_s)
+                kind = AlertFired if transition == "fired" else AlertResolved
+                self.log.emit(kind(alert=state.rule.name, error_rate=round(state.error_rate, 3),
+                                   threshold=state.rule.error_rate_above, window_s=state.rule.window_s))

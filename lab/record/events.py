@@ -6,17 +6,20 @@ are observers: a failing one is reported once and the recording goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO, get_args, get_origin, get_type_hints
 
 from lab.clock import Clock
 from lab.errors import InvalidInput
-from lab.record import schema as event_fields
+from lab.record.schema import KINDS, WALL, EventBody
+from lab.record.shapes import Shape
 
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
@@ -35,13 +38,11 @@ class EventLog:
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 
-    def emit(self, kind: str, t: float | None = None, **fields: Any) -> Event:
-        """Record one event at offset `t` (now if not given). Field names "wall" and "kind" are the log's own."""
-        if "wall" in fields:
-            raise ValueError("'wall' is set by the event log")
+    def emit(self, body: EventBody, t: float | None = None) -> Event:
+        """Record one event at offset `t` (now if not given): its time, wall time and kind, then its own fields."""
         offset = self.clock.now() if t is None else t
         event: Event = {"t": round(offset, 4), "wall": self.clock.wall().isoformat(timespec="milliseconds"),
-                        "kind": kind, **fields}
+                        "kind": body.kind, **body.fields()}
         line = json.dumps(event, default=str)
         with self._lock:
             if not self._file.closed:
@@ -110,7 +111,40 @@ def _event(line: bytes) -> Event:
         raise ValueError(f'"t" must be a finite number of seconds from 0, got {json.dumps(t)[:40]}')
     if not isinstance(event.get("kind"), str):
         raise ValueError(f'"kind" must be a string, got {json.dumps(event.get("kind"))[:40]}')
-    wrong = event_fields.problem(event)
+    wrong = problem(event)
     if wrong is not None:
         raise ValueError(wrong)
     return event
+
+
+@cache
+def checked_fields(kind: str) -> tuple[tuple[str, Shape, bool], ...]:
+    """(name, shape, needed) of each field of `kind` a reader takes apart; the wall time for every kind."""
+    checked = [("wall", WALL, True)]
+    declared = KINDS.get(kind)
+    if declared is None:
+        return tuple(checked)
+    hints = get_type_hints(declared, include_extras=True)
+    for field in dataclasses.fields(declared):
+        shape = next((meta for meta in get_args(hints[field.name])[1:] if isinstance(meta, Shape)), None) \
+            if get_origin(hints[field.name]) is Annotated else None
+        if shape is not None:
+            needed = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            checked.append((field.name, shape, needed))
+    return tuple(checked)
+
+
+def problem(event: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of `event` (its "t" and "kind" already checked), or None."""
+    kind = event["kind"]
+    for name, shape, needed in checked_fields(kind):
+        if name not in event:
+            if needed:
+                return f'{_an(kind)} "{kind}" event has no "{name}" ({shape.wanted})'
+        elif not shape.accepts(event[name]):
+            return f'"{name}" of {_an(kind)} "{kind}" event must be {shape.wanted}, got {json.dumps(event[name])[:40]}'
+    return None
+
+
+def _an(word: str) -> str:
+    return "an" if word[:1] in tuple("aeiou") else "a"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from lab.clock import Clock
 from lab.record.http1 import Answer, Client, Headers, Origin
+from lab.scenario.workload import WorkloadRequest
 
 STOP_GRACE_S = 1.0
 """Beyond its own timeout, how long stop() waits for a request still in flight before giving up on it."""
@@ -39,8 +40,8 @@ NO_HEADERS = Headers({})
 class _CollectorPause:
     """What the process holds when traffic starts (the lab's modules and matplotlib's, the stack's state: some
     130,000 objects) is kept out of the cyclic collector's scans while any generator runs: a full collection of it
-    took 0.11-0.17 s mid-run, on the generator's thread as often as not, and every request due meanwhile started late
-    (bench/RESULTS.md). The last generator to stop gives it back (a process may run generators one after another,
+    stops the generator's thread for a tenth of a second or more, and every request due meanwhile starts late. The
+    last generator to stop gives it back (a process may run generators one after another,
     or several at once)."""
 
     def __init__(self) -> None:
@@ -84,6 +85,10 @@ class Planned:
     method: str
     path: str
     body: bytes | None = None
+    endpoint: str = ""
+    """How the recording names it (a workload request's name)."""
+    template: WorkloadRequest | None = None
+    """The workload request it was drawn from: what its answer must be, what write it acknowledges."""
 
 
 @dataclass(frozen=True)

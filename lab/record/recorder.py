@@ -10,13 +10,20 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Any
 
 from lab.clock import MonotonicClock
-from lab.judge.analysis import GENERATOR_SOURCE
-from lab.play.engine_loss import EngineLoss
 from lab.record.alerts import AlertEvaluator
+from lab.record.engine_loss import EngineLoss
 from lab.record.events import EventLog
+from lab.record.schema import (
+    GENERATOR_SOURCE,
+    RecorderWarning,
+    RunEnded,
+    RunStarted,
+    WritesChecking,
+    WritesDbStarted,
+    WritesVerified,
+)
 from lab.record.users import SyntheticUsers
 from lab.record.watchers import AppLogWatcher, DockerEventWatcher, Watcher
 from lab.record.writes import verify_acknowledged_writes
@@ -33,9 +40,9 @@ class Recorder:
         self.clock = MonotonicClock()
         self.log = EventLog(run_dir / "events.jsonl", self.clock)
         endpoints = stack.endpoints()
-        self.log.emit("run.started", run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
-                      variant=scenario.variant.name if scenario.variant else None, lb_url=endpoints.lb_url, seed=seed,
-                      mode=mode, speed=scenario.speed, planned_duration_s=scenario.duration_s)
+        self.log.emit(RunStarted(run_id=stack.run_id, scenario=scenario.name, rate=scenario.traffic.rate,
+                                 variant=scenario.variant.name if scenario.variant else None, lb_url=endpoints.lb_url,
+                                 seed=seed, mode=mode, speed=scenario.speed, planned_duration_s=scenario.duration_s))
         self.workload = scenario.workload_spec
         self.users = SyntheticUsers(endpoints.lb_url, scenario.traffic, self.log, self.clock, seed=seed,
                                     workload=self.workload, served_by_header=stack.spec.served_by_header)
@@ -69,18 +76,18 @@ class Recorder:
         reverting faults."""
         self.engine_loss.await_return(self.stack.client, self.stack.settings.engine_wait_s)
 
-    def finish(self, partial: bool, reason: str, **ended_fields: Any) -> None:
+    def finish(self, partial: bool, reason: str, revert_problems: list[str]) -> None:
         """Stop traffic and watchers, verify the writes, close the recording. Never raises: it runs in cleanup (a
         load generator that failed is a warning on the recording, which the generator check then fails)."""
         try:
             self.users.stop()
         except RuntimeError as exc:  # lab.record.loadgen's failure, with how it failed
-            self.log.emit("recorder.warning", source=GENERATOR_SOURCE, message=str(exc))
+            self.log.emit(RecorderWarning(source=GENERATOR_SOURCE, message=str(exc)))
         for watcher in self.watchers:
             watcher.stop()
         self._verify_writes()
-        self.log.emit("run.ended", partial=partial, reason=reason, requests_sent=self.users.sent,
-                      requests_recorded=self.users.recorded, **ended_fields)
+        self.log.emit(RunEnded(partial=partial, reason=reason, requests_sent=self.users.sent,
+                               requests_recorded=self.users.recorded, revert_problems=revert_problems))
         self.log.close()
 
     def _verify_writes(self) -> None:
@@ -88,17 +95,17 @@ class Recorder:
         if declared is None:  # nothing to check: the scenario's no_write_lost check cannot be asked for then
             return
         acknowledged = self.users.acknowledged
-        self.log.emit("writes.checking", acknowledged=len(set(acknowledged)))
+        self.log.emit(WritesChecking(acknowledged=len(set(acknowledged))))
         try:
             databases = self.stack.databases
             if self.engine_loss.returned:  # the engine's restart stopped the database: its data should be intact
                 for service in self.stack.start_stopped(databases.services):
-                    self.log.emit("writes.db_started", service=service)
+                    self.log.emit(WritesDbStarted(service=service))
             database = databases.access(declared.database)
             _, password = databases.credentials(database)
             check = verify_acknowledged_writes(databases.conninfo(database.service), password, acknowledged,
                                                declared.query)
         except Exception as exc:  # recorded; the no_write_lost check then fails with the reason
-            self.log.emit("writes.verified", acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}")
+            self.log.emit(WritesVerified(acknowledged=len(set(acknowledged)), error=f"{type(exc).__name__}: {exc}"))
             return
-        self.log.emit("writes.verified", acknowledged=check.acknowledged, found=check.found, missing=check.missing)
+        self.log.emit(WritesVerified(acknowledged=check.acknowledged, found=check.found, missing=check.missing))

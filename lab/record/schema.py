@@ -1,106 +1,380 @@
-"""What the readers of a recording rely on in each kind of event, checked where events.jsonl is read.
+"""Every kind of event a recording holds, and its fields: one declaration that the lab's writers construct (typed,
+`EventLog.emit(FaultApplied(...))`) and that every reader checks a recording against where events.jsonl is read.
 
-A field of the wrong type (a latency that is a word, an "ok" that is the string "false", a replica that is a
-number, a status that is an array) is its line's problem, said in one line naming the file and line: not a
-TypeError deep in a report, a request silently counted as answered, or a run listed as one that "cannot be judged:
-KeyError". Only what a reader takes apart is checked: a field only ever shown as text (a fault's target, a docker
-event's service, a step's clock) is shown as it comes, and of the kinds no reader of a recording takes apart (the
-drill's, which its debrief reads right after its own run wrote them) only the wall time every event has is checked."""
+A field annotated with a Shape is one a reader takes apart: of the wrong type (a latency that is a word, an "ok" that
+is the string "false", a status that is an array) it is its line's problem, said in one line naming the file and
+line, not a TypeError deep in a report or a request silently counted as answered. It must be there if it has no
+default (recordings made before a field existed lack the ones with a default). A field without a Shape is only ever
+shown as it comes (a fault's target, a step's clock), so it is not checked."""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeGuard
+import dataclasses
+from typing import Annotated, Any, ClassVar, dataclass_transform
+
+from lab.record.shapes import (
+    ARRAY,
+    COUNT,
+    FLAG,
+    RATE,
+    SECONDS,
+    SIGNED_SECONDS,
+    TEXT,
+    TEXTS,
+    TIME,
+    WHOLE,
+)
+
+Seconds = Annotated[float, SECONDS]
+Text = Annotated[str, TEXT]
+Flag = Annotated[bool, FLAG]
+Count = Annotated[int, COUNT]
+MaybeText = Annotated[str | None, TEXT.or_null()]
+KINDS: dict[str, type[EventBody]] = {}
+"""kind -> its declaration."""
+WALL = TIME
+"""Every event's wall time, set by the event log: milestones take their wall time from it."""
 
 
-@dataclass(frozen=True)
-class Shape:
-    """A JSON value a reader relies on: `accepts` tells it; `wanted` says what it must be, in the error."""
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+class EventBody:
+    """An event's own fields (the log adds `t`, `wall` and `kind`). A subclass declares a kind: it is made a frozen
+    dataclass of its fields, keyword-only, and registered by its `kind`."""
 
-    wanted: str
-    accepts: Callable[[object], bool]
+    kind: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    _names: ClassVar[tuple[str, ...]] = ()
 
-    def or_null(self) -> Shape:
-        return Shape(f"{self.wanted} or null", lambda value: value is None or self.accepts(value))
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+        cls._names = tuple(field.name for field in dataclasses.fields(cls))
+        KINDS[cls.kind] = cls
 
-
-def _number(value: object) -> TypeGuard[int | float]:
-    """A finite JSON number (Python's json reads NaN and Infinity too; true and false are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _whole(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _time(value: object) -> bool:
-    """A wall time a reader can also step from (by a run's offsets: a year of 9999 overflows one)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return 1970 <= datetime.fromisoformat(value).year <= 9000
-    except ValueError:
-        return False
+    def fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._names}
 
 
-SECONDS = Shape("a finite number of seconds from 0", lambda value: _number(value) and value >= 0)
-SIGNED_SECONDS = Shape("a finite number of seconds", _number)
-RATE = Shape("a number from 0 to 1", lambda value: _number(value) and 0 <= value <= 1)
-FLAG = Shape("true or false", lambda value: isinstance(value, bool))
-TEXT = Shape("a string", lambda value: isinstance(value, str))
-WHOLE = Shape("a whole number", _whole)
-COUNT = Shape("a whole number from 0", lambda value: _whole(value) and value >= 0)
-TEXTS = Shape("an array of strings", lambda value: isinstance(value, list) and all(isinstance(v, str) for v in value))
-ARRAY = Shape("an array", lambda value: isinstance(value, list))  # of order ids: a declared workload's may be strings
-TIME = Shape("an ISO 8601 time from the year 1970 to 9000", _time)
+# --- the run ---------------------------------------------------------------------------------------------------
 
-NEEDED, OPTIONAL = True, False
-Fields = dict[str, tuple[Shape, bool]]
-
-EVERY_EVENT: Fields = {"wall": (TIME, NEEDED)}
-"""Milestones take their wall time from the event, or from the nearest event's."""
-FIELDS: dict[str, Fields] = {
-    "request": {"latency_s": (SECONDS, NEEDED), "ok": (FLAG, NEEDED), "replica": (TEXT.or_null(), OPTIONAL),
-                "status": (WHOLE.or_null(), OPTIONAL), "error": (TEXT.or_null(), OPTIONAL),
-                "endpoint": (TEXT, OPTIONAL), "started_t": (SECONDS.or_null(), OPTIONAL)},
-    "step": {"index": (COUNT, NEEDED), "action": (TEXT, NEEDED), "planned_t": (SECONDS, NEEDED),
-             "skew_s": (SIGNED_SECONDS, NEEDED), "took_s": (SECONDS, NEEDED), "ok": (FLAG, OPTIONAL),
-             "milestone": (TEXT.or_null(), OPTIONAL), "fault": (TEXT.or_null(), OPTIONAL),
-             "service": (TEXT.or_null(), OPTIONAL)},
-    "alert.fired": {"alert": (TEXT, NEEDED), "error_rate": (RATE, NEEDED)},
-    "alert.resolved": {"alert": (TEXT, NEEDED)},
-    "app.db_error": {"replica": (TEXT.or_null(), NEEDED), "error_class": (TEXT.or_null(), NEEDED),
-                     "message": (TEXT.or_null(), NEEDED), "during": (TEXT.or_null(), OPTIONAL)},
-    "fault.cleanup": {"still_in_effect": (FLAG, OPTIONAL)},
-    "writes.verified": {"acknowledged": (COUNT, NEEDED), "found": (COUNT, OPTIONAL), "missing": (ARRAY, OPTIONAL),
-                        "error": (TEXT.or_null(), OPTIONAL)},
-    "runbook.finished": {"index": (COUNT, NEEDED), "where": (TEXT, NEEDED), "service": (TEXT.or_null(), NEEDED),
-                         "command": (TEXTS, NEEDED), "exit_code": (WHOLE.or_null(), NEEDED),
-                         "duration_s": (SECONDS, NEEDED), "output": (TEXT, NEEDED)},
-    "run.ended": {"partial": (FLAG, OPTIONAL)},
-}
-"""Per kind, the fields its readers take apart (the analysis, the checks, the reports), and whether every event of
-the kind the lab writes has it."""
+class RunStarted(EventBody):
+    kind: ClassVar[str] = "run.started"
+    run_id: str
+    scenario: str
+    rate: float
+    variant: str | None
+    lb_url: str
+    seed: int
+    mode: str
+    speed: float
+    planned_duration_s: float
 
 
-_CHECKED = {kind: EVERY_EVENT | fields for kind, fields in FIELDS.items()}
+class RunEnded(EventBody):
+    kind: ClassVar[str] = "run.ended"
+    partial: Flag = False
+    reason: str
+    requests_sent: int
+    requests_recorded: int
+    revert_problems: list[str]
 
 
-def problem(event: dict[str, Any]) -> str | None:
-    """What is wrong with the fields of `event` (its "t" and "kind" already checked), or None."""
-    kind = event["kind"]
-    for name, (shape, needed) in _CHECKED.get(kind, EVERY_EVENT).items():
-        if name not in event:
-            if needed:
-                return f'{_an(kind)} "{kind}" event has no "{name}" ({shape.wanted})'
-        elif not shape.accepts(event[name]):
-            return f'"{name}" of {_an(kind)} "{kind}" event must be {shape.wanted}, got {json.dumps(event[name])[:40]}'
-    return None
+class UserRequest(EventBody):
+    """A synthetic user's request, once it ended: `t` is its planned start, and its latency runs from there."""
+
+    kind: ClassVar[str] = "request"
+    latency_s: Seconds
+    ok: Flag
+    started_t: Annotated[float | None, SECONDS.or_null()] = None
+    seq: int = 0
+    endpoint: Text = ""
+    status: Annotated[int | None, WHOLE.or_null()] = None
+    replica: MaybeText = None
+    error: MaybeText = None
+    order_id: Any = None
 
 
-def _an(word: str) -> str:
-    return "an" if word[:1] in tuple("aeiou") else "a"
+GENERATOR_SOURCE = "users"
+"""The `source` of a recorder.warning that says the load generator failed: the recording is then unreliable."""
+
+
+class RecorderWarning(EventBody):
+    """A watcher, the fault watch or the load generator could not do its part (`source` says which)."""
+
+    kind: ClassVar[str] = "recorder.warning"
+    source: str
+    message: str
+
+
+# --- steps -----------------------------------------------------------------------------------------------------
+
+class StepDue(EventBody):
+    kind: ClassVar[str] = "step.due"
+    index: int
+    action: str
+    planned_t: float
+    clock: str
+    text: str
+
+
+class StepPrepared(EventBody):
+    kind: ClassVar[str] = "step.prepared"
+    index: int
+    action: str
+    took_s: float
+
+
+class StepPrepareFailed(EventBody):
+    kind: ClassVar[str] = "step.prepare_failed"
+    index: int
+    error: str
+
+
+class Step(EventBody):
+    """A step performed (or a drill's milestone reached), `t` when it started."""
+
+    kind: ClassVar[str] = "step"
+    index: Count
+    action: Text
+    planned_t: Seconds
+    skew_s: Annotated[float, SIGNED_SECONDS]
+    took_s: Seconds
+    ok: Flag = True
+    detail: str
+    clock: str
+    text: str
+    milestone: MaybeText = None
+    fault: MaybeText = None
+    service: MaybeText = None
+    command: list[str] | None = None
+
+
+class RunbookFinished(EventBody):
+    kind: ClassVar[str] = "runbook.finished"
+    index: Count
+    where: Text
+    service: MaybeText
+    command: Annotated[list[str], TEXTS]
+    exit_code: Annotated[int | None, WHOLE.or_null()]
+    duration_s: Seconds
+    output: Text
+
+
+class ActionRestarted(EventBody):
+    kind: ClassVar[str] = "action.restarted"
+    service: str
+
+
+# --- faults ----------------------------------------------------------------------------------------------------
+
+class FaultApplied(EventBody):
+    kind: ClassVar[str] = "fault.applied"
+    fault: str
+    target: str
+    fault_kind: str
+    effect_s: float
+    detail: str
+
+
+class FaultVerified(EventBody):
+    kind: ClassVar[str] = "fault.verified"
+    fault: str
+    applied: bool
+    detail: str
+
+
+class FaultReverted(EventBody):
+    kind: ClassVar[str] = "fault.reverted"
+    fault: str
+    target: str
+    outcome: str
+    cleanup: bool
+
+
+class FaultCleanup(EventBody):
+    """A fault still applied at the play's end, before its revert: `still_in_effect` says whether it was."""
+
+    kind: ClassVar[str] = "fault.cleanup"
+    fault: str
+    still_in_effect: Flag = False
+    detail: str
+
+
+class FaultRevertFailed(EventBody):
+    kind: ClassVar[str] = "fault.revert_failed"
+    fault: str
+    error: str
+
+
+class FaultFollowed(EventBody):
+    kind: ClassVar[str] = "fault.followed"
+    fault: str
+    service: str
+    detail: str
+
+
+class FaultLost(EventBody):
+    """A fault went while the lab did not revert it; `by` the responder's action credited, or "outside"."""
+
+    kind: ClassVar[str] = "fault.lost"
+    fault: str
+    by: str
+    last_seen_t: float
+    noticed_t: float
+
+
+# --- what users, apps, alerts and the engine said --------------------------------------------------------------
+
+class AlertFired(EventBody):
+    kind: ClassVar[str] = "alert.fired"
+    alert: Text
+    error_rate: Annotated[float, RATE]
+    threshold: float
+    window_s: float
+
+
+class AlertResolved(EventBody):
+    kind: ClassVar[str] = "alert.resolved"
+    alert: Text
+    error_rate: float
+    threshold: float
+    window_s: float
+
+
+class AppDbError(EventBody):
+    """A database error the built-in app logged, with its exact exception class and what it was doing."""
+
+    kind: ClassVar[str] = "app.db_error"
+    replica: MaybeText
+    error_class: MaybeText
+    message: MaybeText
+    during: MaybeText = None
+    app_ts: str | None = None
+
+
+class AppPoolWarning(EventBody):
+    kind: ClassVar[str] = "app.pool_warning"
+    replica: str
+    message: str | None
+
+
+class AppError(EventBody):
+    """A line of a team's app log matching the scenario's error pattern."""
+
+    kind: ClassVar[str] = "app.error"
+    replica: str
+    message: str
+
+
+class DockerContainer(EventBody):
+    kind: ClassVar[str] = "docker.container"
+    action: str
+    service: str
+    role: str
+    health: str | None
+    exit_code: str | None
+
+
+class DockerHealth(DockerContainer):
+    kind: ClassVar[str] = "docker.health"
+
+
+class DockerExec(EventBody):
+    """Someone's `docker exec` in a service of the stack (health checks are not news)."""
+
+    kind: ClassVar[str] = "docker.exec"
+    service: str
+    command: str
+
+
+class EngineLost(EventBody):
+    kind: ClassVar[str] = "engine.lost"
+    detail: str
+
+
+class EngineWaiting(EventBody):
+    kind: ClassVar[str] = "engine.waiting"
+    timeout_s: float
+
+
+class EngineReturned(EventBody):
+    kind: ClassVar[str] = "engine.returned"
+    waited_s: float
+
+
+class EngineGone(EngineReturned):
+    kind: ClassVar[str] = "engine.gone"
+
+
+class WritesChecking(EventBody):
+    kind: ClassVar[str] = "writes.checking"
+    acknowledged: int
+
+
+class WritesDbStarted(EventBody):
+    kind: ClassVar[str] = "writes.db_started"
+    service: str
+
+
+class WritesVerified(EventBody):
+    """Every acknowledged write looked up in the database: how many were found, which are missing, or why it could
+    not tell."""
+
+    kind: ClassVar[str] = "writes.verified"
+    acknowledged: Count
+    found: Count = 0
+    missing: Annotated[list[Any], ARRAY] = dataclasses.field(default_factory=list)
+    error: MaybeText = None
+
+
+# --- a drill ---------------------------------------------------------------------------------------------------
+
+class DrillAck(EventBody):
+    kind: ClassVar[str] = "drill.ack"
+
+
+class DrillNote(EventBody):
+    kind: ClassVar[str] = "drill.note"
+    text: str
+
+
+class DrillHint(EventBody):
+    kind: ClassVar[str] = "drill.hint"
+    number: int
+    requested: bool
+    text: str
+
+
+class DrillExec(EventBody):
+    """A command the trainee ran through `lab exec` (reported by the command once it ended)."""
+
+    kind: ClassVar[str] = "drill.exec"
+    service: Any
+    command: Any
+    netns: bool
+    exit_code: Any
+
+
+class DrillLogs(EventBody):
+    kind: ClassVar[str] = "drill.logs"
+    service: Any
+
+
+class DrillFixed(EventBody):
+    """The drill's fault went (`t`: credited to the trainee's last action before it did), noticed at `detected_t`."""
+
+    kind: ClassVar[str] = "drill.fixed"
+    detected_t: float
+
+
+class DrillRecovered(EventBody):
+    kind: ClassVar[str] = "drill.recovered"
+
+
+class DrillGaveUp(EventBody):
+    kind: ClassVar[str] = "drill.gave_up"
+
+
+class DrillEnded(EventBody):
+    kind: ClassVar[str] = "drill.ended"
+    outcome: str

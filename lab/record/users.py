@@ -11,13 +11,15 @@ planned start, `started_t` when it really started, `latency_s` runs from the pla
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from lab.clock import Clock
 from lab.record.events import EventLog
 from lab.record.loadgen import OpenLoop, Planned, Sent
+from lab.record.schema import UserRequest
 from lab.scenario.traffic import TrafficSpec
-from lab.scenario.workload import Mix, PlannedRequest, WorkloadSpec, acknowledged_id, orders_workload
+from lab.scenario.workload import ACKNOWLEDGED, SEQ, WorkloadRequest, WorkloadSpec, orders_workload
 
 
 class SyntheticUsers:
@@ -27,8 +29,6 @@ class SyntheticUsers:
         self.log = log
         self.served_by_header = served_by_header
         self._mix = Mix(workload or orders_workload(spec.read_ratio), seed)
-        self._planned: dict[int, PlannedRequest] = {}
-        """In flight, by sequence number: both callbacks run on the generator's one thread, so no lock."""
         self.acknowledged: list[Any] = []
         self._generator = OpenLoop(lb_url, spec.rate, spec.timeout_s, clock, self._plan, self._record)
 
@@ -48,12 +48,11 @@ class SyntheticUsers:
         self._generator.stop()
 
     def _plan(self, seq: int, planned_t: float) -> Planned:
-        request = self._mix.plan(seq, self.acknowledged)
-        self._planned[seq] = request
-        return Planned(seq, planned_t, request.method, request.path, request.body)
+        return self._mix.plan(seq, planned_t, self.acknowledged)
 
     def _record(self, sent: Sent) -> None:
-        request = self._planned.pop(sent.planned.seq)
+        request = sent.planned
+        assert request.template is not None  # planned by the mix
         error, order_id = sent.error, None
         if sent.status is not None:
             try:
@@ -64,12 +63,11 @@ class SyntheticUsers:
                 self.acknowledged.append(order_id)
             elif error is None and sent.status not in request.template.expect:
                 error = _error_from(sent.payload) or f"HTTP {sent.status}"
-        self.log.emit("request", t=round(sent.planned.planned_t, 4), started_t=round(sent.started_t, 4),
-                      seq=request.seq, endpoint=request.endpoint, status=sent.status,
-                      ok=sent.status in request.template.expect and error is None,
-                      latency_s=round(sent.latency_s, 4),
-                      replica=sent.headers.get(self.served_by_header) if self.served_by_header else None,
-                      error=error, order_id=order_id)
+        self.log.emit(UserRequest(started_t=round(sent.started_t, 4), seq=request.seq, endpoint=request.endpoint,
+                                  status=sent.status, ok=sent.status in request.template.expect and error is None,
+                                  latency_s=round(sent.latency_s, 4),
+                                  replica=sent.headers.get(self.served_by_header) if self.served_by_header else None,
+                                  error=error, order_id=order_id), t=round(sent.planned.planned_t, 4))
 
 
 def _error_from(payload: bytes) -> str:
@@ -78,3 +76,33 @@ def _error_from(payload: bytes) -> str:
         return f"{body.get('error', '')}: {body.get('detail', '')}".strip(": ")
     except (ValueError, AttributeError):
         return payload[:200].decode(errors="replace").strip()
+
+
+class Mix:
+    """Draws the next request of a workload (seeded, so a run's mix repeats with its seed)."""
+
+    def __init__(self, spec: WorkloadSpec, seed: int) -> None:
+        self.spec = spec
+        self._random = random.Random(seed)
+        self._ready = [r for r in spec.requests if not r.needs_acknowledged]
+
+    def plan(self, seq: int, planned_t: float, acknowledged: list[Any]) -> Planned:
+        pool = list(self.spec.requests) if acknowledged else self._ready
+        template = self._random.choices(pool, weights=[r.share for r in pool])[0]
+        chosen = self._random.choice(acknowledged) if acknowledged and template.needs_acknowledged else None
+
+        def fill(text: str) -> str:
+            return text.replace(SEQ, str(seq)).replace(ACKNOWLEDGED, str(chosen))
+
+        body = fill(template.body).encode() if template.body is not None else None
+        return Planned(seq, planned_t, template.method, fill(template.path), body, template.name, template)
+
+
+def acknowledged_id(template: WorkloadRequest, status: int, payload: bytes) -> Any:
+    """The id a successful reply acknowledges (None if the request acknowledges nothing)."""
+    if template.acknowledges is None or status not in template.expect:
+        return None
+    found = json.loads(payload)[template.acknowledges]
+    if isinstance(found, bool) or not isinstance(found, int | str):
+        raise ValueError(f"{template.acknowledges} is not an id: {found!r}")
+    return found

@@ -14,6 +14,15 @@ from typing import Any
 import docker
 
 from lab.record.events import EventLog
+from lab.record.schema import (
+    AppDbError,
+    AppError,
+    AppPoolWarning,
+    DockerContainer,
+    DockerExec,
+    DockerHealth,
+    RecorderWarning,
+)
 from lab.stack import labels
 from lab.stack.docker_api import ENGINE_ERRORS
 
@@ -51,7 +60,7 @@ class Watcher:
         except Exception as exc:
             ended = f"stream broke: {type(exc).__name__}"
             if not self._stopping.is_set():
-                self.log.emit("recorder.warning", source=self.name, message=f"{type(exc).__name__}: {exc}")
+                self.log.emit(RecorderWarning(source=self.name, message=f"{type(exc).__name__}: {exc}"))
         if self._on_end is not None and not self._stopping.is_set():
             self._on_end(ended)
 
@@ -61,7 +70,7 @@ class Watcher:
 
 class DockerEventWatcher(Watcher):
     """The run's container events. The engine only ends this stream when it shuts down, so `on_end` hears of a
-    daemon stop or restart (see lab.play.engine_loss)."""
+    daemon stop or restart (see lab.record.engine_loss)."""
 
     def __init__(self, client: docker.DockerClient, run_id: str, log: EventLog,
                  on_end: Callable[[str], None] | None = None) -> None:
@@ -84,17 +93,17 @@ class DockerEventWatcher(Watcher):
             # Someone's `docker exec` (or `lab exec`): the engine names the command; health checks are not news.
             command = action.split(":", 1)[1].strip()
             if command != self._health_command(str(item.get("id", ""))):
-                self.log.emit("docker.exec", service=service, command=command)
+                self.log.emit(DockerExec(service=service, command=command))
             return
+        kind: type[DockerContainer]
         if action.startswith("health_status"):
-            kind, health = "docker.health", action.split(":", 1)[-1].strip()
+            kind, health = DockerHealth, action.split(":", 1)[-1].strip()
         elif action in CONTAINER_ACTIONS:
-            kind, health = "docker.container", None
+            kind, health = DockerContainer, None
         else:
             return  # exec_create/exec_die and attach events
-        self.log.emit(kind, action=action.split(":")[0], service=service, role=role, health=health,
-                      exit_code=attributes.get("exitCode"))
-
+        self.log.emit(kind(action=action.split(":")[0], service=service, role=role, health=health,
+                           exit_code=attributes.get("exitCode")))
 
     def _health_command(self, container_id: str) -> str:
         """The container's health check as the engine writes it in exec events ("" if it has none)."""
@@ -132,7 +141,7 @@ class AppLogWatcher(Watcher):
     def _record(self, line: str) -> None:
         if self.error_pattern is not None:
             if line and self.error_pattern.search(line):
-                self.log.emit("app.error", replica=self.service, message=line[:500])
+                self.log.emit(AppError(replica=self.service, message=line[:500]))
             return
         if not line.startswith("{"):
             return
@@ -141,11 +150,11 @@ class AppLogWatcher(Watcher):
         except ValueError:
             return
         if entry.get("event") == "db_error":  # a team's app may log any JSON value: the recording keeps text
-            self.log.emit("app.db_error", replica=self.service, error_class=_text(entry.get("error_class")),
-                          message=_text(entry.get("message")), during=_text(entry.get("during")),
-                          app_ts=_text(entry.get("ts")))
+            self.log.emit(AppDbError(replica=self.service, error_class=_text(entry.get("error_class")),
+                                     message=_text(entry.get("message")), during=_text(entry.get("during")),
+                                     app_ts=_text(entry.get("ts"))))
         elif entry.get("event") == "pool_warning":
-            self.log.emit("app.pool_warning", replica=self.service, message=_text(entry.get("message")))
+            self.log.emit(AppPoolWarning(replica=self.service, message=_text(entry.get("message"))))
 
 
 def _text(value: object) -> str | None:

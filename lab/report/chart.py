@@ -61,14 +61,13 @@ def timeline_svg(events: list[Event], summary: dict[str, Any]) -> str:
     from matplotlib.figure import Figure
 
     with rc_context({"svg.fonttype": "none", "font.size": 9, "font.family": "sans-serif"}):
-        # Fixed margins: a constrained layout measures every label first, which took 0.4 s of the run's end, the
-        # user waiting for the report.
+        # Fixed margins: a constrained layout measures every label first, while the user waits for the report.
         figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
         figure.subplots_adjust(left=_left_margin([_lane_label(replica) for replica in bins["lanes"]]), **MARGINS)
         rate_axis, latency_axis, lane_axis = figure.subplots(3, 1, sharex=True,
                                                              gridspec_kw={"height_ratios": [3, 2, 2]})
         # One stepped area per outcome, failures stacked on successes: a bar per second would be an artist per
-        # second to lay out and draw (0.1-0.2 s of the report at the end of a run).
+        # second to lay out and draw.
         edges = [*seconds, len(seconds)]
         total = [ok + failed for ok, failed in zip(bins["ok"], bins["failed"], strict=True)]
         rate_axis.stairs(bins["ok"], edges, fill=True, color=OK_COLOUR, label="succeeded")

@@ -69,6 +69,8 @@ def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
     if kind in ("docker.container", "docker.health"):
         what = event.get("health") or event.get("action")
         return f"[magenta]docker[/] {_literal(event.get('service'))}: {_literal(what)}"
+    if kind == "writes.verified" and event.get("error"):
+        return f"writes not verified: {_literal(event.get('error'))}"
     if kind == "writes.verified":
         return f"writes verified: {event.get('found')} of {event.get('acknowledged')} acknowledged orders present"
     if kind == "run.ended":

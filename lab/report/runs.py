@@ -125,7 +125,7 @@ def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> list[Compar
             rows.append(_numeric(f"{window} impact", "error rate %", _percent(stats_a.get("error_rate")),
                                  _percent(stats_b.get("error_rate"))))
             rows.append(_numeric(f"{window} impact", "p95 latency (s)", stats_a.get("p95_s"), stats_b.get("p95_s")))
-            if stats_a.get("slow") or stats_b.get("slow"):  # absent from summaries written before it was counted
+            if stats_a.get("slow") or stats_b.get("slow"):
                 rows.append(_numeric(f"{window} impact", "answered too slowly", stats_a.get("slow"),
                                      stats_b.get("slow"), digits=0))
     for name, key in (("users affected (s)", "impacted_s"), ("users affected (% of the fault)", "impact_share")):

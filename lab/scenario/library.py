@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import InvalidInput, LabError
-from lab.faults import families
 from lab.scenario.document import Scenario
 from lab.scenario.reader import load
 
@@ -70,7 +69,3 @@ def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: 
     picked = random.Random(seed).choice(drillable(directories, difficulty)).scenario
     assert picked is not None  # drillable() keeps valid scenarios only
     return picked
-
-
-def known_kinds() -> list[str]:
-    return sorted(families())

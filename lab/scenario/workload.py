@@ -3,15 +3,11 @@ template, the statuses that count as success, each request's share of the mix, w
 write), and the optional check that every acknowledged write is in the database (a query of the team's).
 
 The built-in stack's orders workload is the default: writes (POST /orders) until there is something to read, then
-reads of acknowledged orders (GET /orders/{id}) at the scenario's read ratio.
+reads of acknowledged orders (GET /orders/{id}) at the scenario's read ratio. The synthetic users draw from it
+(lab.record.users).
 """
 
 from __future__ import annotations
-
-import json
-import random
-from dataclasses import dataclass
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -76,43 +72,3 @@ def orders_workload(read_ratio: float) -> WorkloadSpec:
     read = WorkloadRequest(name="GET /orders/{id}", path="/orders/{acknowledged}", share=max(read_ratio, 1e-6))
     return WorkloadSpec(requests=(write, read), write_check=WriteCheck(
         database="db", query="SELECT id FROM orders WHERE id = ANY(%(ids)s)"))
-
-
-@dataclass(frozen=True)
-class PlannedRequest:
-    seq: int
-    method: str
-    path: str
-    endpoint: str
-    body: bytes | None
-    template: WorkloadRequest
-
-
-class Mix:
-    """Draws the next request of a workload (seeded, so a run's mix repeats with its seed)."""
-
-    def __init__(self, spec: WorkloadSpec, seed: int) -> None:
-        self.spec = spec
-        self._random = random.Random(seed)
-        self._ready = [r for r in spec.requests if not r.needs_acknowledged]
-
-    def plan(self, seq: int, acknowledged: list[Any]) -> PlannedRequest:
-        pool = list(self.spec.requests) if acknowledged else self._ready
-        template = self._random.choices(pool, weights=[r.share for r in pool])[0]
-        chosen = self._random.choice(acknowledged) if acknowledged and template.needs_acknowledged else None
-
-        def fill(text: str) -> str:
-            return text.replace(SEQ, str(seq)).replace(ACKNOWLEDGED, str(chosen))
-
-        body = fill(template.body).encode() if template.body is not None else None
-        return PlannedRequest(seq, template.method, fill(template.path), template.name, body, template)
-
-
-def acknowledged_id(template: WorkloadRequest, status: int, payload: bytes) -> Any:
-    """The id a successful reply acknowledges (None if the request acknowledges nothing)."""
-    if template.acknowledges is None or status not in template.expect:
-        return None
-    found = json.loads(payload)[template.acknowledges]
-    if isinstance(found, bool) or not isinstance(found, int | str):
-        raise ValueError(f"{template.acknowledges} is not an id: {found!r}")
-    return found

@@ -2,11 +2,9 @@
 said), the lab's own probe whether it serves.
 
 Asking the engine is dear while a stack starts, and the engine is what the start waits on: listing a run's
-containers is an API call per container (docker-py inspects each one), and a service still starting added one more
-for its last log line. Asked at every 0.1 s poll, with every service probed again, one poll of a started stack took
-50 ms, 26 ms of them this process's CPU (measured while another program kept a core busy). So the engine is
-asked at most every ENGINE_EVERY_S and once more before the wait ends, a service that has answered its probe is
-not asked again, and the last log line is read only for the message of a wait that failed.
+containers is an API call per container (docker-py inspects each one), and a service's last log line one more. So
+the engine is asked at most every ENGINE_EVERY_S and once more before the wait ends, a service that has answered
+its probe is not asked again, and the last log line is read only for the message of a wait that failed.
 """
 
 from __future__ import annotations

@@ -75,6 +75,14 @@ class ResetTag(list[str]):
     """A list written with Compose's `!reset` tag: the base file's value is dropped."""
 
 
+def host_ports(spec: StackSpec, entry_port: int | None, database_port: int | None) -> dict[str, int]:
+    """The 127.0.0.1 ports the lab picked: the entry's, and the first database's (0: none picked)."""
+    ports = {spec.entry.service: entry_port or 0}
+    for number, database in enumerate(spec.databases):
+        ports[database.service] = (database_port or 0) if number == 0 else ports.get(database.service, 0)
+    return ports
+
+
 def write_override(spec: StackSpec, compose: ComposeTopology | None, run_id: str, owner: str,
                    host_ports: dict[str, int]) -> Path:
     """The override written in the run's scratch directory (nothing of the team's is touched), beside the owner file

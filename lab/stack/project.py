@@ -28,7 +28,7 @@ from lab.stack.docker_api import find_containers
 from lab.stack.health import HealthWait, NotReadyYet
 from lab.stack.images import LabImages
 from lab.stack.knobs import StackKnobs
-from lab.stack.override import write_override
+from lab.stack.override import host_ports, write_override
 from lab.stack.owners import DETACHED
 from lab.stack.ports import ensure_port_free, free_port, host_port
 from lab.stack.reaper import Reaper
@@ -207,13 +207,6 @@ class Stack:
             return common
         return {**common, **images.compose_env(), **self.knobs.environment(), "LAB_DB_PASSWORD": self.db_password}
 
-    def host_ports(self) -> dict[str, int]:
-        """The 127.0.0.1 ports the lab picked: the entry's, and the databases' (the first one's is db_port)."""
-        ports = {self.spec.entry.service: self.lb_port or 0}
-        for number, service in enumerate(self.databases.services):
-            ports[service] = (self.db_port or 0) if number == 0 else ports.get(service, 0)
-        return ports
-
     def _launch_reaper(self) -> Reaper | None:
         if self.owner == DETACHED or self.images is None:
             return None
@@ -246,8 +239,8 @@ class Stack:
     def _compose(self, *args: str) -> None:
         files = ["--file", self.spec.compose_file]
         if self.compose_topology is not None:
-            files += ["--file", str(write_override(self.spec, self.compose_topology, self.run_id, self.owner,
-                                                   self.host_ports()))]
+            ports = host_ports(self.spec, self.lb_port, self.db_port)
+            files += ["--file", str(write_override(self.spec, self.compose_topology, self.run_id, self.owner, ports))]
         argv = [*self._compose_argv(), "--project-name", self.project,
                 "--project-directory", str(Path(self.spec.compose_file).parent), *files, *args]
         run_compose(argv, self.compose_environment(), args[0], f"stack {self.run_id}")

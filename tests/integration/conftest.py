@@ -12,8 +12,6 @@ from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
-pytestmark = pytest.mark.docker
-
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:

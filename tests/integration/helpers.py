@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,21 +16,13 @@ from lab.settings import PROJECT_ROOT
 from lab.stack import labels
 from lab.stack.engine import Engine
 from lab.stack.labels import project_name
+from tests.cli import start_lab
 
 T = TypeVar("T")
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
-LAB = [sys.executable, "-m", "lab.cli"]
 
 
-def lab_cli(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LAB, *args], capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, **(env or {})})
-
-
-def start_lab(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([*LAB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
 
 
 @contextmanager

@@ -18,8 +18,9 @@ from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.labels import project_name
 from lab.stack.scratch import scratch_directory
+from tests.cli import lab_cli, start_lab
 
-from .helpers import NotYet, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
+from .helpers import NotYet, leftovers, seed, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 

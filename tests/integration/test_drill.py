@@ -15,8 +15,9 @@ import pytest
 from lab.drill.control import send
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli
 
-from .helpers import events_of, lab_cli, leftovers, running_lab, wait_for, wait_for_event, wait_until
+from .helpers import events_of, leftovers, running_lab, wait_for, wait_for_event, wait_until
 
 pytestmark = pytest.mark.docker
 

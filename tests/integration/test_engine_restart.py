@@ -13,9 +13,10 @@ import pytest
 
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli, start_lab
 
 from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
-from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for, wait_for_event
+from .helpers import checks_of, events_of, leftovers, seed, summary_of, wait_for, wait_for_event
 
 pytestmark = pytest.mark.docker
 

@@ -28,8 +28,9 @@ from lab.gameday.engines import host_of
 from lab.stack import labels
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import LAB, lab_cli
 
-from .helpers import LAB, events_of, lab_cli, wait_for_event, wait_until
+from .helpers import events_of, wait_for_event, wait_until
 from .second_engine import second_engine, unavailable
 
 pytestmark = pytest.mark.docker
@@ -121,6 +122,49 @@ def leftovers_on(client: docker.DockerClient, run_ids: list[str]) -> list[str]:
     return found
 
 
+def acknowledge_note_and_fix(fixer: Page, engine2: str) -> None:
+    """The trainee on the second engine acknowledges, notes what they see, and fixes it from their terminal."""
+    fixer.click("#ack")
+    expect(fixer.locator("#reply")).to_have_text("alert acknowledged")
+    fixer.fill("#note-text", "only app-2 fails: it cannot reach db")
+    fixer.click("#note")
+    expect(fixer.locator("#activity")).to_contain_text("note: only app-2 fails")
+    shell = {**terminal(fixer)}
+    assert shell["DOCKER_HOST"] == engine2
+    assert lab_cli("logs", "--tail", "3", "app-2", env=shell).returncode == 0
+    fix_from_the_terminal(shell)
+    expect(fixer.locator("#activity")).to_contain_text("lab logs app-2")
+    expect(fixer.locator("#activity")).to_contain_text("lab exec --netns app-2 -- iptables -D OUTPUT")
+    expect(fixer.locator("#status")).to_have_text("fixed", timeout=90_000)
+
+
+def hint_then_give_up(quitter: Page) -> None:
+    quitter.click("#hint")
+    expect(quitter.locator("#reply")).to_contain_text("hint 1/3:")
+    quitter.once("dialog", lambda dialog: dialog.accept())
+    quitter.click("#give-up")
+    expect(quitter.locator("#reply")).to_contain_text("the cause was")
+    expect(quitter.locator("#status")).to_have_text("gave up", timeout=60_000)
+
+
+def the_facilitator_sees_every_end(facilitator: Page) -> None:
+    """Each drill's outcome and fault, the fixer's times and timeline, the final scoreboard."""
+    expect(facilitator.locator("#status")).to_have_text("3 of 3 drills ended", timeout=120_000)
+    for index, outcome in ((1, "gave up"), (2, "fixed"), (3, "timed out")):
+        card = facilitator.locator(f"#drill-{index}")
+        expect(card.locator(".status")).to_have_text(outcome)
+        expect(card.locator(".fault")).to_contain_text("packet-drop on app-2")
+    expect(facilitator.locator("#drill-2 .acknowledged")).not_to_have_text("-")
+    expect(facilitator.locator("#drill-2 .mitigated")).not_to_have_text("-")
+    expect(facilitator.locator("#drill-2 .timeline")).to_contain_text("the fault landed")
+    rows = facilitator.locator("#scoreboard tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("trainee-2")
+    expect(rows.nth(0)).to_contain_text("fixed")
+    expect(rows.nth(0)).to_contain_text("90 min")
+    expect(facilitator.locator("#scoreboard-note")).to_have_text("(final)")
+
+
 def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: Engine,
                                                        lab_images: LabImages, engine2: str) -> None:
     """Fixed, gave up and timed out side by side on the facilitator's page with the scoreboard; nothing left."""
@@ -154,42 +198,11 @@ def test_three_trainees_in_browser_tabs_on_two_engines(tmp_path: Path, engine: E
                 expect(tab.locator("body")).not_to_contain_text("packet-drop")
 
             fixer = tabs["trainee-2"]  # on the second engine: exec and the fault are there
-            fixer.click("#ack")
-            expect(fixer.locator("#reply")).to_have_text("alert acknowledged")
-            fixer.fill("#note-text", "only app-2 fails: it cannot reach db")
-            fixer.click("#note")
-            expect(fixer.locator("#activity")).to_contain_text("note: only app-2 fails")
-            shell = {**terminal(fixer)}
-            assert shell["DOCKER_HOST"] == engine2
-            assert lab_cli("logs", "--tail", "3", "app-2", env=shell).returncode == 0
-            fix_from_the_terminal(shell)
-            expect(fixer.locator("#activity")).to_contain_text("lab logs app-2")
-            expect(fixer.locator("#activity")).to_contain_text("lab exec --netns app-2 -- iptables -D OUTPUT")
-            expect(fixer.locator("#status")).to_have_text("fixed", timeout=90_000)
-
-            quitter = tabs["trainee-1"]
-            quitter.click("#hint")
-            expect(quitter.locator("#reply")).to_contain_text("hint 1/3:")
-            quitter.once("dialog", lambda dialog: dialog.accept())
-            quitter.click("#give-up")
-            expect(quitter.locator("#reply")).to_contain_text("the cause was")
-            expect(quitter.locator("#status")).to_have_text("gave up", timeout=60_000)
+            acknowledge_note_and_fix(fixer, engine2)
+            hint_then_give_up(tabs["trainee-1"])
 
             expect(tabs["trainee-3"].locator("#status")).to_have_text("timed out", timeout=(TIME_LIMIT_S + 90) * 1000)
-            expect(facilitator.locator("#status")).to_have_text("3 of 3 drills ended", timeout=120_000)
-            for index, outcome in ((1, "gave up"), (2, "fixed"), (3, "timed out")):
-                card = facilitator.locator(f"#drill-{index}")
-                expect(card.locator(".status")).to_have_text(outcome)
-                expect(card.locator(".fault")).to_contain_text("packet-drop on app-2")
-            expect(facilitator.locator("#drill-2 .acknowledged")).not_to_have_text("-")
-            expect(facilitator.locator("#drill-2 .mitigated")).not_to_have_text("-")
-            expect(facilitator.locator("#drill-2 .timeline")).to_contain_text("the fault landed")
-            rows = facilitator.locator("#scoreboard tbody tr")
-            expect(rows).to_have_count(3)
-            expect(rows.nth(0)).to_contain_text("trainee-2")
-            expect(rows.nth(0)).to_contain_text("fixed")
-            expect(rows.nth(0)).to_contain_text("90 min")
-            expect(facilitator.locator("#scoreboard-note")).to_have_text("(final)")
+            the_facilitator_sees_every_end(facilitator)
             shots = Path(os.environ.get("LAB_SCREENSHOTS_DIR", tmp_path))
             shots.mkdir(parents=True, exist_ok=True)
             facilitator.screenshot(path=str(shots / "gameday-facilitator.png"), full_page=True)

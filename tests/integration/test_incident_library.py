@@ -12,8 +12,9 @@ import pytest
 from lab.settings import BUILTIN_SCENARIOS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli
 
-from .helpers import checks_of, lab_cli, leftovers, summary_of
+from .helpers import checks_of, leftovers, summary_of
 
 pytestmark = pytest.mark.docker
 

@@ -19,8 +19,9 @@ from lab.stack import labels
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.runs import owners_by_run, running_run_ids
+from tests.cli import lab_cli
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
+from .helpers import checks_of, events_of, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
 
 pytestmark = pytest.mark.docker
 

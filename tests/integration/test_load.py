@@ -12,13 +12,14 @@ from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
 from lab.scenario.traffic import MAX_RATE
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli
 
-from .helpers import events_of, lab_cli, leftovers, seed, summary_of
+from .helpers import events_of, leftovers, seed, summary_of
 
 pytestmark = pytest.mark.docker
 
 RATE = MAX_RATE  # the highest rate the lab accepts: what the bench measured to pass on a 2-core machine
-SPEED = "10"  # the seed's largest: with RATE, issue 16's "done when" command as far as two cores carry it
+SPEED = "10"  # the seed's largest: with RATE, the highest load the lab accepts on its shortest replay
 
 
 def test_high_rate_through_the_fault_records_every_request_with_its_planned_start(

@@ -24,8 +24,9 @@ from lab.settings import PROJECT_ROOT
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.override import built_image_tag
+from tests.cli import lab_cli
 
-from .helpers import lab_cli, leftovers
+from .helpers import leftovers
 
 pytestmark = pytest.mark.docker
 

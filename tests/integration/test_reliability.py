@@ -11,18 +11,9 @@ import pytest
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.labels import project_name
+from tests.cli import lab_cli, start_lab
 
-from .helpers import (
-    checks_of,
-    events_of,
-    lab_cli,
-    leftovers,
-    running_lab,
-    start_lab,
-    summary_of,
-    variant,
-    wait_for_event,
-)
+from .helpers import checks_of, events_of, leftovers, running_lab, summary_of, variant, wait_for_event
 
 pytestmark = pytest.mark.docker
 

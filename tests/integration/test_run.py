@@ -11,8 +11,9 @@ import pytest
 
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli
 
-from .helpers import checks_of, lab_cli, summary_of, variant
+from .helpers import checks_of, summary_of, variant
 
 pytestmark = pytest.mark.docker
 

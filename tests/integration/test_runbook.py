@@ -14,8 +14,9 @@ import yaml
 from lab.stack.compose import bundled_compose
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli, start_lab
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, seed, start_lab, summary_of, wait_for_event
+from .helpers import checks_of, events_of, leftovers, seed, summary_of, wait_for_event
 
 pytestmark = pytest.mark.docker
 

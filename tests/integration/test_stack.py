@@ -22,8 +22,9 @@ from lab.stack.images import LabImages
 from lab.stack.project import Stack
 from lab.stack.runs import running_run_ids
 from lab.stack.scratch import scratch_directory
+from tests.cli import lab_cli
 
-from .helpers import lab_cli, leftovers
+from .helpers import leftovers
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,9 @@ import pytest
 
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.cli import lab_cli
 
-from .helpers import checks_of, events_of, lab_cli, leftovers, seed, summary_of
+from .helpers import checks_of, events_of, leftovers, seed, summary_of
 
 pytestmark = pytest.mark.docker
 

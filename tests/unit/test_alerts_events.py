@@ -11,6 +11,7 @@ import pytest
 from lab.clock import FakeClock, MonotonicClock
 from lab.record.alerts import AlertEvaluator, AlertState
 from lab.record.events import Event, EventLog, read_events
+from lab.record.schema import DrillAck, FaultApplied, UserRequest
 from lab.record.watchers import AppLogWatcher, DockerEventWatcher
 from lab.scenario.alerts import AlertRule
 
@@ -37,7 +38,7 @@ def test_evaluator_records_alert_events(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "events.jsonl", FakeClock())
     log.subscribe(AlertEvaluator((RULE,), log))
     for seq in range(20):
-        log.emit("request", t=seq * 0.1, ok=seq % 2 == 0, latency_s=0.01)
+        log.emit(UserRequest(ok=seq % 2 == 0, latency_s=0.01), t=seq * 0.1)
     fired = [e for e in read_events(log.path) if e["kind"] == "alert.fired"]
     assert len(fired) == 1 and fired[0]["alert"] == "error-rate-high" and fired[0]["error_rate"] > 0.05
 
@@ -45,7 +46,7 @@ def test_evaluator_records_alert_events(tmp_path: Path) -> None:
 def test_every_event_is_on_disk_as_soon_as_it_is_emitted(tmp_path: Path) -> None:
     """Flushed per line: a reader sees the event before the log is closed (a crash loses nothing)."""
     log = EventLog(tmp_path / "events.jsonl", FakeClock())
-    log.emit("fault.applied", fault="x")
+    log.emit(FaultApplied(fault="x", target="app-2", fault_kind="packet-drop", effect_s=0.01, detail=""))
     assert json.loads((tmp_path / "events.jsonl").read_text())["kind"] == "fault.applied"
 
 
@@ -65,7 +66,7 @@ def test_a_failing_observer_does_not_stop_the_recording(tmp_path: Path, capsys: 
 
     log.subscribe(broken)
     for _ in range(3):
-        log.emit("note")
+        log.emit(DrillAck())
     assert len(read_events(log.path)) == 3
     assert capsys.readouterr().err.count("boom") == 1
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,11 @@ from lab.errors import InvalidInput, ScenarioError
 from lab.scenario.reader import parse
 from lab.scenario.traffic import MAX_RATE
 from lab.settings import PROJECT_ROOT
+from tests.cli import lab_cli
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
-
-def run_lab(*args: str, env_extra: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **NO_DOCKER, **(env_extra or {})}  # any attempt to reach Docker would fail loudly (exit 3)
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False, cwd=cwd)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], exit_code: int, contains: str) -> None:
@@ -52,7 +45,7 @@ def seed_with(tmp_path: Path, **top_level: object) -> str:
 @pytest.mark.parametrize("command", ["run", "validate"])
 def test_missing_scenario_file(tmp_path: Path, command: str) -> None:
     """A path that does not exist is invalid input (exit 2), before Docker is asked anything."""
-    assert_one_line(run_lab(command, str(tmp_path / "nope.yaml")), 2, "does not exist")
+    assert_one_line(lab_cli(command, str(tmp_path / "nope.yaml")), 2, "does not exist")
 
 
 @pytest.mark.parametrize(("script", "contains"), [
@@ -70,33 +63,33 @@ def test_validate_refuses_a_runbook_script_the_run_would_refuse(tmp_path: Path, 
     document = yaml.safe_load(SEED.read_text())
     document["timeline"][5]["script"] = script
     path = write(tmp_path, yaml.safe_dump(document))
-    assert_one_line(run_lab("validate", path), 2, f"{path}: {contains.format(tmp_path)}")
+    assert_one_line(lab_cli("validate", path), 2, f"{path}: {contains.format(tmp_path)}")
     document["timeline"][5]["script"] = "runbooks/fix.sh"
     fix.chmod(0o755)
-    assert run_lab("validate", write(tmp_path, yaml.safe_dump(document))).returncode == 0
+    assert lab_cli("validate", write(tmp_path, yaml.safe_dump(document))).returncode == 0
 
 
 def test_unknown_scenario_name() -> None:
     """An unknown name lists the scenarios that exist."""
-    assert_one_line(run_lab("run", "no-such-incident"), 2, "db-network-misconfig, github-2018-partition")
+    assert_one_line(lab_cli("run", "no-such-incident"), 2, "db-network-misconfig, github-2018-partition")
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:
     """YAML syntax errors name the line."""
-    assert_one_line(run_lab("run", write(tmp_path, "title: [unclosed\n")), 2, "not valid YAML at line")
+    assert_one_line(lab_cli("run", write(tmp_path, "title: [unclosed\n")), 2, "not valid YAML at line")
 
 
 def test_every_problem_in_one_line(tmp_path: Path) -> None:
     """Several mistakes are listed together, each with its field path."""
     path = seed_with(tmp_path, traffic={"rate": 0}, time={"seconds_per_incident_minute": 0})
-    result = run_lab("validate", path)
+    result = lab_cli("validate", path)
     assert_one_line(result, 2, "traffic.rate: must be greater than 0")
     assert "time.seconds_per_incident_minute: must be greater than 0" in result.stderr
 
 
 def test_zero_speed() -> None:
     """--speed 0 cannot compress time."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--speed", "0"), 2, "--speed must be greater than 0")
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", "0"), 2, "--speed must be greater than 0")
 
 
 @pytest.mark.parametrize(("args", "contains"), [
@@ -113,37 +106,37 @@ def test_zero_speed() -> None:
 def test_click_usage_errors_are_one_line_naming_the_help(args: tuple[str, ...], contains: str) -> None:
     """A mistyped command line (click's own checks) ends like every other bad input: one line naming the command
     whose --help tells more, exit 2."""
-    assert_one_line(run_lab(*args), 2, contains)
+    assert_one_line(lab_cli(*args), 2, contains)
 
 
 def test_bare_lab_still_shows_its_help() -> None:
     """`lab` alone answers with the list of commands, not an error line."""
-    shown = run_lab()
+    shown = lab_cli()
     assert "Commands:" in shown.stdout + shown.stderr and "lab: error" not in shown.stderr
 
 
 def test_absurd_rate() -> None:
     """--rate beyond the highest rate measured to pass is refused before anything starts, naming that figure."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "100000"), 2,
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--rate", "100000"), 2,
                     f"--rate 100000 is above {MAX_RATE:g} requests per second, the highest rate measured")
 
 
 def test_rate_not_positive() -> None:
     """--rate 0 sends nothing: refused before anything starts."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--rate", "0"), 2, "--rate must be more than 0")
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--rate", "0"), 2, "--rate must be more than 0")
 
 
 def test_binary_file_as_scenario(tmp_path: Path) -> None:
     """A file that is not text is one line, not a UnicodeDecodeError."""
     path = tmp_path / "binary.yaml"
     path.write_bytes(b"\xff\xfe\x00\x81")
-    result = run_lab("validate", str(path))
+    result = lab_cli("validate", str(path))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_no_docker_daemon_for_run(tmp_path: Path) -> None:
     """A valid scenario with no daemon: exit 3, and no run directory is created."""
-    result = run_lab("run", "db-network-misconfig", "--out", str(tmp_path / "never-created"))
+    result = lab_cli("run", "db-network-misconfig", "--out", str(tmp_path / "never-created"))
     assert_one_line(result, 3, "cannot reach the Docker daemon")
     assert not (tmp_path / "never-created").exists()
 
@@ -153,13 +146,13 @@ def test_unwritable_out_is_reported_before_starting(tmp_path: Path, command: str
     """--out under a regular file cannot be a directory: invalid input (exit 2), said before Docker is asked."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_lab(command, "db-network-misconfig", "--out", str(blocker / "run"))
+    result = lab_cli(command, "db-network-misconfig", "--out", str(blocker / "run"))
     assert_one_line(result, 2, f"cannot write the run directory {blocker / 'run'}: {blocker} is not a directory")
 
 
 def test_validate_good_scenario_says_ok() -> None:
     """The seed scenario validates: steps, faults and duration are printed."""
-    result = run_lab("validate", "db-network-misconfig")
+    result = lab_cli("validate", "db-network-misconfig")
     assert result.returncode == 0 and result.stdout.startswith("ok: db-network-misconfig: 7 steps, 1 fault(s)")
 
 
@@ -167,13 +160,13 @@ def test_validate_good_scenario_says_ok() -> None:
 def test_deeply_nested_yaml_is_one_line_naming_the_file(tmp_path: Path, command: str) -> None:
     """5,000 levels of nested lists end as one line naming the file (exit 2), not a RecursionError traceback."""
     path = write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
-    assert_one_line(run_lab(command, path), 2, f"{path}: nested too deeply to be a scenario")
+    assert_one_line(lab_cli(command, path), 2, f"{path}: nested too deeply to be a scenario")
 
 
 @pytest.mark.parametrize("speed", ["inf", "Infinity", "-inf", "nan"])
 def test_non_finite_speed_is_refused_before_anything_starts(speed: str) -> None:
     """--speed inf or nan is invalid input (exit 2) before Docker is asked anything."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--speed", speed), 2, "--speed must be greater than 0")
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", speed), 2, "--speed must be greater than 0")
 
 
 @pytest.mark.parametrize(("speed", "problem"), [("nan", "greater than 0 (and finite), got nan"),
@@ -184,32 +177,32 @@ def test_a_replay_speed_that_cannot_pace_it_is_refused(speed: str, problem: str)
     """`lab replay` takes the speeds `lab run` takes: nan and inf no longer play it all at once with exit 0, nor
     does a speed near 0 end in an OverflowError traceback."""
     recording = PROJECT_ROOT / "tests" / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"
-    assert_one_line(run_lab("replay", str(recording), "--speed", speed), 2, f"--speed must be {problem}")
+    assert_one_line(lab_cli("replay", str(recording), "--speed", speed), 2, f"--speed must be {problem}")
 
 
 @pytest.mark.parametrize("speed", ["1e308", "10.1", "1000"])
 def test_speed_that_blurs_the_timeline_is_refused_naming_the_largest_allowed(speed: str) -> None:
     """Above the seed's largest speed (10: its database restart, 70 incident minutes before the fix, needs 7 s to be
     judged), `lab run` refuses before anything starts, naming that speed."""
-    result = run_lab("run", "db-network-misconfig", "--speed", speed)
+    result = lab_cli("run", "db-network-misconfig", "--speed", speed)
     assert_one_line(result, 2, "the largest speed it allows is 10")
 
 
 def test_the_largest_allowed_speed_itself_is_accepted() -> None:
     """--speed 10 passes the speed check: the next thing the run does is ask the Docker daemon (absent: exit 3)."""
-    assert_one_line(run_lab("run", "db-network-misconfig", "--speed", "10"), 3, "cannot reach the Docker daemon")
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", "10"), 3, "cannot reach the Docker daemon")
 
 
 def test_the_largest_speed_follows_the_scenarios_own_windows(tmp_path: Path) -> None:
     """A 30 s alert window needs a 31 s fault window: the 90-minute window allows speed 90/31, shown as 2.9."""
     path = seed_with(tmp_path, alerts=[{"name": "slow-alert", "error_rate_above": 0.05, "window_s": 30,
                                         "min_requests": 10}])
-    assert_one_line(run_lab("run", path, "--speed", "3"), 2, "the largest speed it allows is 2.9")
+    assert_one_line(lab_cli("run", path, "--speed", "3"), 2, "the largest speed it allows is 2.9")
 
 
 def test_validate_a_directory_checks_every_scenario_in_it() -> None:
     """`lab validate scenarios`, as typed from the project root, validates each *.yaml there."""
-    result = run_lab("validate", "scenarios", cwd=PROJECT_ROOT)
+    result = lab_cli("validate", "scenarios", cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stderr
     names = [path.stem for path in sorted((PROJECT_ROOT / "scenarios").glob("*.yaml"))]
     assert names and [line.split(":")[:2] for line in result.stdout.splitlines()] == [["ok", f" {n}"] for n in names]
@@ -221,7 +214,7 @@ def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) ->
     shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")  # its runbook script, validated with it
     write(tmp_path, "title: [unclosed\n", "broken.yaml")
     write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
-    result = run_lab("validate", str(tmp_path))
+    result = lab_cli("validate", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stdout.splitlines() == ["ok: db-network-misconfig: 7 steps, 1 fault(s), 180 s at speed 1"]
     errors = result.stderr.strip().splitlines()
@@ -232,12 +225,12 @@ def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) ->
 
 def test_validate_an_empty_directory_says_there_is_nothing_to_check(tmp_path: Path) -> None:
     """A directory without *.yaml files is invalid input, not a silent success."""
-    assert_one_line(run_lab("validate", str(tmp_path)), 2, f"no scenario file (*.yaml) in {tmp_path}")
+    assert_one_line(lab_cli("validate", str(tmp_path)), 2, f"no scenario file (*.yaml) in {tmp_path}")
 
 
 def test_run_of_a_directory_points_to_validate(tmp_path: Path) -> None:
     """`lab run` of a directory says it is one and how to check each file in it."""
-    assert_one_line(run_lab("run", str(tmp_path)), 2, f"`lab validate {tmp_path}` checks each one")
+    assert_one_line(lab_cli("run", str(tmp_path)), 2, f"`lab validate {tmp_path}` checks each one")
 
 
 yaml_values = st.recursive(
@@ -292,7 +285,7 @@ def test_a_drill_under_a_temporary_directory_too_deep_for_its_socket_stops_befor
     is asked anything (else the daemon's absence would be the error)."""
     deep = tmp_path / ("d" * 60)
     deep.mkdir()
-    result = run_lab("drill", "db-network-misconfig", "--out", str(tmp_path / "out"), env_extra={"TMPDIR": str(deep)})
+    result = lab_cli("drill", "db-network-misconfig", "--out", str(tmp_path / "out"), env={"TMPDIR": str(deep)})
     assert_one_line(result, 3, "set TMPDIR to a shorter directory")
 
 
@@ -300,5 +293,5 @@ def test_a_drill_under_a_temporary_directory_too_deep_for_its_socket_stops_befor
                                                ("--inject-after", "inf"), ("--max-duration", "90000")])
 def test_a_drill_time_beyond_a_day_or_not_finite_is_refused_before_anything_starts(option: str, value: str) -> None:
     """A click range lets inf and nan through: the drill would record an end it never reaches."""
-    assert_one_line(run_lab("drill", "db-network-misconfig", option, value), 2,
+    assert_one_line(lab_cli("drill", "db-network-misconfig", option, value), 2,
                     f"{option} must be at most a day (86400 s), got {float(value)}")

@@ -13,19 +13,12 @@ import pytest
 
 from lab.settings import PROJECT_ROOT
 from lab.stack import compose
-
-
-def run_lab(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {**os.environ, **env_extra}
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=60, check=False)
+from tests.cli import lab_cli
 
 
 def test_no_docker_daemon_is_one_line_exit_3() -> None:
     """With DOCKER_HOST pointing at no daemon, `lab up` says so in one line and exits 3."""
-    result = run_lab("up", env_extra={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    result = lab_cli("up", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lab: error: cannot reach the Docker daemon")
@@ -34,14 +27,14 @@ def test_no_docker_daemon_is_one_line_exit_3() -> None:
 
 def test_doctor_reports_the_missing_daemon_with_its_fix() -> None:
     """`lab doctor` names each failing check with a one-line fix and exits 3."""
-    result = run_lab("doctor", env_extra={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    result = lab_cli("doctor", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 3
     assert "FAIL Docker daemon" in result.stdout and "fix:" in result.stdout
 
 
 def test_help_documents_exit_codes() -> None:
     """`lab --help` lists every exit code of the README's table, each on its own line with its meaning."""
-    result = run_lab("--help", env_extra={})
+    result = lab_cli("--help", env={})
     table = result.stdout.split("Exit codes:", 1)[1]
     listed = {int(code) for code in re.findall(r"^ +(\d+) +\S", table, flags=re.MULTILINE)}
     assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 5, 130, 141}

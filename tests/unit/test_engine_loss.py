@@ -15,10 +15,11 @@ from rich.console import Console
 from lab.clock import FakeClock
 from lab.errors import EngineLost, Interrupted
 from lab.judge.analysis import analyse
-from lab.play import engine_loss
 from lab.play.console import ENGINE_NEWS, ConsoleProgress
-from lab.play.engine_loss import EngineLoss
+from lab.record import engine_loss
+from lab.record.engine_loss import EngineLoss
 from lab.record.events import EventLog, read_events
+from lab.record.schema import EngineReturned
 from lab.record.watchers import Watcher
 from lab.stack.docker_api import wait_for_engine
 
@@ -160,7 +161,7 @@ def test_every_engine_event_is_shown_to_the_person_running_the_lab(log: EventLog
     log.subscribe(progress)
     loss.notice("its event stream ended")
     loss.await_return(no_engine(), timeout_s=0.1)
-    log.emit("engine.returned", waited_s=2.0)
+    log.emit(EngineReturned(waited_s=2.0))
     shown = output.getvalue()
     assert shown.count("ENGINE") == len(ENGINE_NEWS)
     assert "went away (its event stream ended): stopping the run" in shown and "back after 2.0 s" in shown

@@ -11,7 +11,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from lab.scenario.schema import json_schema
 from lab.settings import PROJECT_ROOT
 from lab.stack.attach import Channel
 from lab.stack.builtin import BUILTIN_TOPOLOGY
+from tests.cli import lab_cli
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",
@@ -160,9 +160,7 @@ def test_a_plugin_package_adds_a_family_through_its_entry_point(tmp_path: Path) 
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lab-plugin-example\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[outage_lab.faults]\ncpu-hog = lab_plugin_example:FAMILY\n")
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    listed = subprocess.run([sys.executable, "-m", "lab.cli", "faults"], capture_output=True, text=True, env=env,
-                            timeout=60, check=False)
+    listed = lab_cli("faults", env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert listed.returncode == 0, listed.stderr
     assert "cpu-hog: Burns CPU in the target." in listed.stdout
     assert "cores (integer; default 1)" in listed.stdout

@@ -4,9 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from lab.play.preflight import check_scripts
 from lab.play.steps.apply import ApplyStep
 from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS
+from tests.cli import lab_cli
 
 LIBRARY = sorted(BUILTIN_SCENARIOS.glob("*.yaml"))
 PUBLIC = [path for path in LIBRARY if path.stem != "db-network-misconfig"]  # the seed's postmortem ships with it
@@ -59,8 +57,7 @@ def test_every_variant_proves_a_corrective_measure_of_its_scenario() -> None:
 def test_lab_scenarios_lists_the_whole_library() -> None:
     """Eight or more incidents, each listed by name with its difficulty; none of them invalid."""
     assert len(LIBRARY) >= 8
-    listed = subprocess.run([sys.executable, "-m", "lab.cli", "scenarios"], capture_output=True, text=True,
-                            timeout=60, check=False, env={**os.environ, "COLUMNS": "250", "LAB_SCENARIOS_DIR": ""})
+    listed = lab_cli("scenarios", env={"COLUMNS": "250", "LAB_SCENARIOS_DIR": ""})
     assert listed.returncode == 0, listed.stderr
     assert "invalid" not in listed.stdout
     for path in LIBRARY:

@@ -15,8 +15,8 @@ from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from lab.cli.app import exit_status
 from lab.errors import EngineLost, StackError
-from lab.play.signals import GuardedOutcome, RunInterrupted, SignalGuard
 from lab.settings import PROJECT_ROOT
+from lab.signals import GuardedOutcome, RunInterrupted, SignalGuard
 
 RECORDING = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "20261126T220157Z-db-network-misconfig"
 # The second lab.cli takes to load, made as long as the test needs: its import waits until the signal comes.

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from lab.judge.analysis import GENERATOR_SOURCE, analyse
+from lab.judge.analysis import analyse
 from lab.judge.checks import evaluate
 from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
 from lab.judge.lateness import LATE_S, describe, lateness_of
 from lab.judge.requests import Request
 from lab.judge.verdict import verdict_of
 from lab.record.loadgen import due
+from lab.record.schema import GENERATOR_SOURCE
 from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
 

@@ -4,9 +4,6 @@ by."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,15 +23,12 @@ from lab.scenario.postmortem import skeleton, summary_of, title_of
 from lab.scenario.reader import load, parse
 from lab.scenario.shaping import with_variant
 from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
+from tests.cli import lab_cli
 
 POSTMORTEMS = PROJECT_ROOT / "tests" / "fixtures" / "postmortems"
 SEED = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
-
-def lab(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=60,
-                          cwd=cwd, env={**os.environ, **NO_DOCKER, **(env or {})}, check=False)
 
 
 def test_the_first_scenarios_own_postmortem_gives_its_seven_timeline_lines() -> None:
@@ -118,7 +112,7 @@ def test_lab_new_writes_nothing_that_validation_would_refuse(tmp_path: Path) -> 
                                                    for i, clock in enumerate(["10:00", "09:00"] * 8)))
     out = tmp_path / "days.yaml"
     for _ in range(2):
-        made = lab("new", "days", "--from-postmortem", str(days), "--out", str(out))
+        made = lab_cli("new", "days", "--from-postmortem", str(days), "--out", str(out))
         assert made.returncode == 2 and len(made.stderr.strip().splitlines()) == 1, made.stderr
         assert made.stderr.strip() == (f"lab: error: {days}: the scenario made from it would not be valid, so {out} "
                                        "was not written: timeline[15].at: must be at most 10080, got 10140")
@@ -127,13 +121,13 @@ def test_lab_new_writes_nothing_that_validation_would_refuse(tmp_path: Path) -> 
 
 def test_lab_new_writes_the_skeleton_and_validate_says_the_fault_is_missing(tmp_path: Path) -> None:
     """The command a scenario author types; `lab validate` accepts the file and warns that it has no fault."""
-    made = lab("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
+    made = lab_cli("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert "7 timeline entries from 14:00" in made.stdout
-    checked = lab("validate", str(tmp_path / "march.yaml"))
+    checked = lab_cli("validate", str(tmp_path / "march.yaml"))
     assert checked.returncode == 0
     assert "faults: none yet: add the incident's fault" in checked.stderr
-    again = lab("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
+    again = lab_cli("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
     assert again.returncode == 2 and "exists already" in again.stderr
 
 
@@ -141,7 +135,7 @@ def test_lab_new_refuses_a_text_without_a_timeline(tmp_path: Path) -> None:
     """A document with no timestamped line is one line, exit 2, nothing written."""
     prose = tmp_path / "prose.md"
     prose.write_text("# An essay\n\nNothing happened at any particular time.\n")
-    made = lab("new", "essay", "--from-postmortem", str(prose), cwd=tmp_path)
+    made = lab_cli("new", "essay", "--from-postmortem", str(prose), cwd=tmp_path)
     assert made.returncode == 2 and "no timestamped line found" in made.stderr
     assert not (tmp_path / "essay.yaml").exists()
 
@@ -151,7 +145,7 @@ def test_lab_new_takes_a_scenario_name_only(tmp_path: Path, name: str) -> None:
     """NAME becomes the scenario's name, which names run directories: a path, a newline or a capital is one line,
     exit 2, and nothing is written."""
     out = tmp_path / "march.yaml"
-    made = lab("new", name, "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), "--out", str(out))
+    made = lab_cli("new", name, "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), "--out", str(out))
     assert made.returncode == 2 and len(made.stderr.strip().splitlines()) == 1, made.stderr
     assert "NAME must be lowercase letters, digits and dashes" in made.stderr
     assert not out.exists()
@@ -167,7 +161,7 @@ def test_a_teams_own_scenario_shadows_the_builtin_one_and_both_are_listed(tmp_pa
     own_entry = found["db-network-misconfig"]
     assert own_entry.scenario is not None and own_entry.scenario.title == "Our own version"
     assert found["broken"].scenario is None and "not valid YAML" in found["broken"].problem
-    listed = lab("scenarios", env={"LAB_SCENARIOS_DIR": str(tmp_path), "COLUMNS": "200"})
+    listed = lab_cli("scenarios", env={"LAB_SCENARIOS_DIR": str(tmp_path), "COLUMNS": "200"})
     assert listed.returncode == 0 and "Our own version" in listed.stdout and "broken" in listed.stdout
 
 
@@ -187,9 +181,9 @@ def test_a_random_draw_repeats_with_its_seed_and_honours_the_difficulty(tmp_path
 
 def test_drill_takes_a_scenario_or_random_not_both() -> None:
     """Asking for both, or for neither, is invalid input before anything starts."""
-    assert lab("drill", "db-network-misconfig", "--random").returncode == 2
-    assert lab("drill").returncode == 2
-    assert lab("drill", "db-network-misconfig", "--difficulty", "hard").returncode == 2
+    assert lab_cli("drill", "db-network-misconfig", "--random").returncode == 2
+    assert lab_cli("drill").returncode == 2
+    assert lab_cli("drill", "db-network-misconfig", "--difficulty", "hard").returncode == 2
 
 
 def test_a_variant_changes_the_stack_and_replaces_only_the_checks_it_names() -> None:

@@ -6,10 +6,7 @@ output is a pipe (CI): identifiers whole, text wrapped. Each on a console made a
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +28,10 @@ from lab.report.runs import RunRow
 from lab.scenario.library import entries
 from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
+from tests.cli import lab_cli
 
+from .recordings import PASS, RECORDINGS, WRONG_FIX
 from .streams import event, recording, step
-from .test_broken_recordings import PASS, RECORDINGS, WRONG_FIX
 
 SEED_PATH = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 SEED = load(SEED_PATH)
@@ -62,8 +60,7 @@ def test_lab_scenarios_prints_bracketed_titles_as_written(tmp_path: Path) -> Non
     not swallowed as a style."""
     write_scenario(tmp_path, "orders", TEXT)
     write_scenario(tmp_path, "sev", SEV)
-    listed = subprocess.run([sys.executable, "-m", "lab.cli", "scenarios"], capture_output=True, text=True, timeout=60,
-                            check=False, env={**os.environ, "COLUMNS": "200", "LAB_SCENARIOS_DIR": str(tmp_path)})
+    listed = lab_cli("scenarios", env={"COLUMNS": "200", "LAB_SCENARIOS_DIR": str(tmp_path)})
     assert listed.returncode == 0 and listed.stderr == ""
     assert TEXT in listed.stdout and SEV in listed.stdout
 
@@ -143,9 +140,7 @@ def test_lab_compare_prints_emoji_codes_in_a_run_directorys_name_as_written(tmp_
     """The command's own console, as `lab compare` makes it: a run folder named `pass-:x:` heads its column so."""
     for name, copy in ((PASS, "pass-:x:"), (WRONG_FIX, "wrong-fix")):
         shutil.copytree(RECORDINGS / name, tmp_path / copy)
-    compared = subprocess.run([sys.executable, "-m", "lab.cli", "compare", str(tmp_path / "pass-:x:"),
-                               str(tmp_path / "wrong-fix")], capture_output=True, text=True, timeout=60, check=False,
-                              env={**os.environ, "COLUMNS": "200"})
+    compared = lab_cli("compare", str(tmp_path / "pass-:x:"), str(tmp_path / "wrong-fix"), env={"COLUMNS": "200"})
     assert compared.returncode == 0 and compared.stderr == "", compared.stderr
     assert "pass-:x:" in compared.stdout
 

@@ -4,12 +4,9 @@ declared workloads, the checks before anything starts, `lab init`, and the pytes
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +14,17 @@ import pytest
 import yaml
 
 from lab.errors import InvalidInput, ScenarioError
+from lab.record.users import Mix, acknowledged_id
 from lab.scenario import starter
 from lab.scenario.names import NAME
 from lab.scenario.reader import load
-from lab.scenario.workload import Mix, WorkloadSpec, acknowledged_id
+from lab.scenario.workload import WorkloadSpec
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
 from lab.stack.builtin import BUILTIN_STACK
 from lab.stack.override import built_image_tag, override, override_yaml
 from lab.stack.topology import parse_config, read_topology
+from tests.cli import lab_cli
 
 EXAMPLE = PROJECT_ROOT / "examples" / "notes"
 SCENARIO = EXAMPLE / "notes-db-refused.yaml"
@@ -38,10 +37,6 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
 
-
-def lab(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **NO_DOCKER, **(env or {})}, cwd=cwd, check=False)
 
 
 def example_with(tmp_path: Path, edit: Any) -> Path:
@@ -89,7 +84,7 @@ def test_a_compose_file_that_does_not_parse_is_one_line(tmp_path: Path) -> None:
     """Compose's own complaint, in the lab's one line, exit 2."""
     path = example_with(tmp_path, lambda d: None)
     (path.parent / "compose.yaml").write_text("services: [not, a, mapping]\n")
-    result = lab("validate", str(path))
+    result = lab_cli("validate", str(path))
     assert result.returncode == 2 and "is not a valid Compose file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -106,7 +101,7 @@ def test_ports_and_expose_ranges_and_protocols_are_read_as_compose_reads_them(tm
     assert topology.services["web"].ports == (53, 80, 5000, *range(7000, 7003), *range(8000, 8011))
     assert load(path).stack_spec.entry.port == 8005
     compose.write_text(compose.read_text().replace('"53/udp"', '"8010-8000"'))
-    result = lab("validate", str(path), env=SECRETS)
+    result = lab_cli("validate", str(path), env=SECRETS)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().endswith("services.web.expose: '8010-8000' is not a port or a range of ports "
                                           "(e.g. 8000, 8000-8010, 53/udp)"), result.stderr
@@ -116,7 +111,7 @@ def test_missing_credentials_stop_the_run_before_anything_starts(tmp_path: Path)
     """The write check needs an administrator of db: without its variables, `lab run` is exit 2 in one line
     (the Compose file's own variables set, so that validation itself passes)."""
     env = {"NOTES_ADMIN_PASSWORD": "x", "NOTES_APP_PASSWORD": "y"}
-    result = lab("run", str(SCENARIO), "--out", str(tmp_path / "never"), env=env)
+    result = lab_cli("run", str(SCENARIO), "--out", str(tmp_path / "never"), env=env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == ("lab: error: stack.databases: db: set NOTES_ADMIN_USER in the environment "
                                      "(an administrator's credentials, never printed)")
@@ -162,15 +157,15 @@ def test_a_workload_waits_for_an_acknowledged_write_before_reading_one() -> None
     """Reads of {acknowledged} come only once a write was acknowledged; the mix follows the shares and the seed."""
     spec = WorkloadSpec.model_validate(yaml.safe_load(SCENARIO.read_text())["workload"])
     mix = Mix(spec, seed=3)
-    first = [mix.plan(seq, []) for seq in range(20)]
+    first = [mix.plan(seq, 0.0, []) for seq in range(20)]
     assert {p.endpoint for p in first} == {"write a note"} and first[4].body == b'{"body": "note 4"}'
-    later = [mix.plan(seq, [41, 42]) for seq in range(2000)]
+    later = [mix.plan(seq, 0.0, [41, 42]) for seq in range(2000)]
     reads = [p for p in later if p.endpoint == "read a note"]
     assert 0.55 < len(reads) / len(later) < 0.65 and {p.path for p in reads} == {"/notes/41", "/notes/42"}
 
     def sequence() -> list[str]:
         mix = Mix(spec, seed=3)
-        return [mix.plan(seq, [7, 8, 9]).path for seq in range(30)]
+        return [mix.plan(seq, 0.0, [7, 8, 9]).path for seq in range(30)]
 
     assert sequence() == sequence()
     write = spec.requests[0]
@@ -182,24 +177,24 @@ def test_lab_init_writes_a_starter_that_validates_and_refuses_to_overwrite(tmp_p
     """In a repository with a Compose file: a scenario naming its services, a CI workflow, the schema."""
     repo = tmp_path / "notes-repo"
     shutil.copytree(EXAMPLE, repo)
-    made = lab("init", cwd=repo, env=SECRETS)
+    made = lab_cli("init", cwd=repo, env=SECRETS)
     assert made.returncode == 0, made.stderr
     scenario = repo / "outage-lab" / "notes-repo-outage.yaml"
     workflow = (repo / ".github" / "workflows" / "outage-lab.yml").read_text()
     assert "lab run outage-lab/notes-repo-outage.yaml" in workflow and "upload-artifact" in workflow
     assert (repo / "outage-lab" / "scenario.schema.json").is_file()
-    checked = lab("validate", str(scenario), env=SECRETS)
+    checked = lab_cli("validate", str(scenario), env=SECRETS)
     assert checked.returncode == 0, checked.stderr
     document = yaml.safe_load(scenario.read_text())
     assert document["stack"]["entry"] == {"service": "web", "port": 80}
     assert document["stack"]["databases"][0]["service"] == "db" and document["faults"][0]["target"] == "api"
-    again = lab("init", cwd=repo, env=SECRETS)
+    again = lab_cli("init", cwd=repo, env=SECRETS)
     assert again.returncode == 2 and "exists already" in again.stderr
 
 
 def test_lab_init_without_a_compose_file_is_one_line(tmp_path: Path) -> None:
     """Nothing to start from: exit 2, the file names it looked for."""
-    result = lab("init", cwd=tmp_path)
+    result = lab_cli("init", cwd=tmp_path)
     assert result.returncode == 2 and "no Compose file in" in result.stderr and "compose.yaml" in result.stderr
 
 
@@ -216,7 +211,7 @@ def test_lab_init_on_a_stack_without_an_entry_point_is_one_line(tmp_path: Path, 
     """No services, or none with a port for synthetic users to call: one line saying what the stack lacks, exit 2,
     nothing written (a starter that `lab validate` refuses at once would be no start)."""
     (tmp_path / "compose.yaml").write_text(compose)
-    result = lab("init", "--dir", str(tmp_path))
+    result = lab_cli("init", "--dir", str(tmp_path))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert expected in result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["compose.yaml"]
@@ -237,7 +232,7 @@ def test_lab_init_checks_every_file_before_writing_any(tmp_path: Path, obstacle:
         (tmp_path / obstacle).mkdir()
     else:
         (tmp_path / obstacle).write_text("")
-    result = lab("init", "--dir", str(tmp_path))
+    result = lab_cli("init", "--dir", str(tmp_path))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.strip().endswith(expected.format(tmp_path)), result.stderr
     assert [path.name for path in tmp_path.rglob("*") if path.is_file() and path.name != obstacle.split("/")[-1]] \
@@ -247,7 +242,7 @@ def test_lab_init_checks_every_file_before_writing_any(tmp_path: Path, obstacle:
         shutil.rmtree(blocker)
     else:
         blocker.unlink()
-    assert lab("init", "--dir", str(tmp_path)).returncode == 0
+    assert lab_cli("init", "--dir", str(tmp_path)).returncode == 0
 
 
 def test_lab_init_that_cannot_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,13 +272,13 @@ def test_lab_init_names_its_scenario_safely_and_quotes_the_workflows_command(tmp
     repo = tmp_path / "My Repo's #1"
     repo.mkdir()
     (repo / "compose.yaml").write_text(ONE_WEB_SERVICE)
-    assert lab("init", "--dir", str(repo)).returncode == 0
+    assert lab_cli("init", "--dir", str(repo)).returncode == 0
     scenario = repo / "outage-lab" / "my-repo-s-1-outage.yaml"
     workflow = yaml.safe_load((repo / ".github" / "workflows" / "outage-lab.yml").read_text())
     run = workflow["jobs"]["outage"]["steps"][3]["run"]
     assert shlex.split(run) == ["lab", "run", "outage-lab/my-repo-s-1-outage.yaml", "--speed", "5", "--out",
                                 "outage-lab-run"]
-    checked = lab("validate", str(scenario))
+    checked = lab_cli("validate", str(scenario))
     assert checked.returncode == 0 and checked.stdout.startswith("ok: my-repo-s-1-outage: "), checked.stderr
     assert yaml.safe_load(scenario.read_text())["stack"]["entry"] == {"service": "web", "port": 8000}
     long_name = starter.scenario_name(tmp_path / ("Ünïcode_" * 20))

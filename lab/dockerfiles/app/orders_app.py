@@ -8,7 +8,7 @@ recorder reads these lines from the container log.
 Why ASGI on uvicorn (uvloop, httptools): a request waiting for the database is a coroutine, not a thread, so a
 replica whose database path hangs holds a thousand waiting requests at no cost, each failing after the same pool
 timeout as before, while its healthy siblings serve 1,000 req/s between them on two cores (the standard library's
-threading server, a thread per connection, could not: outage-lab issue 16).
+threading server, a thread per connection, could not).
 """
 from __future__ import annotations
 

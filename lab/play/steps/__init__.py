@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
-from typing import get_args
+from typing import Literal, get_args, get_origin
 
 from lab.play.steps.base import StepBase
 
@@ -18,8 +18,13 @@ def step_kinds() -> tuple[type[StepBase], ...]:
     for module_info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         found += [kind for kind in vars(module).values() if isinstance(kind, type) and issubclass(kind, StepBase)
-                  and kind is not StepBase and kind.__module__ == module.__name__]
+                  and kind.__module__ == module.__name__ and _named(kind)]
     return tuple(sorted(found, key=lambda kind: kind.order))
+
+
+def _named(kind: type[StepBase]) -> bool:
+    """A kind names its action with a Literal; a base it builds on does not."""
+    return get_origin(kind.model_fields["action"].annotation) is Literal
 
 
 def action_of(kind: type[StepBase]) -> str:

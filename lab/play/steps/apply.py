@@ -5,24 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field
-
-from lab.play.steps.base import StepBase
+from lab.play.steps.base import FaultStep
 
 if TYPE_CHECKING:
     from lab.play.stage import Stage
 
 
-class ApplyStep(StepBase):
+class ApplyStep(FaultStep):
     """The fault lands."""
 
     action: Literal["apply"]
     order: ClassVar[int] = 20
-    fault_id: str = Field(alias="fault", description="The id of a fault declared under `faults`.")
-
-    @property
-    def fault(self) -> str | None:
-        return self.fault_id
 
     def prepare(self, stage: Stage, seconds_until_due: float) -> None:
         stage.faults.prepare(self.fault_id, seconds_until_due)

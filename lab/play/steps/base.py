@@ -66,3 +66,13 @@ class StepBase(DocumentModel):
         """Do the step; returns what happened. Raises FaultError when a fault cannot be put in place (the run ends),
         StepFailed when a responder's step failed (the run goes on)."""
         return self.text
+
+
+class FaultStep(StepBase):
+    """A step about one of the scenario's faults."""
+
+    fault_id: str = Field(alias="fault", description="The id of a fault declared under `faults`.")
+
+    @property
+    def fault(self) -> str | None:
+        return self.fault_id

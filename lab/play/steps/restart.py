@@ -10,6 +10,7 @@ from pydantic import Field
 
 from lab.document import ServiceName
 from lab.play.steps.base import StepBase
+from lab.record.schema import ActionRestarted
 from lab.stack.project import RESTART_STOP_S, RESTART_WAIT_S
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class RestartStep(StepBase):
 
         def restart() -> str:
             stage.stack.restart(service)
-            stage.log.emit("action.restarted", service=service)
+            stage.log.emit(ActionRestarted(service=service))
             moved = stage.faults.follow(service)  # at once: the service has its new address from its start on
             stage.stack.wait_serving(service)
             return f"{service} restarted and healthy again" + "".join(f"; {line}" for line in moved)

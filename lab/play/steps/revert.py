@@ -5,24 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field
-
-from lab.play.steps.base import StepBase
+from lab.play.steps.base import FaultStep
 
 if TYPE_CHECKING:
     from lab.play.stage import Stage
 
 
-class RevertStep(StepBase):
+class RevertStep(FaultStep):
     """The lab removes the fault (the incident's fix, played by the lab)."""
 
     action: Literal["revert"]
     order: ClassVar[int] = 30
-    fault_id: str = Field(alias="fault", description="The id of a fault declared under `faults`.")
-
-    @property
-    def fault(self) -> str | None:
-        return self.fault_id
 
     def perform(self, stage: Stage) -> str:
         return stage.faults.revert(self.fault_id)

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lab.document import FieldProblem, ServiceName
 from lab.play.steps.base import StepBase, StepFailed
+from lab.record.schema import RunbookFinished
 
 if TYPE_CHECKING:
     from lab.play.stage import Stage
@@ -95,9 +96,9 @@ class RunbookStep(StepBase):
         else:
             assert self.service is not None  # a service or netns step
             result = stage.runbook.in_container(self.service, self.argv, self.timeout_s, netns=self.netns is not None)
-        stage.log.emit("runbook.finished", index=self.index, where=self.where, service=self.service,
-                       command=list(self.command), exit_code=result.exit_code, duration_s=result.duration_s,
-                       output=result.output)
+        stage.log.emit(RunbookFinished(index=self.index, where=self.where, service=self.service,
+                                       command=list(self.command), exit_code=result.exit_code,
+                                       duration_s=result.duration_s, output=result.output))
         summary = result.summary(self.timeout_s)
         if not result.ok:
             raise StepFailed(summary)

@@ -15,8 +15,9 @@ import time
 import docker
 from docker.errors import APIError, NotFound
 
-from lab.play.signals import RunInterrupted
 from lab.record.events import EventLog
+from lab.record.schema import EngineGone, EngineLost, EngineReturned, EngineWaiting
+from lab.signals import RunInterrupted
 from lab.stack.docker_api import ENGINE_ERRORS, wait_for_engine
 
 ENGINE_SHUTDOWN_S = 15.0
@@ -39,7 +40,7 @@ class EngineLoss:
         with self._lock:
             if self.reason is not None:
                 return
-            event = self.log.emit("engine.lost", detail=how)
+            event = self.log.emit(EngineLost(detail=how))
             self.reason = f"the Docker engine went away at t={event['t']:.1f} s ({how})"
         self._lost.set()
         self.stop.set()
@@ -60,14 +61,14 @@ class EngineLoss:
         wait early (the signal is still honoured: the caller's SignalGuard has it)."""
         if self.reason is None:
             return
-        self.log.emit("engine.waiting", timeout_s=timeout_s)
+        self.log.emit(EngineWaiting(timeout_s=timeout_s))
         started = time.monotonic()
         try:
             self.returned = wait_for_engine(client, timeout_s)
         except RunInterrupted:
             self.returned = False
         waited_s = round(time.monotonic() - started, 3)
-        self.log.emit("engine.returned" if self.returned else "engine.gone", waited_s=waited_s)
+        self.log.emit((EngineReturned if self.returned else EngineGone)(waited_s=waited_s))
 
 
 def _stopped_or_gone(client: docker.DockerClient, container_id: str) -> bool:
