@@ -18,6 +18,7 @@ from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
 from bench.stack import cold_build, image_sizes, up_down, whole_run
+from lab.record.rate_measure import RateMeasure, save_measure, this_host
 from lab.settings import Settings
 from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
@@ -82,6 +83,7 @@ def main() -> None:
             console.print(f"whole lab run at speed {args.speed:g}, rate {rate or 'default'} ...")
             results["lab_runs"].append(whole_run(args.speed, rate, engine.client))
         results["lab_run"] = results["lab_runs"][0]
+        keep_rate_measure(results["lab_runs"], console)
     if "deadman" in sections and args.kills > 0:
         console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
         results["deadman"] = deadman(engine.client, lab_images.tools, args.kills)
@@ -91,6 +93,17 @@ def main() -> None:
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"written to {path}")
+
+
+def keep_rate_measure(runs: list[dict[str, Any]], console: Console) -> None:
+    """The highest rate whose whole run passed every check here, kept for `lab run` to warn above it."""
+    passed = [run["rate"] for run in runs if run["rate"] and run["verdict"] == "pass"]
+    if not passed:
+        return
+    measure = RateMeasure(host=this_host(), cores=os.cpu_count() or 1, rate=max(passed),
+                          measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    save_measure(Settings.from_env().runs_dir, measure)
+    console.print(f"this machine carries {measure.rate:g} req/s (every check passed): kept for `lab run`")
 
 
 def show(console: Console, results: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ One definition per model serves three uses: validation, the JSON Schema (`lab sc
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,10 +18,12 @@ from pydantic_core import ErrorDetails
 
 
 class DocumentModel(BaseModel):
-    """A part of a scenario document: immutable once read, and every field it does not know is an error."""
+    """A part of a scenario document: immutable once read, and every field it does not know is an error. Its fields'
+    patterns are Rust's regular expressions, whose `$` is the end of the text: Python's also matches before a
+    trailing newline, and `database: "all\n"` would have gone into a pg_hba.conf line as two."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, validate_default=False,
-                              allow_inf_nan=False, regex_engine="python-re")
+                              allow_inf_nan=False, regex_engine="rust-regex")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ PositiveSeconds = Annotated[float, Field(strict=True, gt=0)]
 Ratio = Annotated[float, Field(strict=True, ge=0, le=1, description="A share between 0 and 1.")]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Text = Annotated[str, Field(strict=True)]
+LONGEST_SHOWN = 10**21
+"""A whole number from this on is shown by its count of digits: a 400-digit number would fill the line."""
 
 
 # --- errors ---------------------------------------------------------------------------------------------------
@@ -133,11 +138,17 @@ def type_name(value: Any) -> str:
 def _shown(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
         return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= LONGEST_SHOWN:
+        return f"a number of {_digits(value)}"
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, dict | list):
         return type_name(value)
     return str(value)
+
+
+def _digits(value: int) -> str:
+    return f"{len(str(abs(value)))} digits"  # at most 4,300: lab.yaml_file refuses longer numbers
 
 
 def _message(detail: ErrorDetails) -> str:
@@ -154,6 +165,9 @@ def _message(detail: ErrorDetails) -> str:
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
         if kind == "int_from_float" or (isinstance(value, float) and kind.startswith("int")):
             return f"must be a whole number, got {_shown(value)}"
+        if isinstance(value, int) and not isinstance(value, bool):  # a whole number too large for a float
+            largest = f"{sys.float_info.max:.2g}"
+            return f"must be a number between -{largest} and {largest}, got one of {_digits(value)}"
         return f"must be a number, got {type_name(value)}"
     if kind == "missing":
         return "is required"

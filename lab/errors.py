@@ -13,6 +13,10 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 EXIT_READER_GONE = 141
 """The reader of the output went away (`lab faults | head -1`): what a shell reports for a tool killed by SIGPIPE."""
+EXIT_INTERNAL_ERROR = 70
+"""A failure the lab did not foresee: a bug of its own, not of the input (EX_SOFTWARE of sysexits.h)."""
+BUG_REPORTS = "the outage-lab maintainers (the project's issue tracker)"
+"""Where the one line of an internal error asks its traceback to be sent."""
 
 
 class LabError(Exception):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import user_paths
 from lab.errors import InvalidInput
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +31,24 @@ class Settings:
     """LAB_SCENARIOS_DIR: a team's own scenarios, found by name before the built-in library."""
     engine_wait_s: float = 60.0
     """How long a run whose Docker engine went away waits for it to come back before it gives up cleaning up."""
+    script_dirs: tuple[Path, ...] = ()
+    """Directories a scenario's runbook scripts may be in besides its own (`--allow-scripts-in`: a command's option,
+    never the environment's, so that trusting a directory is said each time)."""
 
     @property
     def scenario_dirs(self) -> tuple[Path, ...]:
-        """Where scenario names are looked up, in order: the team's own directory, then the built-in library."""
-        return (self.user_scenarios_dir, BUILTIN_SCENARIOS) if self.user_scenarios_dir else (BUILTIN_SCENARIOS,)
+        """Where scenario names are looked up, in order: the team's own directory, then the built-in library. A
+        LAB_SCENARIOS_DIR that is not a directory is refused: ignored, the team's scenarios would go unfound."""
+        own = self.user_scenarios_dir
+        if own is None:
+            return (BUILTIN_SCENARIOS,)
+        try:
+            found, there = user_paths.is_dir(own), user_paths.exists(own)
+        except InvalidInput as exc:  # a name the system refuses to look up
+            raise InvalidInput(f"LAB_SCENARIOS_DIR: {exc}") from exc
+        if not found:
+            raise InvalidInput(f"LAB_SCENARIOS_DIR: {own} {'is not a directory' if there else 'does not exist'}")
+        return (own, BUILTIN_SCENARIOS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -7,14 +7,24 @@ import contextlib
 import errno
 import io
 import os
+import platform
+import shlex
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 import click
 
+from lab import __version__
 from lab.cli import drill, gameday, recordings, run, scenarios, stack  # noqa: F401 - each registers its commands
 from lab.cli.base import main
-from lab.errors import EXIT_ENVIRONMENT, EXIT_READER_GONE, EXIT_SIGINT
+from lab.errors import BUG_REPORTS, EXIT_ENVIRONMENT, EXIT_INTERNAL_ERROR, EXIT_READER_GONE, EXIT_SIGINT
+
+__all__ = ["entry", "main"]
+"""`main` here is the `lab` group with every command registered (each module above adds its own)."""
 
 
 def entry() -> NoReturn:
@@ -23,7 +33,8 @@ def entry() -> NoReturn:
     command returns
     once its files are closed, its stack removed and the threads doing that joined (a daemon thread still running
     then, such as a load generator's after a failure, is only ended sooner). Click's own usage errors (an unknown
-    option, a value of the wrong type) end in one line too, as every other failure a user can cause.
+    option, a value of the wrong type) end in one line too, as every other failure a user can cause; and so does an
+    exception nobody foresaw, with exit 70 and its traceback in a file (`internal_error`).
 
     Standard output is flushed before that exit, and its failures end the command wherever they happen: a reader
     that went away (`lab faults | head -1`) ends it quietly with 141, what a shell reports for a tool killed by
@@ -60,6 +71,35 @@ def main_status() -> int:
         return EXIT_SIGINT
     except SystemExit as done:
         return exit_status(done.code)
+    except OutputFailed:
+        raise  # entry() says it, or stays quiet for a reader gone
+    except Exception as bug:  # what no one foresaw: one line, the traceback kept for the report
+        return internal_error(bug)
+
+
+def internal_error(bug: Exception) -> int:
+    """An exception the lab did not foresee (its commands turn every failure a user can cause into a LabError): one
+    line saying it is a bug, where its traceback was written and where to report it; EXIT_INTERNAL_ERROR. The
+    traceback goes to a file rather than the screen: a screenful would hide the one line saying what to do."""
+    said = (str(bug).splitlines() or [""])[0][:200]
+    what = f"{type(bug).__name__}: {said}" if said else type(bug).__name__
+    log = crash_directory() / f"crash-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"outage-lab {__version__}, Python {platform.python_version()}\n"
+                       f"command: {shlex.join(sys.argv)}\n\n" + "".join(traceback.format_exception(bug)))
+        where = f"its traceback is in {log}"
+    except OSError as exc:
+        where = f"its traceback could not be written to {log} ({exc.strerror or exc})"
+    click.echo(f"lab: error: internal error ({what}), a bug of the lab: {where}; please report it to {BUG_REPORTS} "
+               "with that file", err=True)
+    return EXIT_INTERNAL_ERROR
+
+def crash_directory() -> Path:
+    """Where internal errors' tracebacks go: beside the runs' scratch directories (lab.stack.scratch), not among
+    them, which are removed with their runs."""
+    return Path(tempfile.gettempdir()) / "outage-lab-crashes"
+
 
 class OutputFailed(Exception):
     """Standard output could not be written. Not an OSError: click takes a broken pipe from anywhere for the reader

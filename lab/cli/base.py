@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from lab import __version__
 from lab.errors import EXIT_SIGINT, InvalidInput, LabError
+from lab.play.preflight import ALLOW_OPTION
 from lab.settings import Settings
 from lab.stack.docker_api import ENGINE_ERRORS, engine_failed
 from lab.stack.engine import Engine
@@ -31,6 +33,7 @@ Exit codes:
        the Docker engine went away mid-run, the output cannot be written
   4    nothing to act on (e.g. `lab down` with no stack up, `lab ack` before any alert)
   5    unreliable recording: the load generator fell behind its schedule (lower --rate)
+  70   internal error: a bug of the lab; its traceback is in the file the error line names
   130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: cleanup ran, recording marked partial
   141  the output's reader went away (`lab ... | head`): stopped quietly, as on SIGPIPE
 """
@@ -54,6 +57,20 @@ def one_line_errors(command: F) -> F:
             sys.exit(EXIT_SIGINT)
 
     return wrapper  # type: ignore[return-value]  # functools.wraps loses the precise type
+
+def allow_scripts_option(command: F) -> F:
+    """`--allow-scripts-in DIR`, repeatable: where runbook scripts may be besides their scenario's directory."""
+    return click.option(
+        ALLOW_OPTION, "script_dirs", multiple=True, metavar="DIR",
+        type=click.Path(path_type=Path, exists=True, file_okay=False),
+        help="Let runbook scripts be in DIR too (repeatable); by default a script must be in the directory of the "
+             "scenario (or runbook file) naming it.")(command)
+
+
+def settings_allowing(script_dirs: tuple[Path, ...]) -> Settings:
+    """The environment's settings, with the script directories the user allowed on the command line."""
+    return replace(Settings.from_env(), script_dirs=script_dirs)
+
 
 def progress(message: str) -> None:
     click.echo(f"lab: {message}", err=True)

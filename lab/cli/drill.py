@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lab.cli.base import main, one_line_errors
+from lab.cli.base import allow_scripts_option, main, one_line_errors, settings_allowing
 from lab.drill.control import send as send_to_drill
 from lab.errors import InvalidInput, NothingRunning
 from lab.play.console import terminal
@@ -26,14 +26,15 @@ from lab.settings import Settings
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory.")
 @click.option("--inject-after", type=click.FloatRange(min=0), help="Land the fault after exactly S seconds.")
 @click.option("--max-duration", type=click.FloatRange(min=0, min_open=True), help="Give the trainee at most S seconds.")
+@allow_scripts_option
 @one_line_errors
 def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, seed: int | None, out_dir: Path | None,
-          inject_after: float | None, max_duration: float | None) -> None:
+          inject_after: float | None, max_duration: float | None, script_dirs: tuple[Path, ...]) -> None:
     """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
     from lab.drill.run import run_drill
     from lab.drill.trainee import DrillOptions
 
-    settings = Settings.from_env()
+    settings = settings_allowing(script_dirs)
     for option, seconds in (("--inject-after", inject_after), ("--max-duration", max_duration)):
         if seconds is not None and not seconds <= MAX_LAB_S:  # a range lets inf and nan through
             raise InvalidInput(f"{option} must be at most a day ({MAX_LAB_S} s), got {seconds}")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from lab.cli.base import EXIT_CODES_HELP, main, one_line_errors
+from lab.cli.base import EXIT_CODES_HELP, allow_scripts_option, main, one_line_errors, progress, settings_allowing
 from lab.play.console import terminal
+from lab.record.rate_measure import unmeasured
 from lab.scenario.reader import load, resolve
 from lab.scenario.shaping import played
 from lab.scenario.traffic import MAX_RATE
-from lab.settings import Settings
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -21,21 +21,26 @@ from lab.settings import Settings
               help="Play the incident N times faster than the scenario's own time scale.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory (default: runs/<utc>-<name>).")
 @click.option("--rate", type=float, help=f"Synthetic requests per second (default: the scenario's; at most "
-                                          f"{MAX_RATE:g}, the highest rate measured to pass).")
+                                          f"{MAX_RATE:g}; above what this machine was measured to carry, "
+                                          "a warning says so).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the traffic mix.")
 @click.option("--runbook", "runbook_file", type=click.Path(path_type=Path),
               help="Play the responders' steps of this runbook file instead of the scenario's own.")
 @click.option("--variant", help="Play it on the stack a corrective measure changes (the scenario's variants).")
+@allow_scripts_option
 @one_line_errors
 def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int,
-        runbook_file: Path | None, variant: str | None) -> None:
+        runbook_file: Path | None, variant: str | None, script_dirs: tuple[Path, ...]) -> None:
     """Replay SCENARIO on a fresh stack, record it, and judge it by the scenario's checks.
 
     Writes scenario.yaml, events.jsonl, summary.json and junit.xml to the run directory.
     """
     from lab.play.run import run_scenario
 
-    settings = Settings.from_env()
+    settings = settings_allowing(script_dirs)
     loaded = played(load(resolve(scenario_ref, settings.scenario_dirs)), runbook=runbook_file, variant=variant,
                     rate=rate, speed=speed)
+    beyond = unmeasured(settings.runs_dir, loaded.traffic.rate)
+    if beyond is not None:
+        progress(f"warning: {beyond}: the generator's own check says after the run whether it kept up")
     sys.exit(run_scenario(loaded, settings, terminal(), out_dir=out_dir, seed=seed).exit_code)

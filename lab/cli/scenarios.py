@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from lab.cli.base import listing_table, main, one_line_errors
+from lab.cli.base import allow_scripts_option, listing_table, main, one_line_errors, settings_allowing
 from lab.errors import InvalidInput, LabError, ScenarioError
 from lab.faults import families as fault_families
 from lab.play.console import terminal
@@ -18,23 +18,20 @@ from lab.play.preflight import script_problems
 from lab.scenario import library, starter
 from lab.scenario.names import NAME
 from lab.scenario.postmortem import write_skeleton
-from lab.scenario.reader import load, resolve
+from lab.scenario.reader import load, resolve_all
 from lab.scenario.schema import json_schema
 from lab.settings import Settings
 
 
 @main.command()
 @click.argument("scenario_ref", metavar="SCENARIO")
+@allow_scripts_option
 @one_line_errors
-def validate(scenario_ref: str) -> None:
+def validate(scenario_ref: str, script_dirs: tuple[Path, ...]) -> None:
     """Check a scenario file (a name, a path, or a directory of them) and its runbook scripts, without starting
     anything."""
-    settings = Settings.from_env()
-    directory = Path(scenario_ref)
-    paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else [
-        resolve(scenario_ref, settings.scenario_dirs)]
-    if not paths:
-        raise InvalidInput(f"no scenario file (*.yaml) in {directory}")
+    settings = settings_allowing(script_dirs)
+    paths = resolve_all(scenario_ref, settings.scenario_dirs)
     failures: list[LabError] = []
     for path in paths:
         try:
@@ -42,7 +39,7 @@ def validate(scenario_ref: str) -> None:
         except InvalidInput as exc:
             failures.append(exc)
             continue
-        unrunnable = script_problems(loaded)
+        unrunnable = script_problems(loaded, settings.script_dirs)
         if unrunnable:
             failures.append(ScenarioError(str(path), unrunnable))
             continue

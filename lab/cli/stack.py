@@ -33,10 +33,11 @@ def images() -> None:
 @images.command("build")
 @one_line_errors
 def images_build() -> None:
-    """Build the base, db, app, lb and tools images (only those whose inputs changed)."""
+    """Build the lab's images on its base image: db, app, lb, tools and reaper (only those whose inputs changed)."""
     built = engine().images(progress)
-    for name in ("base", "db", "app", "lb", "tools"):
+    for name in ("base", *images_module.IMAGE_NAMES):
         click.echo(f"{name:6} {getattr(built, name)}")
+
 
 @images.command("prune")
 @one_line_errors

@@ -35,7 +35,7 @@ class FaultSpec(DocumentModel):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value: str) -> str:
-        if not FAULT_ID.match(value):
+        if not FAULT_ID.fullmatch(value):  # match() lets `$` stop before a trailing newline
             raise ValueError(f"must be lowercase letters, digits and dashes (at most 40), got {value!r}")
         return value
 

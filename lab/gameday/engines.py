@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import yaml
 from docker.context import ContextAPI
 from docker.errors import DockerException, ImageNotFound
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lab.errors import DockerUnavailable, InvalidInput
 from lab.stack.docker_api import ENGINE_ERRORS, ENGINE_FIX, first_line
 from lab.stack.images import IMAGE_NAMES, LabImages
+from lab.yaml_file import YamlProblem, load_yaml
 
 DOCKER_VARIABLES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 Progress = Callable[[str], None]
@@ -97,16 +97,21 @@ def load_engines(path: Path | None) -> list[DockerEngine]:
     if path is None:
         return [DockerEngine("local")]
     try:
-        document = yaml.safe_load(path.read_text())
+        document = load_yaml(path.read_text(), "an engines file")
         parsed = EnginesFile.model_validate(document)
     except OSError as exc:
         raise InvalidInput(f"cannot read the engines file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not YAML: {first_line(exc)}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"cannot read the engines file {path}: not UTF-8 text ({exc.reason} at byte "
+                           f"{exc.start})") from exc
+    except YamlProblem as exc:
+        raise InvalidInput(f"{path}: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'engines'}: {error['msg']}"
                              for error in exc.errors())
         raise InvalidInput(f"{path}: {problems}") from exc
+    except RecursionError as exc:
+        raise InvalidInput(f"{path}: nested too deeply to be an engines file") from exc
     return [DockerEngine(entry.name, _entry_env(entry), entry.max_stacks) for entry in parsed.engines]
 
 

@@ -25,7 +25,7 @@ from lab.gameday.engines import DockerEngine, EngineHost, copy_images, host_of, 
 from lab.gameday.game import GameDay, Trainee
 from lab.gameday.scoreboard import Row
 from lab.gameday.server import build_app
-from lab.record.run_dir import new_run_dir, prepare_run_dir
+from lab.record.run_dir import check_run_dir, new_run_dir, prepare_run_dir
 from lab.scenario import library
 from lab.scenario.document import Scenario
 from lab.scenario.reader import load, resolve
@@ -102,6 +102,8 @@ def listen(host: str, port: int) -> socket.socket:
 
 def run_gameday(options: GameDayOptions, settings: Settings, say: Say) -> GameDayResult:
     check_bind(options.host, options.password)
+    if options.out_dir is not None:
+        check_run_dir(options.out_dir)  # a bad --out is said before any engine is asked, as for `lab run`
     chosen = choose_scenarios(options, settings)
     engines = load_engines(options.engines_file)
     clients = [engine.connect() for engine in engines]

@@ -22,6 +22,10 @@ from lab.clock import Clock
 from lab.judge.lateness import Lateness, describe
 from lab.record.events import Event
 
+NARROWEST = 60
+"""The narrowest width the lab's tables read at (`lab scenarios`: its name column beside the figures)."""
+DEFAULT_WIDTH = 80
+"""What Rich prints at when it cannot tell (not a terminal, no COLUMNS)."""
 LIVE_WINDOW_S = 5.0
 PLAIN_STATUS_EVERY_S = 10.0
 ENGINE_NEWS = {
@@ -34,8 +38,13 @@ ENGINE_NEWS = {
 
 def terminal(*, highlight: bool = True, file: IO[str] | None = None, width: int | None = None) -> Console:
     """A console as the lab prints on (stdout unless `file`): no emoji codes read in what it prints, since those come
-    from the data (an app's `error: code :x: failed`) and the lab's own words use none."""
-    return Console(emoji=False, highlight=highlight, file=file, width=width)
+    from the data (an app's `error: code :x: failed`) and the lab's own words use none. A width under NARROWEST
+    (COLUMNS=0, say) is taken for a variable set wrong and replaced by DEFAULT_WIDTH: Rich squeezes a table into it
+    until no cell holds a character, and a listing would print nothing at all."""
+    console = Console(emoji=False, highlight=highlight, file=file, width=width)
+    if width is None and console.width < NARROWEST:
+        console.width = DEFAULT_WIDTH
+    return console
 
 
 class ConsoleProgress:

@@ -94,7 +94,7 @@ def play_scenario(scenario: Scenario, settings: Settings, run_dir: Path, console
                   seed: int = 0) -> GuardedOutcome:
     """Play `scenario` with `driver`; returns how the play ended once everything is cleaned up and concluded (a
     signal or an error is reported by the caller, after what was recorded has been shown)."""
-    preflight(scenario)
+    preflight(scenario, settings.script_dirs)
     check_run_dir(run_dir)  # a bad --out is invalid input (exit 2), said before Docker is asked anything
     driver.check(settings)
     engine = Engine.connect(settings).with_compose()  # before anything is written: no Docker or Compose, no run dir

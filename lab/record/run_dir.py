@@ -45,8 +45,11 @@ def uncreatable(path: Path) -> str | None:
     """Why `path` (or, if it exists, what goes in it) cannot be created, creating nothing: the nearest ancestor that
     exists decides whether the rest can be; None if it can."""
     existing = path
-    while not existing.exists():
-        existing = existing.parent
+    try:
+        while not existing.exists():
+            existing = existing.parent
+    except OSError as exc:  # a name longer than the system's limit, say
+        return exc.strerror or str(exc)
     if not existing.is_dir():
         return f"{existing} is not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from lab import user_paths
 from lab.errors import InvalidInput, ScenarioError
 from lab.scenario.reader import parse
 
@@ -123,8 +124,8 @@ def write_skeleton(name: str, postmortem: Path, out: Path) -> Path:
     try:
         text = postmortem.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read postmortem {postmortem}: {exc}") from exc
-    if out.exists():
+        raise InvalidInput(f"cannot read postmortem {postmortem}: {getattr(exc, 'strerror', None) or exc}") from exc
+    if user_paths.exists(out):
         raise InvalidInput(f"{out} exists already: name another file with --out")
     document = skeleton(name, text, str(postmortem))
     header = ("# yaml-language-server: $schema=scenario.schema.json\n"

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-import yaml
 from pydantic import Field, ValidationError
 
+from lab import user_paths
 from lab.document import DocumentModel, Topology, problems
 from lab.errors import InvalidInput, ScenarioError
 from lab.play.steps import action_of, step_kinds
@@ -23,6 +23,7 @@ from lab.scenario.schema import discriminators, document_model
 from lab.scenario.timing import clock_after
 from lab.stack.builtin import BUILTIN_TOPOLOGY
 from lab.stack.topology import ComposeTopology, read_topology
+from lab.yaml_file import YamlProblem, load_yaml
 
 RUNBOOK_KINDS = tuple(kind for kind in step_kinds() if kind.in_runbook)
 """The steps a runbook file may hold: the responders' (the fault's apply and revert belong to the scenario)."""
@@ -34,19 +35,38 @@ else:  # the tagged union of those kinds; typed by their base
 
 def resolve(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> Path:
     """A scenario name (`db-network-misconfig`, looked up in `scenario_dirs` in order) or a path to a YAML file."""
-    path = Path(name_or_path)
-    if path.is_dir():
+    path = _named(name_or_path)
+    if user_paths.is_dir(path):
         raise InvalidInput(f"{path} is a directory, not a scenario file (`lab validate {path}` checks each one)")
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
+    if path.suffix in (".yaml", ".yml") or user_paths.exists(path):
+        if not user_paths.is_file(path):
             raise InvalidInput(f"scenario file {path} does not exist")
         return path
     for directory in scenario_dirs:
         candidate = directory / f"{name_or_path}.yaml"
-        if candidate.is_file():
+        if user_paths.is_file(candidate):
             return candidate
     known = ", ".join(sorted({p.stem for d in scenario_dirs for p in d.glob("*.yaml")})) or "none"
     raise InvalidInput(f"no scenario named {name_or_path!r} (known: {known})")
+
+
+def resolve_all(name_or_path: str, scenario_dirs: tuple[Path, ...]) -> list[Path]:
+    """What `lab validate` checks: the scenario files of a directory, or the one file `resolve` finds."""
+    directory = _named(name_or_path)
+    if not user_paths.is_dir(directory):
+        return [resolve(name_or_path, scenario_dirs)]
+    paths = sorted(directory.glob("*.yaml"))
+    if not paths:
+        raise InvalidInput(f"no scenario file (*.yaml) in {directory}")
+    return paths
+
+
+def _named(name_or_path: str) -> Path:
+    """The path of a SCENARIO argument; an empty one is refused, not read as `.`, the current directory."""
+    if not name_or_path.strip():
+        raise InvalidInput(f"SCENARIO is empty (got {name_or_path!r}): name a scenario, a scenario file or a "
+                           "directory of them")
+    return Path(name_or_path)
 
 
 def load(path: Path, check_stack: bool = True) -> Scenario:
@@ -88,14 +108,9 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario",
 
 def _yaml_mapping(text: str, source: str) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(source, [f"not valid YAML{where}: {problem}"]) from exc
-    except RecursionError as exc:
-        raise ScenarioError(source, ["nested too deeply to be a scenario"]) from exc
+        document = load_yaml(text, "a scenario")
+    except YamlProblem as exc:
+        raise ScenarioError(source, exc.problems) from exc
     if document is None:
         raise ScenarioError(source, ["(file): is empty"])
     if not isinstance(document, dict):
@@ -137,18 +152,19 @@ class RunbookFile(DocumentModel):
 
 
 def load_runbook(path: Path, topology: Topology) -> tuple[StepBase, ...]:
-    """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file)."""
+    """The steps of a runbook file, their scripts made absolute (they are relative to the runbook file, and must
+    stay in its directory: `lab.play.preflight`)."""
     try:
-        document = yaml.safe_load(path.read_text())
+        document = load_yaml(path.read_text(), "a runbook")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read runbook {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(path), [f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
+        raise InvalidInput(f"cannot read runbook {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except YamlProblem as exc:
+        raise ScenarioError(str(path), exc.problems) from exc
     try:
         runbook = RunbookFile.model_validate(document, context={"topology": topology})
     except ValidationError as exc:
         raise ScenarioError(str(path), problems(exc, {action_of(kind): "action" for kind in RUNBOOK_KINDS})) from exc
+    except RecursionError as exc:
+        raise ScenarioError(str(path), ["nested too deeply to be a runbook"]) from exc
     base = path.resolve().parent
-    return tuple(step.model_copy(update={"script": str(base / step.script)})
-                 if isinstance(step, RunbookStep) and step.script and not Path(step.script).is_absolute() else step
-                 for step in runbook.steps)
+    return tuple(step.from_file_in(base) if isinstance(step, RunbookStep) else step for step in runbook.steps)

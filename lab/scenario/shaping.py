@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab import user_paths
 from lab.errors import InvalidInput, ScenarioError
 from lab.play.steps.base import StepBase
 from lab.play.steps.runbook import RunbookStep
@@ -20,7 +21,7 @@ def played(scenario: Scenario, *, runbook: Path | None = None, variant: str | No
            speed: float = 1.0) -> Scenario:
     """The scenario as `lab run` plays it, each shaping checked (InvalidInput, one line) before anything starts."""
     if runbook is not None:
-        if not runbook.is_file():
+        if not user_paths.is_file(runbook):
             raise InvalidInput(f"runbook file {runbook} does not exist")
         scenario = with_runbook(scenario, load_runbook(runbook, scenario.topology), str(runbook))
     if variant is not None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from docker.errors import APIError, NotFound
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.drill.control import NOTHING_RUNNING, POINTER, control_socket
@@ -20,29 +22,36 @@ from lab.stack.labels import project_name
 from lab.stack.scratch import scratch_directory
 from tests.cli import lab_cli, start_lab
 
-from .helpers import NotYet, leftovers, seed, summary_of, wait_for_event
+from .helpers import NotYet, leftovers, seed, summary_of, wait_for_event, wait_until
 
 pytestmark = pytest.mark.docker
 
-GONE_WITHIN_S = 30.0
-"""A bound far above what is measured (under 1 s for the fault, under 10 s for the stack) and far below any TTL
-(the fault's is 60 s past its window): what removed them can only be the dead-man switch and the reaper."""
+FAULT_GONE_WITHIN_S = 5.0
+"""The dead-man switch reverts the fault the moment the lab's attachment closes (measured under 1.2 s), far before
+the fault's time-to-live; that it was the switch, not the reaper, the engine's events say (`helper_ended_alone`)."""
+RUN_GONE_WITHIN_S = 20.0
+"""The reaper removes the run after its 2 s grace (measured under 7 s); far below any time-to-live too."""
 
 
 def fault_rule_present(engine: Engine, lab_images: LabImages, run_id: str) -> bool | None:
-    """Whether app-2's own network namespace holds this run's rule; None once app-2 itself is gone."""
+    """Whether app-2's own network namespace holds this run's rule; None once app-2 itself is gone (removed by the
+    reaper between the lookup and the probe). Any other failure of the probe is the test's: it propagates."""
     try:
         app2 = engine.client.containers.get(f"{project_name(run_id)}-app-2-1")
         output = engine.client.containers.run(
             lab_images.tools, ["iptables", "-S", "OUTPUT"], remove=True, network_mode=f"container:{app2.id}",
             cap_drop=["ALL"], cap_add=["NET_ADMIN"],
             labels={**labels.run_labels(run_id, labels.ROLE_FAULT), labels.PROBE: "true"})
-    except Exception:  # app-2 removed (by the reaper) between the lookup and the probe
+    except NotFound:
         return None
+    except APIError as exc:  # app-2 going away under the probe: its namespace cannot be joined any more
+        if "is not running" in str(exc) or "No such container" in str(exc):
+            return None
+        raise
     return f"outage-lab:{run_id}:" in output.decode()
 
 
-def seconds_until(condition: str, check: Callable[[], bool], timeout_s: float = GONE_WITHIN_S) -> float:
+def seconds_until(condition: str, check: Callable[[], bool], timeout_s: float) -> float:
     started = time.monotonic()
 
     def done() -> None:
@@ -54,16 +63,40 @@ def seconds_until(condition: str, check: Callable[[], bool], timeout_s: float = 
     return time.monotonic() - started
 
 
-def kill_and_time(process: subprocess.Popen[str], engine: Engine, lab_images: LabImages,
-                  run_id: str) -> tuple[float, float]:
-    """SIGKILL the lab process; seconds until its fault is gone, and until nothing of its run is left."""
+def kill_and_time(process: subprocess.Popen[str], engine: Engine, lab_images: LabImages, run_id: str,
+                  fault_applied: bool = True) -> tuple[float, float]:
+    """SIGKILL the lab process; seconds until its fault is gone, and until nothing of its run is left. A fault that
+    was applied must be seen gone from app-2's namespace while app-2 is still there: its dead-man switch, not the
+    reaper, removed it."""
+    killed_at = datetime.now(UTC)
     process.kill()
     killed = time.monotonic()
     process.wait(timeout=10)
-    seconds_until("rule gone", lambda: not fault_rule_present(engine, lab_images, run_id))
+    gone = (lambda: fault_rule_present(engine, lab_images, run_id) is False) if fault_applied else \
+        (lambda: fault_rule_present(engine, lab_images, run_id) is not True)
+    seconds_until("rule gone", gone, FAULT_GONE_WITHIN_S)
     fault_gone_s = time.monotonic() - killed
-    seconds_until("run removed", lambda: leftovers(engine, run_id) == [])
+    if fault_applied:
+        assert helper_ended_alone(engine, run_id, killed_at)
+    seconds_until("run removed", lambda: leftovers(engine, run_id) == [], RUN_GONE_WITHIN_S)
     return fault_gone_s, time.monotonic() - killed
+
+
+def helper_ended_alone(engine: Engine, run_id: str, since: datetime) -> bool:
+    """The run's fault helper ended by itself once its lab process was gone (its dead-man switch): the engine saw it
+    die without being sent a signal first, as the reaper's stop or a TTL's kill would have."""
+    helpers = labels.run_filter(run_id, labels.ROLE_FAULT)["label"]
+
+    def helper_events() -> list[tuple[str, str]]:
+        events = engine.client.events(since=since, until=datetime.now(UTC), decode=True,
+                                      filters={"type": "container", "event": ["kill", "die"], "label": helpers})
+        return [(event["Action"], event["Actor"]["ID"]) for event in events
+                if labels.PROBE not in event["Actor"]["Attributes"]]
+
+    found = wait_until(lambda: helper_events() if any(action == "die" for action, _ in helper_events()) else None,
+                       "the fault helper's end", timeout_s=RUN_GONE_WITHIN_S)
+    died = {container for action, container in found if action == "die"}
+    return not any(action == "kill" and container in died for action, container in found)
 
 
 @pytest.fixture
@@ -87,15 +120,15 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     tmp_path: Path, engine: Engine, lab_images: LabImages, look_alike: str, stage: str,
     fault_applied: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """SIGKILL of `lab run` at STAGE: the fault is gone within a second or so and nothing of the run is left a few
-    seconds later, without any lab command; a look-alike container of another run is untouched."""
+    """SIGKILL of `lab run` at STAGE: the fault is gone within seconds and nothing of the run is left a few seconds
+    later, without any lab command; a look-alike container of another run is untouched."""
     out = tmp_path / "run"
     process = start_lab("run", seed(tmp_path), "--speed", "7", "--out", str(out))
     run_id = wait_for_event(out, "run.started")["run_id"]
     wait_for_event(out, stage, timeout_s=240)
     if fault_applied:
         assert fault_rule_present(engine, lab_images, run_id)
-    fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
+    fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id, fault_applied)
     assert engine.client.containers.get(look_alike).status == "running"
     with capsys.disabled():
         print(f"\n[kill -9 at {stage}] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after "
@@ -137,7 +170,7 @@ def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: P
     wait_for_event(victim_out, "fault.applied")
     victim.kill()
     victim.wait(timeout=10)
-    seconds_until("victim removed", lambda: leftovers(engine, victim_id) == [])
+    seconds_until("victim removed", lambda: leftovers(engine, victim_id) == [], RUN_GONE_WITHIN_S)
     stdout, stderr = survivor.communicate(timeout=400)
     assert survivor.returncode == 0, stdout[-2000:] + stderr[-2000:]
     assert summary_of(survivor_out)["verdict"] == "pass"

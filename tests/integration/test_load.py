@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
-from lab.scenario.traffic import MAX_RATE
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from tests.cli import lab_cli
@@ -18,18 +17,20 @@ from .helpers import events_of, leftovers, seed, summary_of
 
 pytestmark = pytest.mark.docker
 
-RATE = MAX_RATE  # the highest rate the lab accepts: what the bench measured to pass on a 2-core machine
-SPEED = "10"  # the seed's largest: with RATE, the highest load the lab accepts on its shortest replay
+RATE = 500.0
+"""A high rate every machine the lab supports carries with every check passing (2 cores, one of them busy: the
+bench's measure); the highest the lab accepts, MAX_RATE, is measured per machine by `make bench`."""
+SPEED = "10"  # the seed's largest: the most requests per second of replay
 
 
 def test_high_rate_through_the_fault_records_every_request_with_its_planned_start(
         tmp_path: Path, engine: Engine, lab_images: LabImages) -> None:
-    """At the highest rate the lab accepts, through the seed fault, every request sent is recorded with its planned
+    """At a high rate, through the seed fault, every check passes; every request sent is recorded with its planned
     start (`t`), actual start and latency from the planned start; the summary carries the lateness figures and the
     generator check; app-2's requests fail with the pool's timeout after about 3 s, as at the default rate."""
     out = tmp_path / "run"
     result = lab_cli("run", seed(tmp_path), "--speed", SPEED, "--rate", f"{RATE:g}", "--out", str(out))
-    assert result.returncode in (0, 1, 5), result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     events = events_of(out)
     requests = [e for e in events if e["kind"] == "request"]
     ended = next(e for e in events if e["kind"] == "run.ended")
@@ -41,8 +42,8 @@ def test_high_rate_through_the_fault_records_every_request_with_its_planned_star
     summary = summary_of(out)
     lateness = summary["lateness"]
     assert lateness["requests"] == len(requests) and lateness["p99_s"] is not None
-    assert GENERATOR_KEPT_UP in {c["name"] for c in summary["checks"]}
-    assert summary["verdict"] == {0: "pass", 1: "fail", 5: "unreliable"}[result.returncode]
+    assert {c["name"]: c["passed"] for c in summary["checks"]}[GENERATOR_KEPT_UP]
+    assert summary["verdict"] == "pass"
     fault = summary["fault"]["per_replica"]
     assert fault["app-2"]["error_rate"] > 0.7
     assert 2.5 <= fault["app-2"]["failure_p50_s"] <= 4.5  # the pool timeout (3 s), from the planned start

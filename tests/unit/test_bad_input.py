@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from lab.errors import InvalidInput, ScenarioError
+from lab.errors import ScenarioError
 from lab.scenario.reader import parse
 from lab.scenario.traffic import MAX_RATE
 from lab.settings import PROJECT_ROOT
@@ -233,13 +230,6 @@ def test_run_of_a_directory_points_to_validate(tmp_path: Path) -> None:
     assert_one_line(lab_cli("run", str(tmp_path)), 2, f"`lab validate {tmp_path}` checks each one")
 
 
-yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=20,
-)
-
-
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 @pytest.mark.parametrize(("section", "key"), [("timeline", "at"), ("traffic", "rate"), ("time", "tail_s")])
 def test_non_finite_numbers_are_field_errors(value: float, section: str, key: str) -> None:
@@ -249,35 +239,6 @@ def test_non_finite_numbers_are_field_errors(value: float, section: str, key: st
     target[key] = value
     with pytest.raises(ScenarioError, match="must be a finite number"):
         parse(yaml.safe_dump(document), source="x.yaml")
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(document=yaml_values)
-def test_fuzz_random_documents_never_escape_as_tracebacks(document: object) -> None:
-    """Any YAML value at all: the loader returns a scenario or raises ScenarioError, nothing else."""
-    with contextlib.suppress(ScenarioError):
-        parse(yaml.safe_dump(document), source="fuzz.yaml")
-
-
-SEED_DOCUMENT = yaml.safe_load(SEED.read_text())
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(section=st.sampled_from(sorted(SEED_DOCUMENT)), value=yaml_values,
-       index=st.integers(0, 6), key=st.sampled_from(["at", "action", "fault", "service", "command", "clock", "id",
-                                                     "target", "rate", "milestone"]))
-def test_fuzz_mutated_seed_never_escapes_as_a_traceback(section: str, value: object, index: int, key: str) -> None:
-    """The seed scenario with one field replaced by anything: a scenario or a ScenarioError, never a crash."""
-    document = yaml.safe_load(yaml.safe_dump(SEED_DOCUMENT))
-    target = document[section]
-    if isinstance(target, list) and target and isinstance(target[index % len(target)], dict):
-        target[index % len(target)][key] = value
-    elif isinstance(target, dict):
-        target[key] = value
-    else:
-        document[section] = value
-    with contextlib.suppress(ScenarioError, InvalidInput):
-        parse(yaml.safe_dump(document), source="fuzz.yaml")
 
 
 def test_a_drill_under_a_temporary_directory_too_deep_for_its_socket_stops_before_docker(tmp_path: Path) -> None:

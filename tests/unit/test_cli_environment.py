@@ -37,7 +37,7 @@ def test_help_documents_exit_codes() -> None:
     result = lab_cli("--help", env={})
     table = result.stdout.split("Exit codes:", 1)[1]
     listed = {int(code) for code in re.findall(r"^ +(\d+) +\S", table, flags=re.MULTILINE)}
-    assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 5, 130, 141}
+    assert result.returncode == 0 and listed == {0, 1, 2, 3, 4, 5, 70, 130, 141}
     assert "143 by SIGTERM" in table
 
 

@@ -13,10 +13,11 @@ import struct
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from lab.errors import ScenarioError
 from lab.faults import families
@@ -175,12 +176,16 @@ verify() { if grep -q applied "$STATE" 2>/dev/null; then echo "in place"; return
 """
 
 
-def start_driver(tmp_path: Path, ttl_s: int = 600, arm_timeout_s: int = 600) -> tuple[subprocess.Popen[str], Path]:
+def start_driver(tmp_path: Path, ttl_s: int = 600, arm_timeout_s: int = 600,
+                 trace: IO[str] | None = None) -> tuple[subprocess.Popen[str], Path]:
+    """A driver, armed; with `trace`, bash writes there each command it runs (xtrace), which shows what it is doing."""
     state = tmp_path / "state"
     env = {"PATH": os.environ["PATH"], "FAULT_SCRIPT": FAKE_FAMILY, "PREFIX": PREFIX, "MARK": "m", "STATE": str(state),
            "TTL_S": str(ttl_s), "ARM_TIMEOUT_S": str(arm_timeout_s)}
+    if trace is not None:
+        env |= {"SHELLOPTS": "xtrace", "BASH_XTRACEFD": str(trace.fileno())}
     process = subprocess.Popen(["bash", "-c", DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               env=env)
+                               env=env, pass_fds=() if trace is None else (trace.fileno(),))
     assert process.stdout is not None
     assert process.stdout.readline().startswith(f"{PREFIX} ready")
     return process, state
@@ -271,7 +276,7 @@ def test_a_sigterm_while_a_command_is_handled_still_reverts(tmp_path: Path) -> N
         assert process.stdin is not None
         process.stdin.write("verify\n")
         process.stdin.flush()
-        time.sleep(attempt % 4 / 1000)
+        time.sleep(attempt % 4 / 1000)  # not a wait: where the signal lands in the command's handling
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         lines = rest_of(process)
@@ -279,13 +284,26 @@ def test_a_sigterm_while_a_command_is_handled_still_reverts(tmp_path: Path) -> N
         assert state.read_text() == ""
 
 
+def reads_begun(trace: Path) -> int:
+    """How many reads of its input the driver has begun, by bash's trace of its commands."""
+    return sum(1 for line in trace.read_text().splitlines() if line.lstrip("+").startswith(" read -r -t "))
+
+
 def test_a_command_cut_by_the_drivers_read_timeout_is_still_one_command(tmp_path: Path) -> None:
-    """The driver reads in half-second slices: a line whose end comes after a slice ran out is not lost or split."""
-    process, _state = start_driver(tmp_path)
+    """The driver reads in half-second slices: a line whose end comes after two slices ran out with its start read
+    is not lost or split."""
+    trace = tmp_path / "trace"
+    with trace.open("w") as trace_file:
+        process, _state = start_driver(tmp_path, trace=trace_file)
     assert process.stdin is not None and process.stdout is not None
+    before = reads_begun(trace)
     process.stdin.write("app")
     process.stdin.flush()
-    time.sleep(1.2)  # two slices run out with "app" read
+    # "app" is taken by the read under way (or by the next, should the driver be between two): three reads begun
+    # since are two slices that ran out with it read.
+    for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.05), reraise=True):
+        with attempt:
+            assert reads_begun(trace) >= before + 3
     assert say(process, "ly") == f"{PREFIX} applied put in place"
     assert say(process, "exit") == f"{PREFIX} reverted removed"
 

@@ -16,7 +16,7 @@ import requests
 import uvicorn
 from click.testing import CliRunner
 
-from lab.cli.base import main
+from lab.cli.app import main
 from lab.drill.debrief import Debrief
 from lab.drill.live import LiveState
 from lab.errors import InvalidInput
@@ -66,7 +66,7 @@ def test_engines_file_lists_docker_hosts_and_limits(tmp_path: Path) -> None:
     ("engines:\n  - {name: a}\n  - {name: a}\n", "unique"),
     ("engines:\n  - {name: a, hosts: 2}\n", "engines.0.hosts"),
     ("engines:\n  - {name: a, max_stacks: 0}\n", "max_stacks"),
-    ("engines: [\n", "not YAML"),
+    ("engines: [\n", "not valid YAML at line 2, column 1"),
     ("engines:\n  - {name: a, context: no-such-context-here}\n", "no-such-context-here"),
 ])
 def test_a_bad_engines_file_is_one_line_naming_the_field(tmp_path: Path, text: str, problem: str) -> None:

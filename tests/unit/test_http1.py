@@ -31,6 +31,18 @@ def scripted(answer: bytes, close: bool = False) -> Reply:
 
 Ended = list[tuple[Answer | None, str | None]]
 
+DEADLINE_S = 5.0
+"""How long a test waits for what it needs the client or the server to have done: far beyond the fraction of a second
+it takes."""
+
+
+async def within_deadline(happened: asyncio.Event, what: str) -> None:
+    """Waits until `happened` is set; fails naming `what` if it is not within DEADLINE_S."""
+    try:
+        await asyncio.wait_for(happened.wait(), DEADLINE_S)
+    except TimeoutError:
+        pytest.fail(f"{what}: not within {DEADLINE_S:g} s")
+
 
 def no_files(exc: OSError) -> None:
     raise AssertionError(f"this test runs out of file descriptors: {exc}")
@@ -189,14 +201,30 @@ def test_a_path_is_percent_encoded_where_it_must_be() -> None:
     assert Origin.parse("http://[::1]:8080").host_header == "[::1]:8080"
 
 
-def test_closing_the_client_ends_its_requests_unheard() -> None:
+def test_closing_the_client_ends_its_requests_unheard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests still waiting when the client closes (the generator stopping) are not recorded as the server's
     disconnects."""
     ended: list[str | None] = []
+    read = lost = 0
+    all_read, all_lost = asyncio.Event(), asyncio.Event()
+
+    class Watched(http1.Connection):
+        def connection_lost(self, exc: Exception | None) -> None:
+            nonlocal lost
+            super().connection_lost(exc)
+            lost += 1
+            if lost == 3:
+                all_lost.set()
+
+    monkeypatch.setattr(http1, "Connection", Watched)
 
     async def main() -> None:
         async def hold(reader: asyncio.StreamReader, _: asyncio.StreamWriter) -> None:
-            await reader.read(1000)
+            nonlocal read
+            await reader.readuntil(b"\r\n\r\n")
+            read += 1
+            if read == 3:
+                all_read.set()
             await asyncio.sleep(5)
 
         server = await asyncio.start_server(hold, "127.0.0.1", 0)
@@ -204,9 +232,9 @@ def test_closing_the_client_ends_its_requests_unheard() -> None:
                         asyncio.get_running_loop(), no_files)
         for _ in range(3):
             client.send("GET", "/", None, lambda _, error: ended.append(error))
-        await asyncio.sleep(0.2)
+        await within_deadline(all_read, "the server read the 3 requests")  # all 3 wait for their answers
         client.close()
-        await asyncio.sleep(0.1)  # the connections' loss is heard now
+        await within_deadline(all_lost, "the 3 connections heard of their loss")
         server.close()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -215,34 +243,45 @@ def test_closing_the_client_ends_its_requests_unheard() -> None:
 
 
 def test_connections_idle_too_long_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A burst leaves many connections open; those left idle are closed by the client, not left to the server."""
-    monkeypatch.setattr(http1, "IDLE_S", 0.2)
-    open_now = 0
+    """A burst leaves many connections open; those left idle are closed by the client, not left to the server: each
+    once it has been idle IDLE_S, by the next of the sweeps that run every IDLE_S."""
+    idle_s = 0.2
+    monkeypatch.setattr(http1, "IDLE_S", idle_s)
+    open_now = most_open = 0
+    idle_for: list[float] = []
+    all_closed = asyncio.Event()
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal open_now
+            nonlocal open_now, most_open
             open_now += 1
+            most_open = max(most_open, open_now)
             await reader.readuntil(b"\r\n\r\n")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # answered late: the burst's requests each need a connection of their own
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            answered = loop.time()
             await reader.read()  # until the client closes
+            idle_for.append(loop.time() - answered)
             open_now -= 1
+            if len(idle_for) == 10:
+                all_closed.set()
 
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         client = Client(Origin.parse(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"), 5.0,
                         asyncio.get_running_loop(), no_files)
         for _ in range(10):
             client.send("GET", "/", None, lambda _, __: None)
-        await asyncio.sleep(0.2)
-        assert open_now == 10
-        await asyncio.sleep(0.5)
-        assert open_now == 0
+        await within_deadline(all_closed, "the client closed the 10 connections")
         client.close()
         server.close()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
+    assert most_open == 10
+    # The sweep's period plus the loop's own lag (timers count whole milliseconds) bounds the wait from above.
+    assert all(idle_s <= idle < 2 * idle_s + 0.1 for idle in idle_for), idle_for
 
 
 def test_a_closed_connection_is_freed_without_the_cyclic_collector() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -49,15 +50,27 @@ def test_the_first_signal_interrupts_and_a_second_is_only_acknowledged(capsys: p
 
 
 def test_after_the_run_every_signal_is_only_acknowledged(capsys: pytest.CaptureFixture[str]) -> None:
-    """Once the run is over, the stack's removal and the report finish whatever the user presses."""
-    finished = False
-    with SignalGuard(interrupt=False):
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
-        finished = True
-    assert finished
-    assert capsys.readouterr().err.count("the run is over; removing its stack") == 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+    """Once the run is over, the stack's removal and the report finish whatever the user presses, and the guard
+    puts back the handlers it found."""
+
+    def replaced(signum: int, _: FrameType | None) -> None:
+        raise AssertionError(f"signal {signum} reached the handler the guard replaced")
+
+    # The test's own handler rather than the process's, which is Python's default_int_handler, or SIG_IGN in a
+    # shell's background job (`cmd &`): a guard that put back a fixed one would match one of those.
+    found = {signum: signal.signal(signum, replaced) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        finished = False
+        with SignalGuard(interrupt=False):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            finished = True
+        assert finished
+        assert capsys.readouterr().err.count("the run is over; removing its stack") == 2
+        assert {signum: signal.getsignal(signum) for signum in found} == dict.fromkeys(found, replaced)
+    finally:
+        for signum, handler in found.items():
+            signal.signal(signum, handler)
 
 
 def test_a_failed_stack_removal_is_what_the_run_reports() -> None:

@@ -62,7 +62,7 @@ def test_a_pace_change_plays_later_minutes_at_their_own_pace() -> None:
     document = seed_document()
     document["time"].update(seconds_per_incident_minute=60, pace=[{"at": 1, "seconds_per_incident_minute": 1},
                                                                   {"at": 30, "seconds_per_incident_minute": 0.1}])
-    del document["checks"]["restart_ineffective"]  # its 10 s before the fix would set the limit (1.6) instead
+    del document["checks"]["restart_ineffective"]  # the time it needs before the fix would set the limit instead
     scenario = parse(yaml.safe_dump(document))
     assert scenario.offset_s(0.5) == pytest.approx(15 + 30)
     assert scenario.offset_s(20) == pytest.approx(15 + 60 + 19)

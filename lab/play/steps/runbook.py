@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from lab.document import FieldProblem, ServiceName
 from lab.play.steps.base import StepBase, StepFailed
@@ -33,6 +33,7 @@ class RunbookStep(StepBase):
     args: tuple[str, ...] = Field((), description="The script's arguments.")
     timeout_s: float = Field(60.0, strict=True, gt=0, le=3600, description="The step fails if it runs longer.")
     in_runbook: ClassVar[bool] = True
+    _home: Path | None = PrivateAttr(None)
 
     @field_validator("argv", "args", mode="before")
     @classmethod
@@ -81,6 +82,20 @@ class RunbookStep(StepBase):
         assert self.script is not None  # a host step
         path = Path(self.script)
         return path if path.is_absolute() else base_dir / path
+
+    def home(self, base_dir: Path) -> Path:
+        """The directory its script must be in: the runbook file's, for a step read from one, else the scenario
+        file's (`base_dir`)."""
+        return self._home or base_dir
+
+    def from_file_in(self, directory: Path) -> RunbookStep:
+        """The step as read from a runbook file in `directory`: its script made absolute, and kept to that
+        directory."""
+        if self.script is None:
+            return self
+        moved = self.model_copy(update={"script": str(self.script_path(directory))})
+        moved._home = directory
+        return moved
 
     def overrun_s(self) -> float:
         return self.timeout_s
