@@ -17,6 +17,7 @@ from bench.deadman import deadman
 from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
+from bench.stability import stability
 from bench.stack import cold_build, image_sizes, up_down, whole_run
 from lab.record.rate_measure import RateMeasure, save_measure, this_host
 from lab.settings import Settings
@@ -24,7 +25,7 @@ from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = {"skew", "stack", "injection", "families", "load", "run", "deadman"}
+SECTIONS = {"skew", "stack", "injection", "families", "load", "run", "deadman", "stability"}
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
@@ -42,6 +43,11 @@ def main() -> None:
     parser.add_argument("--run-rates", type=float, nargs="*", default=None,
                         help="rates of the whole `lab run`s besides the scenario's own (default: --rates)")
     parser.add_argument("--load-seconds", type=float, default=10.0, help="length of each load measurement")
+    parser.add_argument("--stability-runs", type=int, default=10,
+                        help="runs of each library scenario and variant at its largest speed")
+    parser.add_argument("--stability-others", type=int, default=3,
+                        help="runs of each at half its largest speed, and at its largest with one core busy")
+    parser.add_argument("--scenarios", nargs="+", help="the stability section plays these scenarios only")
     parser.add_argument("--only", help="comma-separated sections: " + ", ".join(sorted(SECTIONS)) + " (default: all)")
     args = parser.parse_args()
     sections = set(args.only.split(",")) if args.only else SECTIONS
@@ -87,12 +93,31 @@ def main() -> None:
     if "deadman" in sections and args.kills > 0:
         console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
         results["deadman"] = deadman(engine.client, lab_images.tools, args.kills)
+    if "stability" in sections:
+        console.print("stability of the verdicts: the library, again and again ...")
+        results["stability"] = stability(args.stability_runs, args.stability_others,
+                                         set(args.scenarios) if args.scenarios else None, console.print)
     show(console, results)
+    if "stability" in results:
+        show_stability(console, results["stability"])
     console.print(f"image sizes (MiB): {results['image_sizes_mib']}")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"written to {path}")
+
+
+def show_stability(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(title="stability: verdicts other than the expected one (PASS; or unreliable with a core busy)")
+    for column in ("scenario", "condition", "speed", "runs", "verdicts", "unexpected", "checks that failed"):
+        table.add_column(column)
+    for row in rows:
+        failed = sorted({check.split(":")[0] for run in row["failed"] for check in run})
+        table.add_row(row["scenario"] + (f" --variant {row['variant']}" if row["variant"] else ""), row["condition"],
+                      f"{row['speed']:g}", str(row["runs"]),
+                      ", ".join(f"{verdict} {count}" for verdict, count in sorted(row["verdicts"].items())),
+                      str(row["unexpected"]), "; ".join(failed))
+    console.print(table)
 
 
 def keep_rate_measure(runs: list[dict[str, Any]], console: Console) -> None:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -82,13 +82,13 @@ class OutageLab:
     runs_dir: Path
     results: list[LabResult] = field(default_factory=list)
 
-    def run(self, scenario: str | Path, *, speed: float = 1.0, variant: str | None = None,
+    def run(self, scenario: str | Path, *, speed: float | Literal["max"] = 1.0, variant: str | None = None,
             runbook: str | Path | None = None, rate: float | None = None, seed: int = 0,
             timeout_s: float = 3600) -> LabResult:
         """Play `scenario` (a path or a library name) and return its judged result. A failing check is a
         result (look at `.check(name).passed`); a run that could not be judged raises LabRunError."""
         out = self.runs_dir / f"{len(self.results) + 1:02d}-{Path(str(scenario)).stem}"
-        argv = [sys.executable, "-m", "lab.cli", "run", str(scenario), "--speed", f"{speed:g}", "--out", str(out),
+        argv = [sys.executable, "-m", "lab.cli", "run", str(scenario), "--speed", str(speed), "--out", str(out),
                 "--seed", str(seed)]
         argv += ["--variant", variant] if variant else []
         argv += ["--runbook", str(runbook)] if runbook else []

@@ -67,6 +67,16 @@ def allow_scripts_option(command: F) -> F:
              "scenario (or runbook file) naming it.")(command)
 
 
+def speed_value(ctx: click.Context, param: click.Parameter, value: str) -> float | str:
+    """`--speed` of `lab run`: a number, or `max`, the largest speed the scenario allows (lab.scenario.pacing)."""
+    if value == "max":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number nor max", ctx, param) from None
+
+
 def settings_allowing(script_dirs: tuple[Path, ...]) -> Settings:
     """The environment's settings, with the script directories the user allowed on the command line."""
     return replace(Settings.from_env(), script_dirs=script_dirs)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 
-from lab.cli.base import EXIT_CODES_HELP, allow_scripts_option, main, one_line_errors, progress, settings_allowing
+from lab.cli.base import (
+    EXIT_CODES_HELP,
+    allow_scripts_option,
+    main,
+    one_line_errors,
+    progress,
+    settings_allowing,
+    speed_value,
+)
 from lab.play.console import terminal
 from lab.record.rate_measure import unmeasured
 from lab.scenario.reader import load, resolve
@@ -17,8 +26,9 @@ from lab.scenario.traffic import MAX_RATE
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("scenario_ref", metavar="SCENARIO")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Play the incident N times faster than the scenario's own time scale.")
+@click.option("--speed", default="1", show_default=True, metavar="N|max", callback=speed_value,
+              help="Play the incident N times faster than the scenario's own time scale; `max`: the largest speed "
+                   "at which it can still be judged.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory (default: runs/<utc>-<name>).")
 @click.option("--rate", type=float, help=f"Synthetic requests per second (default: the scenario's; at most "
                                           f"{MAX_RATE:g}; above what this machine was measured to carry, "
@@ -29,7 +39,7 @@ from lab.scenario.traffic import MAX_RATE
 @click.option("--variant", help="Play it on the stack a corrective measure changes (the scenario's variants).")
 @allow_scripts_option
 @one_line_errors
-def run(scenario_ref: str, speed: float, out_dir: Path | None, rate: float | None, seed: int,
+def run(scenario_ref: str, speed: float | Literal["max"], out_dir: Path | None, rate: float | None, seed: int,
         runbook_file: Path | None, variant: str | None, script_dirs: tuple[Path, ...]) -> None:
     """Replay SCENARIO on a fresh stack, record it, and judge it by the scenario's checks.
 

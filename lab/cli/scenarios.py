@@ -17,6 +17,7 @@ from lab.play.console import terminal
 from lab.play.preflight import script_problems
 from lab.scenario import library, starter
 from lab.scenario.names import NAME
+from lab.scenario.pacing import largest_allowed
 from lab.scenario.postmortem import write_skeleton
 from lab.scenario.reader import load, resolve_all
 from lab.scenario.schema import json_schema
@@ -44,7 +45,7 @@ def validate(scenario_ref: str, script_dirs: tuple[Path, ...]) -> None:
             failures.append(ScenarioError(str(path), unrunnable))
             continue
         click.echo(f"ok: {loaded.name}: {len(loaded.timeline)} steps, {len(loaded.faults)} fault(s), "
-                   f"{loaded.duration_s:.0f} s at speed 1")
+                   f"{loaded.duration_s:.0f} s at speed 1, largest speed {largest_allowed(loaded):g}")
         if not loaded.faults:
             click.echo(f"lab: warning: {path}: faults: none yet: add the incident's fault and its apply step "
                        "(`lab faults` lists the families)", err=True)

@@ -14,6 +14,7 @@ import docker
 from pydantic import Field, field_validator, model_validator
 
 from lab.document import DocumentModel, FieldProblem, PositiveSeconds, ServiceName
+from lab.stack.knobs import StackKnobs
 
 FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -25,8 +26,9 @@ class FaultSpec(DocumentModel):
     kind: str = Field(description="The fault family (`lab faults` lists them).")
     target: ServiceName = Field(description="The service the fault is put on.")
     ttl_s: PositiveSeconds | None = Field(
-        None, le=86400, description="Seconds after which the fault reverts itself on the Docker side "
-                                    "(default: its planned window + 60 s).")
+        None, le=86400, description="Seconds after its apply at which the fault removes itself on the Docker side "
+                                    "should the lab be gone (default: the latest the run or drill can end after "
+                                    "the apply, + 60 s).")
     description: str = Field("", description="What the fault is, in the incident's words (shown in debriefs).")
 
     peer: ClassVar[str | None] = None
@@ -44,6 +46,12 @@ class FaultSpec(DocumentModel):
         if self.peer is not None and getattr(self, self.peer) == self.target:
             raise FieldProblem(self.peer, "must differ from the target")
         return self
+
+    def onset_s(self, knobs: StackKnobs) -> float:
+        """How long after its apply the built-in stack, as `knobs` set it, shows the fault to every request. Most
+        families meet the next request; one whose effect waits for something the stack does later (a name looked
+        up again when a connection is renewed) says how long that takes."""
+        return 0.0
 
 
 @dataclass(frozen=True)

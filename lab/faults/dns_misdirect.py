@@ -16,6 +16,11 @@ from pydantic import Field, field_validator
 
 from lab.faults.base import FaultFamily, FaultSpec, FaultTarget, HelperPlan
 from lab.faults.iptables import MARKED_RULES
+from lab.stack.knobs import StackKnobs
+
+RENEWED_CONNECTION_USED_S = 1.0
+"""A pooled connection past its lifetime is only replaced when a request has used it once more: at 20 requests per
+second (the library's rate) each of a replica's few idle connections is used several times a second."""
 
 
 class DnsMisdirectSpec(FaultSpec):
@@ -35,6 +40,11 @@ class DnsMisdirectSpec(FaultSpec):
             except ValueError:
                 raise ValueError(f"must be nxdomain or an IPv4 address, got {value!r}") from None
         return value
+
+    def onset_s(self, knobs: StackKnobs) -> float:
+        """The apps resolve the name when they open a connection: the ones open at the apply keep working until
+        the pool renews them, at most their lifetime later, on their next use."""
+        return knobs.app_pool_max_lifetime_s + RENEWED_CONNECTION_USED_S
 
 
 SCRIPT = MARKED_RULES + r"""

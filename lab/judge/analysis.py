@@ -6,6 +6,7 @@ re-run on any recording (including one cut short by a crash)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,11 +16,13 @@ from lab.judge.requests import RecoveryCriteria, Request, find_recovery, percent
 from lab.judge.windows import (
     ErrorTally,
     FaultWindow,
+    SettledImpact,
     WindowImpact,
     error_tallies,
     fault_windows,
     impacted_seconds,
     merged,
+    settled_impact,
     window_impact,
 )
 from lab.record.events import Event
@@ -81,6 +84,9 @@ class Analysis:
     """Seconds of the fault windows during which users were affected (see IMPACTED_SECOND_BAD_SHARE)."""
     impact_share: float | None
     """impacted_s over the length of the fault windows: 1.0 is users affected the whole time."""
+    settled: SettledImpact | None
+    """The fault windows as their impact is judged: once each fault had reached every request, the requests it
+    decided (see SettledImpact)."""
     after_restart: WindowImpact | None
     after_recovery: WindowImpact | None
     steps: list[dict[str, Any]]
@@ -137,7 +143,10 @@ class _Recording:
             timespec="milliseconds")
 
 
-def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> Analysis:
+def analyse(events: list[Event], recovery: RecoveryCriteria | None = None,
+            settle_s: Mapping[str, float] | None = None) -> Analysis:
+    """`settle_s`: how long after its apply each fault had reached every request (lab.scenario.settling; default
+    at once)."""
     recovery = recovery or RecoveryCriteria()
     recording = _Recording.of(events)
     requests, fault_t = recording.requests, recording.fault_t
@@ -147,7 +156,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
     mitigation = recording.mitigation
     recovery_t = find_recovery(requests, mitigation["t"], recovery) if mitigation else None
     milestones = _milestones(recording, recovery, recovery_t, f"recording partial: {ended_reason}" if partial else "")
-    windows = fault_windows(events, recording.steps, requests, recording.end_t, recovery)
+    windows = fault_windows(events, recording.steps, requests, recording.end_t, recovery, settle_s)
     spans = merged([(w.start, w.end) for w in windows])
     fault = window_impact(requests, spans[0][0], spans[-1][1], recovery, spans) if spans else None
     impacted_s = impacted_seconds(requests, spans, recovery) if spans else None
@@ -164,6 +173,7 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None) -> An
         faults=windows,
         impacted_s=impacted_s,
         impact_share=round(impacted_s / fault_s, 4) if impacted_s is not None and fault_s > 0 else None,
+        settled=settled_impact(requests, windows, recovery) if windows else None,
         after_restart=_after_restart(recording, fault, spans, recovery),
         after_recovery=(window_impact(requests, recovery_t, recording.end_t, recovery) if recovery_t is not None
                         else None),

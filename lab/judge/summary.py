@@ -13,7 +13,7 @@ from lab.judge.analysis import Analysis
 from lab.judge.checks.base import CheckResult
 from lab.scenario.document import Scenario
 
-JUDGING = 2
+JUDGING = 3
 """How the checks judge, numbered: raised when one judges a recording differently, so that summaries cached by an
 earlier judging are judged again rather than trusted (`lab runs`, `lab compare`, a report's neighbours)."""
 

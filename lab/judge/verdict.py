@@ -20,6 +20,7 @@ from lab.judge.recording import Recording, read_recording
 from lab.judge.requests import RecoveryCriteria
 from lab.judge.summary import RunFigures, Summary, read_summary, summary_document
 from lab.scenario.document import Scenario
+from lab.scenario.settling import settle_times
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def recovery_criteria(scenario: Scenario) -> RecoveryCriteria:
 def judge(recording: Recording) -> Judgement:
     """The recording judged by the scenario it was played with."""
     scenario, events = recording.scenario, recording.events
-    analysis = analyse(events, recovery_criteria(scenario))
+    analysis = analyse(events, recovery_criteria(scenario), settle_times(scenario))
     results = evaluate(analysis, scenario.checks, scenario.traffic.max_lateness_p99_s)
     started = recording.started
     summary = summary_document(str(started.get("run_id", "")), scenario, float(started.get("speed", 1.0)), analysis,

@@ -1,12 +1,13 @@
 """Windows of a recording: the requests started in a span of time and their figures, overall and per replica; when
-each fault was in effect and what ended it; how many seconds had users affected; the distinct errors of the fault
-windows."""
+each fault was in effect and what ended it; the part of it its impact is judged on; how many seconds had users
+affected; the distinct errors of the fault windows."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lab.judge.requests import RecoveryCriteria, Request, Stats, stats
+from lab.judge.requests import RecoveryCriteria, Request, Stats, percentile, stats
 from lab.record.events import Event
 
 LB = "(lb)"
@@ -43,6 +44,28 @@ class FaultWindow:
     """"revert step N" (the timeline reverted it), "runbook step N" / "restart step N" (a responder's step removed
     it), "outside", "still in effect at cleanup", or "end of the recording"."""
     impact: WindowImpact
+    settle_s: float = 0.0
+    """How long after its apply the fault had reached every request (lab.scenario.settling)."""
+    settled: WindowImpact | None = None
+    """Its impact as judged: from its settle time to the end of its judged span (judged_span)."""
+
+
+@dataclass(frozen=True)
+class SettledImpact:
+    """The fault windows as their impact is judged, whatever the speed: each from the moment its fault had reached
+    every request (its settle time after the apply) to a typical failure's time before its end (see judged_span)."""
+
+    spans: list[tuple[float, float]]
+    impact: WindowImpact
+    impacted_s: float
+    """Seconds of the spans in which users were affected (see IMPACTED_SECOND_BAD_SHARE), of those with a judged
+    request."""
+    judged_s: float
+    """Seconds of the spans with a judged request."""
+
+    @property
+    def share(self) -> float | None:
+        return round(self.impacted_s / self.judged_s, 4) if self.judged_s > 0 else None
 
 
 @dataclass(frozen=True)
@@ -67,11 +90,20 @@ def window_impact(requests: list[Request], start: float, end: float, criteria: R
                         per_replica=per_replica)
 
 
+def judged_span(requests: list[Request], start: float, end: float, criteria: RecoveryCriteria) -> tuple[float, float]:
+    """The part of [start, end) a fault's impact is judged on: up to the median time its failed or too slow requests
+    took before the end. A request started later would, failing as they did, still be waiting when the fault went,
+    its outcome the fix's to decide; left out whatever its outcome, so that the quick answers of the replicas the
+    fault spared do not outweigh those the fix saved."""
+    bad = [r.latency_s for r in requests if start <= r.t < end and not criteria.good(r)]
+    return start, end - (percentile(bad, 50) or 0.0)
+
+
 def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float,
-                  criteria: RecoveryCriteria) -> list[FaultWindow]:
+                  criteria: RecoveryCriteria, settle_s: Mapping[str, float] | None = None) -> list[FaultWindow]:
     """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw it
     gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of the run (still
-    in effect), or the end of the recording."""
+    in effect), or the end of the recording. `settle_s`: each fault's settle time (default 0)."""
     windows = []
     for apply in (s for s in steps if s["action"] == "apply" and s.get("ok") and s.get("fault")):
         fault_id, start = apply["fault"], apply["t"]
@@ -86,14 +118,35 @@ def fault_windows(events: list[Event], steps: list[Event], requests: list[Reques
         ends += [(e["t"], STILL_AT_CLEANUP) for e in about("fault.cleanup") if e.get("still_in_effect")]
         end, ended_by = min(ends)
         applied = next(iter(about("fault.applied", since=0.0)), {})
+        settle = (settle_s or {}).get(fault_id, 0.0)
+        judged_start, judged_end = judged_span(requests, start + settle, end, criteria)
         windows.append(FaultWindow(fault=fault_id, kind=str(applied.get("fault_kind", "")),
                                    target=str(applied.get("target", "")), start=round(start, 3), end=round(end, 3),
-                                   ended_by=ended_by, impact=window_impact(requests, start, end, criteria)))
+                                   ended_by=ended_by, impact=window_impact(requests, start, end, criteria),
+                                   settle_s=settle,
+                                   settled=window_impact(requests, judged_start, judged_end, criteria)))
     return windows
+
+
+def settled_impact(requests: list[Request], windows: list[FaultWindow], criteria: RecoveryCriteria) -> SettledImpact:
+    """The impact of the fault windows together, judged on their settled spans (see SettledImpact)."""
+    spans = [judged_span(requests, start, end, criteria)
+             for start, end in merged([(w.start + w.settle_s, w.end) for w in windows])]
+    spans = [(start, end) for start, end in spans if start < end]
+    impact = (window_impact(requests, spans[0][0], spans[-1][1], criteria, spans) if spans
+              else window_impact([], 0.0, 0.0, criteria))
+    impacted_s, judged_s = _affected_seconds(requests, spans, criteria)
+    return SettledImpact(spans=spans, impact=impact, impacted_s=impacted_s, judged_s=judged_s)
 
 
 def impacted_seconds(requests: list[Request], spans: list[tuple[float, float]], criteria: RecoveryCriteria) -> float:
     """How many whole seconds of the spans had users affected (more than a few bad requests started in them)."""
+    return _affected_seconds(requests, spans, criteria)[0]
+
+
+def _affected_seconds(requests: list[Request], spans: list[tuple[float, float]],
+                      criteria: RecoveryCriteria) -> tuple[float, float]:
+    """(seconds of the spans with users affected, seconds of the spans in which a request started)."""
     buckets: dict[tuple[int, int], list[int]] = {}  # (span, second) -> [requests, bad]
     for request in requests:
         for number, (start, end) in enumerate(spans):
@@ -102,7 +155,8 @@ def impacted_seconds(requests: list[Request], spans: list[tuple[float, float]], 
                 counts[0] += 1
                 counts[1] += 0 if criteria.good(request) else 1
                 break
-    return float(sum(1 for total, bad in buckets.values() if bad / total > IMPACTED_SECOND_BAD_SHARE))
+    affected = sum(1 for total, bad in buckets.values() if bad / total > IMPACTED_SECOND_BAD_SHARE)
+    return float(affected), float(len(buckets))
 
 
 def merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

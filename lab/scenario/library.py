@@ -53,6 +53,13 @@ def entries(directories: tuple[Path, ...]) -> list[Entry]:
     return found
 
 
+def plays(directories: tuple[Path, ...]) -> list[tuple[Scenario, str | None]]:
+    """Every valid scenario of the directories as written (None) and with each of its corrective measures'
+    variants: what the library's test and the stability bench play."""
+    return [(entry.scenario, variant) for entry in entries(directories) if entry.scenario is not None
+            for variant in (None, *(v.name for v in entry.scenario.variants))]
+
+
 def drillable(directories: tuple[Path, ...], difficulty: str | None) -> list[Entry]:
     """The scenarios a random drill draws from: those with a fault, of the difficulty asked (any if None), by name."""
     pool = [entry for entry in entries(directories)

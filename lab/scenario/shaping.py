@@ -5,29 +5,32 @@ lab.scenario.pacing). What is shaped is what the run keeps beside its recording 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from lab import user_paths
 from lab.errors import InvalidInput, ScenarioError
 from lab.play.steps.base import StepBase
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.document import Scenario
-from lab.scenario.pacing import faster
+from lab.scenario.pacing import faster, largest_allowed
 from lab.scenario.reader import finish, load_runbook
 from lab.scenario.rules import cross_check
 from lab.scenario.traffic import MAX_RATE
 
 
 def played(scenario: Scenario, *, runbook: Path | None = None, variant: str | None = None, rate: float | None = None,
-           speed: float = 1.0) -> Scenario:
-    """The scenario as `lab run` plays it, each shaping checked (InvalidInput, one line) before anything starts."""
+           speed: float | Literal["max"] = 1.0) -> Scenario:
+    """The scenario as `lab run` plays it, each shaping checked (InvalidInput, one line) before anything starts.
+    `speed="max"`: the largest speed it allows, shaped as it is (a CI pipeline's shortest run that is judged)."""
     if runbook is not None:
         if not user_paths.is_file(runbook):
             raise InvalidInput(f"runbook file {runbook} does not exist")
         scenario = with_runbook(scenario, load_runbook(runbook, scenario.topology), str(runbook))
     if variant is not None:
         scenario = with_variant(scenario, variant)
-    scenario = faster(scenario, speed)
-    return scenario if rate is None else with_rate(scenario, rate)
+    if rate is not None:  # first: the largest speed keeps room for the requests a fault is judged on, at this rate
+        scenario = with_rate(scenario, rate)
+    return faster(scenario, largest_allowed(scenario) if speed == "max" else speed)
 
 
 def with_variant(scenario: Scenario, name: str) -> Scenario:

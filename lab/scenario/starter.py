@@ -145,7 +145,7 @@ def init(directory: Path) -> list[Path]:
     databases = stack.get("databases", []) if isinstance(stack, dict) else []
     env = "".join(f"\n          {var}: ${{{{ secrets.{var} }}}}" for var in
                   (("OUTAGE_LAB_DB_USER", "OUTAGE_LAB_DB_PASSWORD") if databases else ())) or " {}"
-    run = shlex.join(["lab", "run", str(scenario_path.relative_to(directory)), "--speed", "5", "--out",
+    run = shlex.join(["lab", "run", str(scenario_path.relative_to(directory)), "--speed", "max", "--out",
                       "outage-lab-run"])
     files = {scenario_path.parent / "scenario.schema.json": json_schema(),
              scenario_path: header + yaml.safe_dump(document, sort_keys=False, width=118),

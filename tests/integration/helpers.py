@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,11 +75,13 @@ def variant(tmp_path: Path, edit: Any, name: str = "variant.yaml") -> Path:
     the scenario they test."""
     document = yaml.safe_load(SEED.read_text())
     document["time"].update(CI_TIME)
-    for step in document["timeline"]:  # the copy lives elsewhere: its runbook scripts stay the seed's
-        if "script" in step and not Path(step["script"]).is_absolute():
-            step["script"] = str(SEED.parent.resolve() / step["script"])
-    edit(document)
     tmp_path.mkdir(parents=True, exist_ok=True)
+    for step in document["timeline"]:  # a script must sit beside the file naming it: the copy takes the seed's
+        if "script" in step:
+            copy = tmp_path / step["script"]
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(SEED.parent / step["script"], copy)
+    edit(document)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

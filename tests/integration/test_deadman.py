@@ -124,8 +124,8 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     later, without any lab command; a look-alike container of another run is untouched."""
     out = tmp_path / "run"
     process = start_lab("run", seed(tmp_path), "--speed", "7", "--out", str(out))
-    run_id = wait_for_event(out, "run.started")["run_id"]
-    wait_for_event(out, stage, timeout_s=240)
+    run_id = wait_for_event(out, "run.started", process=process)["run_id"]
+    wait_for_event(out, stage, timeout_s=240, process=process)
     if fault_applied:
         assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id, fault_applied)
@@ -142,8 +142,8 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: Engi
     runs = tmp_path / "runs"
     process = start_lab("drill", "db-network-misconfig", "--inject-after", "3", "--out", str(out),
                         env={"LAB_RUNS_DIR": str(runs)})
-    run_id = wait_for_event(out, "run.started")["run_id"]
-    wait_for_event(out, "fault.applied")
+    run_id = wait_for_event(out, "run.started", process=process)["run_id"]
+    wait_for_event(out, "fault.applied", process=process)
     assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id)
     assert (scratch_directory(run_id) / "override.yaml").is_file()  # the reaper cannot reach the host's files
@@ -164,10 +164,10 @@ def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: P
     survivor_out, victim_out = tmp_path / "survivor", tmp_path / "victim"
     survivor = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(survivor_out))
     victim = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(victim_out))
-    victim_id = wait_for_event(victim_out, "run.started")["run_id"]
-    survivor_id = wait_for_event(survivor_out, "run.started")["run_id"]
+    victim_id = wait_for_event(victim_out, "run.started", process=victim)["run_id"]
+    survivor_id = wait_for_event(survivor_out, "run.started", process=survivor)["run_id"]
     assert victim_id != survivor_id
-    wait_for_event(victim_out, "fault.applied")
+    wait_for_event(victim_out, "fault.applied", process=victim)
     victim.kill()
     victim.wait(timeout=10)
     seconds_until("victim removed", lambda: leftovers(engine, victim_id) == [], RUN_GONE_WITHIN_S)

@@ -43,9 +43,9 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
     out = tmp_path / "run"
     process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out))
     if when == "db restart":
-        wait_for(out, db_restart_under_way, "the database's restart", timeout_s=180)
+        wait_for(out, db_restart_under_way, "the database's restart", timeout_s=180, process=process)
     else:
-        wait_for_event(out, when)
+        wait_for_event(out, when, process=process)
     run_id = wait_for_event(out, "run.started")["run_id"]
     restart_started = time.monotonic()
     restart_dockerd(dockerd_pid)
@@ -65,7 +65,7 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
     summary = summary_of(out)
     assert summary["verdict"] == "partial" and summary["ended_reason"] == ended["reason"]
     writes = events[kinds.index("writes.verified")]
-    assert "error" not in writes and writes["acknowledged"] > 0 and writes["missing"] == [], writes
+    assert writes["error"] is None and writes["acknowledged"] > 0 and writes["missing"] == [], writes
     assert checks_of(summary)["no acknowledged write lost"] is True
     assert leftovers(engine, run_id) == []
     lost = events[kinds.index("engine.lost")]
@@ -84,7 +84,7 @@ def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
     out = tmp_path / "drill"
     process = start_lab("drill", "db-network-misconfig", "--inject-after", "5", "--max-duration", "240",
                         "--out", str(out), env=env)
-    wait_for_event(out, "fault.applied")
+    wait_for_event(out, "fault.applied", process=process)
     run_id = wait_for_event(out, "run.started")["run_id"]
     restart_started = time.monotonic()
     restart_dockerd(dockerd_pid)
@@ -111,7 +111,7 @@ def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(
     out = tmp_path / "run"
     process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out),
                         env={"LAB_ENGINE_WAIT_S": "3"})
-    wait_for_event(out, "fault.applied")
+    wait_for_event(out, "fault.applied", process=process)
     run_id = wait_for_event(out, "run.started")["run_id"]
     stop_dockerd(dockerd_pid)
     try:

@@ -25,7 +25,7 @@ def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
     """Ctrl-C or SIGTERM while the fault is applied: exit 130/143, fault reverted, stack gone, partial summary."""
     out = tmp_path / "run"
     process = start_lab("run", "db-network-misconfig", "--out", str(out))
-    wait_for_event(out, "fault.applied")
+    wait_for_event(out, "fault.applied", process=process)
     run_id = wait_for_event(out, "run.started")["run_id"]
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)

@@ -86,8 +86,8 @@ def test_a_fault_removed_from_outside_is_said_so_not_taken_for_a_recovery(tmp_pa
     outside at that time: exit 1, a distinct outcome from users recovering by themselves."""
     out = tmp_path / "run"
     process = start_lab("run", seed(tmp_path), "--speed", "5", "--out", str(out))
-    run_id = wait_for_event(out, "run.started")["run_id"]
-    applied = wait_for_event(out, "fault.applied")
+    run_id = wait_for_event(out, "run.started", process=process)["run_id"]
+    applied = wait_for_event(out, "fault.applied", process=process)
     rules = lab_cli("exec", "--run", run_id, "--netns", "app-2", "--", "iptables", "-S", "OUTPUT").stdout
     rule = next(line for line in rules.splitlines() if f"outage-lab:{run_id}:" in line)
     deleted = lab_cli("exec", "--run", run_id, "--netns", "app-2", "--", "iptables",

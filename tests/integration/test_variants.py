@@ -22,9 +22,9 @@ SPEED = "3"  # a 30 s fault window: long against the seconds HAProxy needs to ta
 
 def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Path, engine: Engine,
                                                                     lab_images: LabImages) -> None:
-    """The seed as shipped passes (its runbook removed the fault); the variant passes its own checks: error rate
-    during the fault under 5%, users affected under a fifth of the fault window, against a third of requests failing
-    the whole window without it; `lab compare` and the variant's postmortem draft both show the two side by side."""
+    """The seed as shipped passes (its runbook removed the fault); the variant passes its own checks: users affected
+    at most 6 s of the fault window, against a third of requests failing the whole window without it; `lab compare`
+    and the variant's postmortem draft both show the two side by side."""
     runs = tmp_path / "runs"
     base = lab_cli("run", seed(tmp_path), "--speed", SPEED, env={"LAB_RUNS_DIR": str(runs)})
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr[-2000:]
@@ -37,7 +37,7 @@ def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(tmp_path: Pa
     before, after = summary_of(base_dir), summary_of(variant_dir)
     assert after["variant"] == "deep-health-check" and all(checks_of(after).values())
     assert before["fault"]["overall"]["error_rate"] > 0.2 and before["impact_share"] > 0.8
-    assert after["fault"]["overall"]["error_rate"] < 0.05 and after["impact_share"] < 0.2
+    assert after["fault"]["overall"]["error_rate"] < 0.05 and after["impacted_s"] <= 6
     assert after["impacted_s"] < before["impacted_s"] / 5
     compared = lab_cli("compare", str(base_dir), str(variant_dir), env={"COLUMNS": "200"})
     assert compared.returncode == 0 and "deep-health-check" in compared.stdout

@@ -23,7 +23,8 @@ class Incident:
     complete: bool = True
     missing_writes: tuple[int, ...] = ()
     rescued_s: float = 0.0
-    """app-2's requests started this long before the fault is cleared are still waiting then, and succeed."""
+    """app-2's requests started this long before the fault is cleared are still waiting then, and succeed just
+    after it."""
     late_s: Callable[[int], float] | None = None
     """How late request `seq` really started (its `started_t`); None: a recording from before planned starts."""
 
@@ -50,10 +51,12 @@ def recording(incident: Incident | None = None) -> list[dict[str, Any]]:
         t = seq / spec.rate
         replica = REPLICAS[seq % 3]
         cleared = spec.fault_cleared_t if spec.fault_cleared_t is not None else float("inf")
-        broken = spec.fault_t is not None and spec.fault_t <= t < cleared - spec.rescued_s and replica == "app-2"
+        hit = spec.fault_t is not None and spec.fault_t <= t < cleared and replica == "app-2"
+        broken = hit and t < cleared - spec.rescued_s
+        latency_s = spec.failure_latency_s if broken else round(cleared - t + 0.004, 4) if hit else 0.004
         events.append(event(
             "request", t, seq=seq, endpoint="GET /orders/{id}", status=503 if broken else 200, ok=not broken,
-            latency_s=spec.failure_latency_s if broken else 0.004, replica=replica,
+            latency_s=latency_s, replica=replica,
             error="psycopg_pool.PoolTimeout: couldn't get a connection" if broken else None, order_id=None,
             **({} if spec.late_s is None else {"started_t": round(t + spec.late_s(seq), 4)}),
         ))

@@ -177,17 +177,24 @@ def test_a_replay_speed_that_cannot_pace_it_is_refused(speed: str, problem: str)
     assert_one_line(lab_cli("replay", str(recording), "--speed", speed), 2, f"--speed must be {problem}")
 
 
-@pytest.mark.parametrize("speed", ["1e308", "10.1", "1000"])
+@pytest.mark.parametrize("speed", ["1e308", "7.8", "1000"])
 def test_speed_that_blurs_the_timeline_is_refused_naming_the_largest_allowed(speed: str) -> None:
-    """Above the seed's largest speed (10: its database restart, 70 incident minutes before the fix, needs 7 s to be
-    judged), `lab run` refuses before anything starts, naming that speed."""
+    """Above the seed's largest speed (7.7: its database restart, 70 incident minutes before the fix, needs 9 s to
+    be judged), `lab run` refuses before anything starts, naming that speed."""
     result = lab_cli("run", "db-network-misconfig", "--speed", speed)
-    assert_one_line(result, 2, "the largest speed it allows is 10")
+    assert_one_line(result, 2, "the largest speed it allows is 7.7")
 
 
-def test_the_largest_allowed_speed_itself_is_accepted() -> None:
-    """--speed 10 passes the speed check: the next thing the run does is ask the Docker daemon (absent: exit 3)."""
-    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", "10"), 3, "cannot reach the Docker daemon")
+@pytest.mark.parametrize("speed", ["7.7", "max"])
+def test_the_largest_allowed_speed_itself_is_accepted(speed: str) -> None:
+    """--speed 7.7, or `max`, passes the speed check: the next thing the run does is ask the Docker daemon (absent:
+    exit 3)."""
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", speed), 3, "cannot reach the Docker daemon")
+
+
+def test_a_speed_that_is_neither_a_number_nor_max_is_refused() -> None:
+    assert_one_line(lab_cli("run", "db-network-misconfig", "--speed", "fast"), 2,
+                    "Invalid value for '--speed': 'fast' is neither a number nor max")
 
 
 def test_the_largest_speed_follows_the_scenarios_own_windows(tmp_path: Path) -> None:
@@ -213,7 +220,8 @@ def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) ->
     write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
     result = lab_cli("validate", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stdout.splitlines() == ["ok: db-network-misconfig: 7 steps, 1 fault(s), 180 s at speed 1"]
+    assert result.stdout.splitlines() == ["ok: db-network-misconfig: 7 steps, 1 fault(s), 180 s at speed 1, "
+                                          "largest speed 7.7"]
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("lab: error: ") for line in errors)
     assert f"{tmp_path / 'broken.yaml'}: not valid YAML" in errors[0]

@@ -194,7 +194,7 @@ def test_a_variant_changes_the_stack_and_replaces_only_the_checks_it_names() -> 
     assert varied.knobs.lb_health_check == "deep" and scenario.knobs.lb_health_check == "shallow"
     assert varied.knobs.environment()["LAB_KNOB_LB_CHECK_PATH"] == "/readyz"
     impact = varied.checks.section(IMPACT)
-    assert impact is not None and impact.max_impact_share == 0.2
+    assert impact is not None and impact.max_impacted_s == 6
     assert varied.checks.section(DETECTION) is None and varied.checks.section(RESTART_INEFFECTIVE) is None
     assert varied.checks.section(RECOVERY) == scenario.checks.section(RECOVERY)
     assert varied.variant is not None and varied.variant.measure in scenario.corrective_measures

@@ -276,7 +276,7 @@ def test_lab_init_names_its_scenario_safely_and_quotes_the_workflows_command(tmp
     scenario = repo / "outage-lab" / "my-repo-s-1-outage.yaml"
     workflow = yaml.safe_load((repo / ".github" / "workflows" / "outage-lab.yml").read_text())
     run = workflow["jobs"]["outage"]["steps"][3]["run"]
-    assert shlex.split(run) == ["lab", "run", "outage-lab/my-repo-s-1-outage.yaml", "--speed", "5", "--out",
+    assert shlex.split(run) == ["lab", "run", "outage-lab/my-repo-s-1-outage.yaml", "--speed", "max", "--out",
                                 "outage-lab-run"]
     checked = lab_cli("validate", str(scenario))
     assert checked.returncode == 0 and checked.stdout.startswith("ok: my-repo-s-1-outage: "), checked.stderr

@@ -48,7 +48,7 @@ def test_a_broken_measure_file_is_no_measure(tmp_path: Path) -> None:
 
 def test_a_run_above_the_measure_says_so_before_it_starts(tmp_path: Path) -> None:
     """`lab run --rate` above the bound prints its warning first, before anything is asked of Docker."""
-    result = lab_cli("run", "db-network-misconfig", "--speed", "10", "--rate", "500",
+    result = lab_cli("run", "db-network-misconfig", "--speed", "7", "--rate", "500",
                      env={"LAB_RUNS_DIR": str(tmp_path)})
     lines = result.stderr.splitlines()
     assert lines[0].startswith("lab: warning: this machine") and "500 requests per second" in lines[0]
