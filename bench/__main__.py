@@ -152,7 +152,8 @@ def show(console: Console, results: dict[str, Any]) -> None:
         table.add_row(f"kill -9 at {stage}: nothing of the run left", *ms(measured["all_gone"]))
     for name, stats in results.get("stack", {}).items():
         table.add_row(f"stack {name.replace('_', ' ')}", *ms(stats))
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     load = Table(title="load: the lab's generator and wrk at the same rate, same stack")
     for column in ("tool", "fault", "target", "achieved", "recorded", "failed", "p50 ms", "p99 ms", "max ms",
                    "lateness p99 / max ms", "kept schedule", "tool CPU %", "containers CPU %", "proxy %", "host %"):
@@ -170,7 +171,8 @@ def show(console: Console, results: dict[str, Any]) -> None:
                      f"{late['p99']} / {late['max']}" if late else "not measured", str(row["kept_schedule"]),
                      str(row["tool_cpu_percent_of_one_core"]), f"{containers:.0f}", str(cpu["docker-proxy"]),
                      str(cpu["host (all)"]))
-    console.print(load)
+    if load.row_count:
+        console.print(load)
     if "idle" in results:
         idle = results["idle"]
         console.print(f"idle stack: {idle['stack_cpu_percent_of_one_core']}% of a core in its containers "

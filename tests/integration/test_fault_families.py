@@ -118,10 +118,10 @@ def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fau
     return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
 
 
-def probe(url: str) -> Probe:
+def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return Probe(response.status, time.monotonic() - started, response.read().decode(errors="replace"))
     except urllib.error.HTTPError as exc:
         return Probe(exc.code, time.monotonic() - started, exc.read().decode(errors="replace"))
@@ -271,7 +271,8 @@ def test_packet_drop_share_drops_the_share_of_connects_it_says(shared_stack: Sta
 def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images: LabImages,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """Capped at 8 kbit/s, app-2's replies queue: a burst of requests to it takes many times longer than before,
-    while app-1's do not slow down."""
+    while app-1's do not slow down. Replies that overflow the 2-s queue are dropped and resent by TCP, so a capped
+    request may take many seconds: each gets 30 s."""
     wait_all_ready(shared_stack)
     urls = shared_stack.endpoints().app_urls
 
@@ -279,7 +280,7 @@ def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images
         """12 requests to the replica at once (threads of this process): how long until the last answer is in."""
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=12) as pool:
-            answers = list(pool.map(lambda _: probe(f"{urls[name]}/healthz"), range(12)))
+            answers = list(pool.map(lambda _: probe(f"{urls[name]}/healthz", timeout_s=30.0), range(12)))
         assert all(answer.status == 200 for answer in answers), answers
         return time.monotonic() - started
 
