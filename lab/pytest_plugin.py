@@ -16,7 +16,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pytest
 
 from lab.errors import EXIT_CHECK_FAILED, EXIT_OK
+from lab.settings import ALLOW_SCRIPTS_OPTION
 
 
 class LabRunError(Exception):
@@ -84,15 +85,17 @@ class OutageLab:
 
     def run(self, scenario: str | Path, *, speed: float | Literal["max"] = 1.0, variant: str | None = None,
             runbook: str | Path | None = None, rate: float | None = None, seed: int = 0,
-            timeout_s: float = 3600) -> LabResult:
+            allow_scripts_in: Sequence[str | Path] = (), timeout_s: float = 3600) -> LabResult:
         """Play `scenario` (a path or a library name) and return its judged result. A failing check is a
-        result (look at `.check(name).passed`); a run that could not be judged raises LabRunError."""
+        result (look at `.check(name).passed`); a run that could not be judged raises LabRunError.
+        `allow_scripts_in`: directories runbook scripts may be in besides the scenario's (`--allow-scripts-in`)."""
         out = self.runs_dir / f"{len(self.results) + 1:02d}-{Path(str(scenario)).stem}"
         argv = [sys.executable, "-m", "lab.cli", "run", str(scenario), "--speed", str(speed), "--out", str(out),
                 "--seed", str(seed)]
         argv += ["--variant", variant] if variant else []
         argv += ["--runbook", str(runbook)] if runbook else []
         argv += ["--rate", f"{rate:g}"] if rate else []
+        argv += [argument for directory in allow_scripts_in for argument in (ALLOW_SCRIPTS_OPTION, str(directory))]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False,
                               env={**os.environ, "NO_COLOR": "1"})
         summary_path = out / "summary.json"

@@ -10,6 +10,9 @@ from pathlib import Path
 from lab import user_paths
 from lab.errors import InvalidInput
 
+ALLOW_SCRIPTS_OPTION = "--allow-scripts-in"
+"""The option that lets runbook scripts be in a directory besides their scenario's (every command playing one)."""
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUILTIN_SCENARIOS = PACKAGE_DIR / "scenarios"

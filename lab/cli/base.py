@@ -17,8 +17,7 @@ from rich.table import Table
 
 from lab import __version__
 from lab.errors import EXIT_SIGINT, InvalidInput, LabError
-from lab.play.preflight import ALLOW_OPTION
-from lab.settings import Settings
+from lab.settings import ALLOW_SCRIPTS_OPTION, Settings
 from lab.stack.docker_api import ENGINE_ERRORS, engine_failed
 from lab.stack.engine import Engine
 
@@ -61,7 +60,7 @@ def one_line_errors(command: F) -> F:
 def allow_scripts_option(command: F) -> F:
     """`--allow-scripts-in DIR`, repeatable: where runbook scripts may be besides their scenario's directory."""
     return click.option(
-        ALLOW_OPTION, "script_dirs", multiple=True, metavar="DIR",
+        ALLOW_SCRIPTS_OPTION, "script_dirs", multiple=True, metavar="DIR",
         type=click.Path(path_type=Path, exists=True, file_okay=False),
         help="Let runbook scripts be in DIR too (repeatable); by default a script must be in the directory of the "
              "scenario (or runbook file) naming it.")(command)

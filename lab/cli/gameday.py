@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from lab.cli.base import EXIT_CODES_HELP, main, one_line_errors, progress
+from lab.cli.base import EXIT_CODES_HELP, allow_scripts_option, main, one_line_errors, progress, settings_allowing
 from lab.errors import InvalidInput
 from lab.scenario import library
-from lab.settings import Settings
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -29,10 +28,11 @@ from lab.settings import Settings
               help="Give each trainee at most S seconds.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Game day directory.")
 @click.option("--measure", is_flag=True, help="Measure what one stack costs again, rather than use the last measure.")
+@allow_scripts_option
 @one_line_errors
 def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficulty: str | None, seed: int,
             engines_file: Path | None, host: str, port: int, inject_after: float | None, max_duration: float | None,
-            out_dir: Path | None, measure: bool) -> None:
+            out_dir: Path | None, measure: bool, script_dirs: tuple[Path, ...]) -> None:
     """Game day: several trainees drill at once, each on their own stack and browser tab, a facilitator watching.
 
     Prints the facilitator's URL and one per trainee (each with its secret token), and serves until the facilitator
@@ -46,6 +46,6 @@ def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficul
                              engines_file=engines_file, host=host, port=port,
                              password=os.environ.get("LAB_GAMEDAY_PASSWORD") or None, inject_after_s=inject_after,
                              max_duration_s=max_duration, out_dir=out_dir, remeasure=measure)
-    result = run_gameday(options, Settings.from_env(), progress)
+    result = run_gameday(options, settings_allowing(script_dirs), progress)
     click.echo(render_scoreboard(result.scoreboard), nl=False)
     progress(f"game day records in {result.directory}")

@@ -216,11 +216,11 @@ def _key(host: str, rate: float) -> str:
 
 
 def measure(engine: DockerEngine, client: docker.DockerClient, host: EngineHost, scenario: Scenario,
-            scenario_path: Path, work_dir: Path, progress: Progress) -> StackCost:
+            scenario_path: Path, work_dir: Path, progress: Progress, script_dirs: tuple[Path, ...] = ()) -> StackCost:
     """Run one quiet drill (its fault far off) on `engine` and sample what it costs."""
     progress(f"measuring what one stack costs on {host.name} (about {WARMUP_S + MEASURE_S + 15:.0f} s)")
     plan = DrillPlan(0, "measure", scenario, scenario_path, 0, engine, work_dir, inject_after_s=86_400,
-                     max_duration_s=86_400)
+                     max_duration_s=86_400, script_dirs=script_dirs)
     process = DrillProcess(plan, os.environ)
     process.start()
     try:

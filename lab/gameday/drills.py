@@ -32,6 +32,7 @@ from lab.faults.base import FaultSpec
 from lab.gameday.engines import DOCKER_VARIABLES, DockerEngine
 from lab.record.events import Event
 from lab.scenario.document import Scenario
+from lab.settings import ALLOW_SCRIPTS_OPTION
 
 FOLLOW_EVERY_S = 0.25
 END_WAIT_S = 30.0
@@ -51,6 +52,8 @@ class DrillPlan:
     """The trainee's runs folder: LAB_RUNS_DIR of the drill and of the trainee's terminal."""
     inject_after_s: float | None = None
     max_duration_s: float | None = None
+    script_dirs: tuple[Path, ...] = ()
+    """Directories the game day's user allowed runbook scripts in (`--allow-scripts-in`), passed on to the drill."""
 
     @property
     def run_dir(self) -> Path:
@@ -72,6 +75,8 @@ class DrillPlan:
             argv += ["--inject-after", str(self.inject_after_s)]
         if self.max_duration_s is not None:
             argv += ["--max-duration", str(self.max_duration_s)]
+        for directory in self.script_dirs:
+            argv += [ALLOW_SCRIPTS_OPTION, str(directory.resolve())]
         return argv
 
     def terminal_env(self) -> dict[str, str]:

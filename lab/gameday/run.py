@@ -25,6 +25,7 @@ from lab.gameday.engines import DockerEngine, EngineHost, copy_images, host_of, 
 from lab.gameday.game import GameDay, Trainee
 from lab.gameday.scoreboard import Row
 from lab.gameday.server import build_app
+from lab.play.preflight import check_scripts
 from lab.record.run_dir import check_run_dir, new_run_dir, prepare_run_dir
 from lab.scenario import library
 from lab.scenario.document import Scenario
@@ -105,6 +106,8 @@ def run_gameday(options: GameDayOptions, settings: Settings, say: Say) -> GameDa
     if options.out_dir is not None:
         check_run_dir(options.out_dir)  # a bad --out is said before any engine is asked, as for `lab run`
     chosen = choose_scenarios(options, settings)
+    for _, scenario in chosen:  # said once here, rather than by each trainee's drill once the game day is up
+        check_scripts(scenario, settings.script_dirs)
     engines = load_engines(options.engines_file)
     clients = [engine.connect() for engine in engines]
     lab_images = images.build_images(clients[0], settings, say)
@@ -122,7 +125,7 @@ def run_gameday(options: GameDayOptions, settings: Settings, say: Say) -> GameDa
     plans = [DrillPlan(index=i + 1, name=f"trainee-{i + 1}", scenario=loaded, scenario_path=path.resolve(),
                        seed=options.seed * 1000 + i + 1, engine=engines[placements[i]],
                        home=directory / f"trainee-{i + 1}", inject_after_s=options.inject_after_s,
-                       max_duration_s=options.max_duration_s)
+                       max_duration_s=options.max_duration_s, script_dirs=settings.script_dirs)
              for i, (path, loaded) in enumerate(chosen)]
     listener = listen(options.host, options.port)
     game = GameDay(directory, [Trainee.of(plan, dict(os.environ)) for plan in plans],
@@ -144,7 +147,7 @@ def _stack_cost(engine: DockerEngine, client: docker.DockerClient, host: EngineH
         return known
     work = settings.runs_dir / f".measure-{os.getpid()}"
     try:
-        cost = measure(engine, client, host, busiest, path.resolve(), work, say)
+        cost = measure(engine, client, host, busiest, path.resolve(), work, say, settings.script_dirs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     save_cost(settings.runs_dir, cost)

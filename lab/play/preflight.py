@@ -19,8 +19,7 @@ from pathlib import Path
 from lab.errors import InvalidInput
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.document import Scenario
-
-ALLOW_OPTION = "--allow-scripts-in"
+from lab.settings import ALLOW_SCRIPTS_OPTION
 
 
 def preflight(scenario: Scenario, allowed: tuple[Path, ...] = ()) -> None:
@@ -53,7 +52,7 @@ def _script_problem(path: Path, home: Path, allowed: tuple[Path, ...]) -> str | 
         if not any(resolved.is_relative_to(place) for place in places):
             shown = path if resolved == path else f"{path} (that is {resolved})"
             return (f"{shown} is outside {home}: a script must be in the directory of the file that names it, or in "
-                    f"one given with {ALLOW_OPTION}")
+                    f"one given with {ALLOW_SCRIPTS_OPTION}")
         if path.is_dir():
             return f"{path} is a directory, not a script"
         if not path.is_file():

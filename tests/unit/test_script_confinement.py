@@ -6,13 +6,18 @@ absolute when it ran, is only read, never run: reading it checks nothing of them
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lab.gameday.drills import DrillPlan
+from lab.gameday.engines import DockerEngine
 from lab.judge.recording import read_recording
-from tests.cli import lab_cli
+from lab.pytest_plugin import LabRunError, OutageLab
+from lab.scenario.reader import load
+from tests.cli import LAB, lab_cli
 from tests.unit.recordings import PASS, RECORDINGS
 from tests.unit.test_bad_input import SEED, assert_one_line
 
@@ -72,6 +77,35 @@ def test_the_allowed_directory_must_exist() -> None:
     """An --allow-scripts-in that is not a directory is refused in click's one line, exit 2."""
     assert_one_line(lab_cli("validate", "db-network-misconfig", "--allow-scripts-in", "/no/such/dir"), 2,
                     "Invalid value for '--allow-scripts-in': Directory '/no/such/dir' does not exist")
+
+
+def test_a_game_day_checks_the_scripts_and_its_drills_get_the_allowed_directory(tmp_path: Path) -> None:
+    """`lab gameday` refuses a script outside the scenario's directory before any engine is asked (not once per
+    trainee later); with --allow-scripts-in it goes on (exit 3 here: no Docker), and each trainee's drill is
+    started with the same directory allowed: that drill's own command accepts the script."""
+    shared = executable(tmp_path / "shared" / "fix.sh")
+    path = scenario_with_script(tmp_path / "incident", str(shared))
+    assert_one_line(lab_cli("gameday", "--scenario", str(path)), 2, f"{shared} is outside {tmp_path / 'incident'}")
+    allowed = lab_cli("gameday", "--scenario", str(path), "--allow-scripts-in", str(shared.parent))
+    assert allowed.returncode == 3 and "outside" not in allowed.stderr, allowed.stderr
+    plan = DrillPlan(1, "trainee-1", load(path), path, 1, DockerEngine("local"), tmp_path / "trainee-1",
+                     script_dirs=(shared.parent,))
+    drill = lab_cli(*plan.argv()[len(LAB):])
+    assert_one_line(drill, 3, "cannot reach the Docker daemon")
+    without = replace(plan, script_dirs=())
+    assert_one_line(lab_cli(*without.argv()[len(LAB):]), 2, f"{shared} is outside")
+
+
+def test_the_pytest_plugin_passes_the_allowed_directories_on(tmp_path: Path) -> None:
+    """`outage_lab.run(..., allow_scripts_in=[DIR])` lets a script in DIR run: without it the run is refused for
+    the script (exit 2), with it the run goes on to ask Docker (exit 3 here)."""
+    shared = executable(tmp_path / "shared" / "fix.sh")
+    path = scenario_with_script(tmp_path / "incident", str(shared))
+    lab = OutageLab(tmp_path / "runs")
+    with pytest.raises(LabRunError, match=r"exited 2: lab: error: .* is outside"):
+        lab.run(path)
+    with pytest.raises(LabRunError, match=r"exited 3: lab: error: cannot reach the Docker daemon"):
+        lab.run(path, allow_scripts_in=[shared.parent])
 
 
 def test_a_runbook_files_scripts_stay_in_its_own_directory(tmp_path: Path) -> None:
