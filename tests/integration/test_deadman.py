@@ -44,8 +44,8 @@ def fault_rule_present(engine: Engine, lab_images: LabImages, run_id: str) -> bo
             labels={**labels.run_labels(run_id, labels.ROLE_FAULT), labels.PROBE: "true"})
     except NotFound:
         return None
-    except APIError as exc:  # app-2 going away under the probe: its namespace cannot be joined any more
-        if "is not running" in str(exc) or "No such container" in str(exc):
+    except APIError as exc:  # app-2 stopped or removed under the probe: its namespace cannot be joined any more
+        if any(said in str(exc) for said in ("is not running", "non running container", "No such container")):
             return None
         raise
     return f"outage-lab:{run_id}:" in output.decode()
