@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.scenario.document import Scenario
+from lab.scenario.library import plays
 from lab.scenario.pacing import largest_allowed
-from lab.scenario.reader import load
 from lab.scenario.shaping import with_variant
 from lab.settings import BUILTIN_SCENARIOS
 from lab.stack.engine import Engine
@@ -23,25 +24,17 @@ from .helpers import checks_of, leftovers, summary_of
 pytestmark = pytest.mark.docker
 
 
-def library() -> list[tuple[str, str | None]]:
-    """(scenario, variant or None) for every scenario of the library and each of its variants."""
-    plays: list[tuple[str, str | None]] = []
-    for path in sorted(BUILTIN_SCENARIOS.glob("*.yaml")):
-        plays += [(path.stem, None)] + [(path.stem, v.name) for v in load(path).variants]
-    return plays
+PLAYS = plays((BUILTIN_SCENARIOS,))
 
 
-def largest_speed(name: str, variant: str | None) -> float:
-    scenario = load(BUILTIN_SCENARIOS / f"{name}.yaml")
-    return largest_allowed(scenario if variant is None else with_variant(scenario, variant))
-
-
-@pytest.mark.parametrize(("name", "variant"), library(), ids=lambda value: value or "as-written")
+@pytest.mark.parametrize(("scenario", "variant"), PLAYS,
+                         ids=[f"{scenario.name}-{variant or 'as-written'}" for scenario, variant in PLAYS])
 def test_a_library_scenario_passes_every_check_at_its_largest_speed(
-        name: str, variant: str | None, tmp_path: Path, engine: Engine, lab_images: LabImages,
+        scenario: Scenario, variant: str | None, tmp_path: Path, engine: Engine, lab_images: LabImages,
         capsys: pytest.CaptureFixture[str]) -> None:
     """`lab run NAME [--variant V] --speed LARGEST` exits 0, every check passes, nothing of the run is left."""
-    speed = largest_speed(name, variant)
+    name = scenario.name
+    speed = largest_allowed(scenario if variant is None else with_variant(scenario, variant))
     out = tmp_path / "run"
     result = lab_cli("run", name, *(["--variant", variant] if variant else []), "--speed", f"{speed:g}",
                      "--out", str(out))
