@@ -35,6 +35,9 @@ class Topology:
     """Services that are PostgreSQL servers (the targets of the database fault families)."""
     apps: tuple[str, ...] = ()
     """Services whose JSON log lines the recorder follows."""
+    tables: tuple[str, ...] = ()
+    """Tables (schema.table) known to be in its databases before a run: a fault naming another one is refused.
+    Empty when they are not known beforehand (a team's stack): the fault checks when it is applied."""
 
 
 def topology_of(info: ValidationInfo) -> Topology | None:

@@ -67,6 +67,9 @@ class HelperPlan:
       apply   put the fault in place (exit 0), or fail (any other code, output says why);
       revert  remove it (exit 0), say it was not there (exit 1), or fail (other); idempotent;
       verify  print what it sees; exit 0 if the fault is in effect, 1 if not, other codes if it cannot tell.
+    It may define a fourth:
+      hold    run about every half second while the fault is applied, its output unread: for a fault that must
+              keep acting to stay in effect (a limit the kernel takes only once the target's usage allows it).
     """
 
     name: str
@@ -88,6 +91,9 @@ class HelperPlan:
     namespace for that alone). What it changes there outlives a restart of the service, unlike a process or a
     network namespace: a stopped service does not mean the fault went."""
     user: str | None = None
+    engine: bool = False
+    """The helper gets the Docker engine's socket (as the run's reaper has it) to change the target's settings
+    through the engine's API, as `docker update` does: only the target's container, by id, labels checked first."""
 
     @property
     def pid_namespace_of(self) -> str | None:

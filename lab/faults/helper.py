@@ -17,6 +17,7 @@ The helper reverts, then exits, on its own when:
   - its time-to-live runs out (counted from the apply; an armed helper leaves after its arm timeout): the second
     line of defence, should the engine keep the stream open;
   - it gets SIGTERM (`docker stop`, the reaper).
+While a fault is applied, a family's `hold` function (if it has one) runs about every half second between lines.
 A probe (`oneshot`) runs the same functions once in a fresh container, in the target's namespaces as they are now:
 used when the helper is gone or sits in a namespace the target has left (a restarted target gets new ones).
 """
@@ -36,6 +37,7 @@ from lab.errors import FaultError
 from lab.faults.base import FaultTarget, HelperPlan
 from lab.stack import labels
 from lab.stack.attach import REPLY_TIMEOUT_S, Channel, Reply, StreamEnded, attach, remove_container
+from lab.stack.reaper import DEFAULT_SOCKET, engine_socket
 
 PREFIX = "outage-lab-helper"
 
@@ -72,8 +74,14 @@ fi
 now_us; deadline=$(( now + ARM_TIMEOUT_S * 1000000 ))
 say ready "$$"
 pending=
+holds=0; declare -F hold >/dev/null && holds=1
+next_hold=0
 while :; do
-  now_us; left=$(( deadline - now ))
+  now_us
+  if [ "$applied" = 1 ] && [ "$holds" = 1 ] && [ "$now" -ge "$next_hold" ]; then
+    run hold; now_us; next_hold=$(( now + 500000 ))
+  fi
+  left=$(( deadline - now ))
   if [ "$left" -le 0 ]; then
     if [ "$applied" = 1 ]; then finish ttl-expired; else finish arm-timeout; fi
   fi
@@ -162,6 +170,9 @@ def placement(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget
         namespace_pid = int(owner.attrs["State"]["Pid"])
     if plan.network is not None:
         options["network_mode"] = plan.network
+    if plan.engine:
+        options["binds"] = {engine_socket(): {"bind": DEFAULT_SOCKET, "mode": "rw"}}
+        options.setdefault("network_mode", "none")
     if plan.volumes_of is not None:
         options["volumes_from"] = [target.container(plan.volumes_of).id]
     else:

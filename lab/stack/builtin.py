@@ -23,9 +23,11 @@ APPS = ("app-1", "app-2", "app-3")
 SERVICES = (DB, *APPS, LB)
 DB_ADMIN, DB_NAME, DB_APP_ROLE = "lab", "orders", "orders_app"
 """The database's administrator (its password is random per run), the apps' database, and the apps' own role."""
+ORDERS_TABLE = "orders"
+"""The apps' one table (created by each app at its start, lab/dockerfiles/app/orders_app.py)."""
 SERVED_BY = "X-Served-By"
 """The header with which HAProxy names the replica that answered."""
-BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=(DB,), apps=APPS)
+BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=(DB,), apps=APPS, tables=(f"public.{ORDERS_TABLE}",))
 BUILTIN_STACK = StackSpec(
     compose_file=str(BUILTIN_COMPOSE_FILE), entry=Entry(service=LB, port=80), served_by_header=SERVED_BY,
     databases=(DatabaseAccess(service=DB, dbname=DB_NAME),), app_logs=AppLogs(services=APPS, format="lab-json"))

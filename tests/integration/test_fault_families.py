@@ -13,167 +13,47 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab.faults import build_fault, families
+from lab.errors import FaultError
 from lab.faults.base import FaultState
-from lab.faults.fault import Fault
 from lab.faults.target import StackTarget
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
-from lab.stack.builtin import BUILTIN_TOPOLOGY
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
+from .family_cases import (
+    CASES,
+    OBSERVE_S,
+    Case,
+    db_errors,
+    engine_events,
+    failed,
+    fault_for,
+    median_s,
+    observe,
+    probe,
+    restart_db,
+    wait_all_ready,
+    wait_ready,
+)
 from .helpers import NotYet
 
 pytestmark = pytest.mark.docker
-
-PROBE_TIMEOUT_S = 6.0
-OBSERVE_S = 7.0
-
-
-@dataclass(frozen=True)
-class Probe:
-    status: int | None
-    latency_s: float
-    body: str
-
-
-@dataclass(frozen=True)
-class Case:
-    """One family's fault and what it must do to the app: which replicas fail, which stay ready, and the error the
-    failing ones log (the exact psycopg text the lab records)."""
-
-    name: str
-    spec: dict[str, Any]
-    failing: tuple[str, ...]
-    app_error: str | None
-    healthy: tuple[str, ...] = ()
-    provoke: Callable[[Stack], None] | None = None
-    """What makes the fault show (e.g. pools reconnecting after a database restart)."""
-    verify_detail: str = ""
-    extra: Callable[[Stack, LabImages], None] | None = field(default=None)
-
-
-def restart_db(stack: Stack) -> None:
-    stack.container("db").restart(timeout=5)
-    stack.wait_healthy(("db",), timeout_s=60, poll_s=0.2)
-
-
-def db_answers_tcp_while_frozen(stack: Stack, lab_images: LabImages) -> None:
-    """The kernel still completes the TCP handshake on a stopped server's socket: a shallow check stays green."""
-    app1 = stack.container("app-1")
-    output = stack.client.containers.run(
-        lab_images.tools, ["bash", "-c", "timeout 2 bash -c 'exec 3<>/dev/tcp/db/5432' && echo open"], remove=True,
-        network_mode=f"container:{app1.id}", cap_drop=["ALL"],
-        labels={"outage-lab.managed": "true", "outage-lab.run": stack.run_id, "outage-lab.role": "fault",
-                "outage-lab.probe": "true"})
-    assert output.decode().strip() == "open"
-
-
-CASES = [
-    Case("packet-drop", {"kind": "packet-drop", "target": "app-2", "destination": "db", "port": 5432},
-         failing=("app-2",), healthy=("app-1", "app-3"), app_error="timeout", verify_detail="silent"),
-    Case("reject", {"kind": "reject", "target": "app-2", "destination": "db", "port": 5432},
-         failing=("app-2",), healthy=("app-1", "app-3"), app_error="Connection refused", verify_detail="REJECT"),
-    Case("blackhole-route", {"kind": "blackhole-route", "target": "app-2", "destination": "db",
-                             "route_type": "unreachable"},
-         failing=("app-2",), healthy=("app-1",), app_error="No route to host", verify_detail="unreachable"),
-    Case("partition", {"kind": "partition", "target": "db", "apart_from": ["app-1", "app-3"]},
-         failing=("app-1", "app-3"), healthy=("app-2",), app_error="timeout"),
-    Case("dns-misdirect", {"kind": "dns-misdirect", "target": "app-2", "name": "db"},
-         failing=("app-2",), healthy=("app-1", "app-3"), app_error="Name or service not known",
-         provoke=restart_db, verify_detail="NXDOMAIN"),
-    Case("freeze", {"kind": "freeze", "target": "db"}, failing=("app-1",), app_error=None,
-         verify_detail="processes stopped", extra=db_answers_tcp_while_frozen),
-    Case("db-connection-limit", {"kind": "db-connection-limit", "target": "db", "role": "orders_app", "limit": 0},
-         failing=("app-1", "app-2", "app-3"), app_error='too many connections for role "orders_app"',
-         verify_detail="connection limit of orders_app is 0"),
-    Case("db-access-rule", {"kind": "db-access-rule", "target": "db", "client": "app-2"},
-         failing=("app-2",), healthy=("app-1", "app-3"), app_error="pg_hba.conf rejects connection",
-         verify_detail="reject"),
-]
 
 
 @pytest.fixture(scope="module")
 def shared_stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
     with engine.stack(images=lab_images) as running:
         yield running
-
-
-def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fault_id: str) -> Fault:
-    spec = families()[document["kind"]].spec.model_validate({"id": fault_id, **document},
-                                                             context={"topology": BUILTIN_TOPOLOGY})
-    return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
-
-
-def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return Probe(response.status, time.monotonic() - started, response.read().decode(errors="replace"))
-    except urllib.error.HTTPError as exc:
-        return Probe(exc.code, time.monotonic() - started, exc.read().decode(errors="replace"))
-    except OSError as exc:
-        return Probe(None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
-
-
-def observe(stack: Stack, replicas: tuple[str, ...], seconds: float) -> dict[str, list[Probe]]:
-    """Ask each replica's /readyz (it touches the database) again and again for `seconds`."""
-    urls = stack.endpoints().app_urls
-    seen: dict[str, list[Probe]] = {name: [] for name in replicas}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for name in replicas:
-            seen[name].append(probe(f"{urls[name]}/readyz"))
-    return seen
-
-
-def db_errors(stack: Stack, replica: str, since: datetime) -> list[str]:
-    """The database errors a replica logged since `since` (its JSON lines, as the recorder reads them)."""
-    lines = stack.container(replica).logs(since=since, stdout=True, stderr=False).decode(errors="replace")
-    found = []
-    for line in lines.splitlines():
-        if line.startswith("{"):
-            entry = json.loads(line)
-            if entry.get("event") == "db_error":
-                found.append(f"{entry['error_class']}: {entry['message']}")
-    return found
-
-
-def engine_events(stack: Stack, since: datetime, filters: dict[str, str]) -> list[dict[str, Any]]:
-    """The engine's container events since `since` (to now) that match `filters`."""
-    until = datetime.now(UTC) + timedelta(seconds=1)
-    stream = stack.client.events(since=since - timedelta(seconds=1), until=until, decode=True,
-                                 filters={"type": "container", **filters})
-    return [event for event in stream if event.get("timeNano", 0) >= since.timestamp() * 1e9]
-
-
-def wait_all_ready(stack: Stack, timeout_s: float = 45) -> None:
-    wait_ready(stack, tuple(stack.endpoints().app_urls), timeout_s)
-
-
-def wait_ready(stack: Stack, replicas: tuple[str, ...], timeout_s: float = 45) -> None:
-    urls = stack.endpoints().app_urls
-
-    def ready() -> None:
-        statuses = {name: probe(f"{urls[name]}/readyz").status for name in replicas}
-        if any(status != 200 for status in statuses.values()):
-            raise NotYet(str(statuses))
-
-    Retrying(stop=stop_after_delay(timeout_s), wait=wait_fixed(0.5), retry=retry_if_exception_type(NotYet),
-             reraise=True)(ready)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -198,7 +78,7 @@ def test_family_applied_seen_by_users_verified_and_reverted(
             wait_ready(shared_stack, case.healthy)  # the provocation's own blip is not the fault's doing
         if case.extra is not None:
             case.extra(shared_stack, lab_images)
-        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S)
+        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S, case.path)
     finally:
         removing = datetime.now(UTC)
         outcome, after = fault.remove()  # as a run's revert steps and its cleanup do
@@ -207,20 +87,26 @@ def test_family_applied_seen_by_users_verified_and_reverted(
     assert probes == [], "the helpers that reverted the fault should have said it was gone"
     assert not fault.verify().applied  # and a fresh probe, now that the helpers have left, agrees
     for name in case.failing:
-        assert any(p.status != 200 for p in seen[name]), f"{name} never failed: {seen[name]}"
+        if case.slow_s is None:
+            assert any(failed(p) for p in seen[name]), f"{name} never failed: {seen[name]}"
+        else:
+            assert median_s(seen[name]) >= case.slow_s, f"{name} was not slow: {seen[name]}"
     for name in case.healthy:
-        assert all(p.status == 200 for p in seen[name][1:]), f"{name} failed too: {seen[name]}"
+        assert not any(failed(p) for p in seen[name][1:]), f"{name} failed too: {seen[name]}"
+        if case.slow_s is not None:
+            assert median_s(seen[name]) < case.slow_s / 2, f"{name} was slow too: {seen[name]}"
     errors = [error for name in case.failing for error in db_errors(shared_stack, name, since)]
     if case.app_error is not None:
         assert any(case.app_error in error for error in errors), errors
     wait_all_ready(shared_stack)
-    failed = [p for name in case.failing for p in seen[name] if p.status != 200]
+    failures = [p for name in case.failing for p in seen[name] if failed(p)]
+    hit = failures or [p for name in case.failing for p in seen[name]]
     with capsys.disabled():
         shown = next((error for error in errors if case.app_error and case.app_error in error),
-                     errors[0] if errors else failed[0].body[:160])
+                     errors[0] if errors else hit[0].body[:160])
         print(f"\n[{case.name}] applied in {applied_s * 1000:.0f} ms ({said}); failing replicas: "
-              f"{len(failed)} failed probes, median {sorted(p.latency_s for p in failed)[len(failed) // 2]:.2f} s; "
-              f"app error: {shown}; revert: {outcome}")
+              f"{len(failures)} of {sum(len(seen[name]) for name in case.failing)} probes failed, median "
+              f"{median_s(hit):.2f} s; app error: {shown}; revert: {outcome}")
 
 
 CONNECTS = 100
@@ -348,6 +234,25 @@ def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, 
         tools("iptables", "-D", *rule)
 
 
+def test_an_engine_helper_leaves_a_container_without_the_runs_labels_alone(shared_stack: Stack,
+                                                                          lab_images: LabImages) -> None:
+    """A cpu-limit planned against a container that does not carry the run's labels (here: one this test starts,
+    labelled for another run) is refused by the helper before any change, and that container's quota stays."""
+    other = shared_stack.client.containers.run(
+        lab_images.tools, ["sleep", "120"], detach=True, network_mode="none",
+        labels={labels.MANAGED: "true", labels.RUN: "someone-elses-run"})
+    try:
+        fault = fault_for(shared_stack, lab_images, {"kind": "cpu-limit", "target": "app-2", "cpus": 0.5},
+                          "test-foreign")
+        fault._plans = [replace(plan, env={**plan.env, "CONTAINER": other.id}) for plan in fault.plans()]
+        with pytest.raises(FaultError, match=r"does not carry run .* labels: not touched"):
+            fault.apply()
+        other.reload()
+        assert other.attrs["HostConfig"]["CpuQuota"] == 0 and other.attrs["HostConfig"]["NanoCpus"] == 0
+    finally:
+        other.remove(force=True)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
     shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
@@ -366,7 +271,15 @@ def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
         line = holder.stdout.readline()
         assert line.strip() == "applied", holder.stderr.read() if holder.stderr else line
         observer = fault_for(shared_stack, lab_images, case.spec, fault_id)  # same mark: sees the holder's fault
-        assert observer.verify().applied
+        if case.provoke is not None:
+            case.provoke(shared_stack)
+
+        def seen_applied() -> None:
+            if not observer.verify().applied:
+                raise NotYet("not seen applied")
+
+        Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
+                 reraise=True)(seen_applied)
         holder.kill()
         killed = time.monotonic()
         holder.wait(timeout=10)

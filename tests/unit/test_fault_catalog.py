@@ -13,6 +13,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 import pytest
@@ -32,7 +33,7 @@ from tests.cli import lab_cli
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",
-                  "db-connection-limit", "db-access-rule"}
+                  "db-connection-limit", "db-access-rule", "cpu-limit", "memory-limit", "db-lock"}
 
 
 def with_fault(fault: dict[str, Any]) -> str:
@@ -90,6 +91,16 @@ def test_each_familys_example_is_a_valid_fault_on_the_builtin_stack(kind: str) -
         ({"kind": "blackhole-route", "target": "app-2", "destination": "db", "route_type": "void"},
          "faults[0].route_type: unknown value 'void'"),
         ({"kind": "freeze", "target": "app-2", "ttl_s": 0}, "faults[0].ttl_s: must be greater than 0, got 0"),
+        ({"kind": "cpu-limit", "target": "app-2", "cpus": 0}, "faults[0].cpus: must be at least 0.01, got 0"),
+        ({"kind": "cpu-limit", "target": "app-2", "cpus": -1}, "faults[0].cpus: must be at least 0.01, got -1"),
+        ({"kind": "memory-limit", "target": "app-2", "limit_mib": 5},
+         "faults[0].limit_mib: must be at least 6, got 5"),
+        ({"kind": "db-lock", "target": "db", "table": "payments"},
+         "faults[0].table: no table public.payments in the stack's database (known: public.orders)"),
+        ({"kind": "db-lock", "target": "db", "table": "orders; drop table orders"}, "faults[0].table: must match"),
+        ({"kind": "db-lock", "target": "app-1", "table": "orders"},
+         "faults[0].target: 'app-1' is not a PostgreSQL service (databases: db)"),
+        ({"kind": "db-lock", "target": "db", "table": "orders", "mode": "row"}, "faults[0].mode: unknown value 'row'"),
     ],
 )
 def test_a_familys_bad_parameter_is_named_by_its_field(fault: dict[str, Any], expected: str) -> None:
@@ -102,6 +113,9 @@ class FakeTarget(FaultTarget):
     """Answers a family's planning questions with made-up values: enough to get its helper scripts."""
 
     run_id, project, tools_image = "run", "project", "tools-image"
+
+    def container(self, service: str) -> Any:
+        return SimpleNamespace(id=f"container-of-{service}")
 
     def address(self, service: str, seen_from: str) -> str:
         return "10.0.0.9"
@@ -176,11 +190,16 @@ verify() { if grep -q applied "$STATE" 2>/dev/null; then echo "in place"; return
 """
 
 
-def start_driver(tmp_path: Path, ttl_s: int = 600, arm_timeout_s: int = 600,
-                 trace: IO[str] | None = None) -> tuple[subprocess.Popen[str], Path]:
+HOLDING_FAMILY = FAKE_FAMILY + r"""
+hold() { echo held >>"$STATE.holds"; }
+"""
+
+
+def start_driver(tmp_path: Path, ttl_s: int = 600, arm_timeout_s: int = 600, trace: IO[str] | None = None,
+                 script: str = FAKE_FAMILY) -> tuple[subprocess.Popen[str], Path]:
     """A driver, armed; with `trace`, bash writes there each command it runs (xtrace), which shows what it is doing."""
     state = tmp_path / "state"
-    env = {"PATH": os.environ["PATH"], "FAULT_SCRIPT": FAKE_FAMILY, "PREFIX": PREFIX, "MARK": "m", "STATE": str(state),
+    env = {"PATH": os.environ["PATH"], "FAULT_SCRIPT": script, "PREFIX": PREFIX, "MARK": "m", "STATE": str(state),
            "TTL_S": str(ttl_s), "ARM_TIMEOUT_S": str(arm_timeout_s)}
     if trace is not None:
         env |= {"SHELLOPTS": "xtrace", "BASH_XTRACEFD": str(trace.fileno())}
@@ -306,6 +325,36 @@ def test_a_command_cut_by_the_drivers_read_timeout_is_still_one_command(tmp_path
             assert reads_begun(trace) >= before + 3
     assert say(process, "ly") == f"{PREFIX} applied put in place"
     assert say(process, "exit") == f"{PREFIX} reverted removed"
+
+
+def test_a_familys_hold_runs_while_its_fault_is_applied_and_only_then(tmp_path: Path) -> None:
+    """`hold` (a limit the kernel takes only later) runs again and again once the fault is applied, never while
+    the helper is armed, and stops with the revert."""
+    trace = tmp_path / "trace"
+    holds = tmp_path / "state.holds"
+
+    def held() -> int:
+        return len(holds.read_text().split()) if holds.exists() else 0
+
+    def slices_pass(count: int) -> None:
+        before = reads_begun(trace)
+        for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.05), reraise=True):
+            with attempt:
+                assert reads_begun(trace) >= before + count
+
+    with trace.open("w") as trace_file:
+        process, _state = start_driver(tmp_path, trace=trace_file, script=HOLDING_FAMILY)
+    slices_pass(2)
+    assert held() == 0
+    assert say(process, "apply") == f"{PREFIX} applied put in place"
+    for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.05), reraise=True):
+        with attempt:
+            assert held() >= 3
+    assert say(process, "revert") == f"{PREFIX} reverted removed"
+    after_revert = held()
+    slices_pass(3)
+    assert held() == after_revert
+    assert say(process, "exit") == f"{PREFIX} exited requested"
 
 
 def test_channel_reads_docker_frames_and_skips_stderr_and_other_lines() -> None:
