@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.deadman import deadman
+from bench.delay import latency_precision
 from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
 from bench.skew import scheduler_skew
@@ -25,7 +26,7 @@ from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = {"skew", "stack", "injection", "families", "load", "run", "deadman", "stability"}
+SECTIONS = {"skew", "stack", "injection", "families", "latency", "load", "run", "deadman", "stability"}
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
@@ -69,7 +70,7 @@ def main() -> None:
     if "stack" in sections:
         console.print("stack up/down ...")
         results["stack"] = up_down(engine, lab_images, trials=max(2, args.trials // 3))
-    if sections & {"injection", "families", "load"}:
+    if sections & {"injection", "families", "latency", "load"}:
         with engine.stack(images=lab_images, owner=owner_token()) as stack:
             if "load" in sections:
                 console.print("idle stack ...")
@@ -80,6 +81,9 @@ def main() -> None:
             if "families" in sections:
                 console.print("fault families: apply / verify / revert ...")
                 results["families"] = family_latency(stack, lab_images.tools, max(3, args.trials // 2))
+            if "latency" in sections:
+                console.print("latency family: delay added per query round trip ...")
+                results["latency"] = latency_precision(stack, lab_images)
             if "load" in sections:
                 console.print("load: the lab's generator and wrk side by side ...")
                 results["load"] = side_by_side(stack, lab_images.tools, tuple(args.rates), args.load_seconds)
@@ -146,6 +150,11 @@ def show(console: Console, results: dict[str, Any]) -> None:
     for kind, phases in results.get("families", {}).items():
         for phase in ("apply", "verify", "revert"):
             table.add_row(f"{kind}: {phase}", *ms(phases[phase]))
+    for row in results.get("latency", []):
+        stats = row.get("added_ms") or row["query_ms"]
+        what = (f"latency {row['delay_ms']:g} ms, jitter {row['jitter_ms']:g} ms: added per query" if "added_ms" in row
+                else "one query's round trip, no fault")
+        table.add_row(what, *(f"{stats[key]:.1f}" for key in ("min", "median", "p99", "max")))
     for stage, measured in results.get("deadman", {}).items():
         if measured["fault_gone"]:
             table.add_row(f"kill -9 at {stage}: fault gone ({measured['kills']} kills)", *ms(measured["fault_gone"]))

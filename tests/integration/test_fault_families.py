@@ -187,6 +187,36 @@ def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images
               f"capped at 8 kbit/s (app-1 meanwhile: {other * 1000:.0f} ms)")
 
 
+def test_latency_adds_its_delay_once_per_query_on_connections_already_open(
+        shared_stack: Stack, lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+    """200 ms on app-2's packets to the database: each /readyz (one query, on a connection its pool opened long
+    before the fault) takes the delay once (per round trip: not per packet, not twice), and a jitter of 50 ms
+    spreads it; app-1 is untouched."""
+    wait_all_ready(shared_stack)
+    before = observe(shared_stack, ("app-2",), 2)["app-2"]
+    added: dict[str, list[float]] = {}
+    for jitter_ms in (0, 50):
+        fault = fault_for(shared_stack, lab_images, {"kind": "latency", "target": "app-2", "destination": "db",
+                                                     "port": 5432, "delay_ms": 200, "jitter_ms": jitter_ms},
+                          f"test-latency-{jitter_ms}")
+        try:
+            fault.apply()
+            seen = observe(shared_stack, ("app-2", "app-1"), 4)
+        finally:
+            fault.revert()
+        assert not any(failed(p) for p in seen["app-2"] + seen["app-1"]), seen
+        assert median_s(seen["app-1"]) < 0.05, seen["app-1"]
+        added[f"jitter {jitter_ms} ms"] = sorted(p.latency_s - median_s(before) for p in seen["app-2"])
+    steady = added["jitter 0 ms"]
+    assert 0.19 <= steady[len(steady) // 2] <= 0.26, steady
+    spread = added["jitter 50 ms"]
+    assert spread[-1] - spread[0] >= 0.04 and 0.15 <= spread[len(spread) // 2] <= 0.26, spread
+    with capsys.disabled():
+        print("\n[latency 200 ms] added to app-2's /readyz (one query): " + "; ".join(
+            f"{name}: median {values[len(values) // 2] * 1000:.1f} ms, {values[0] * 1000:.1f}-"
+            f"{values[-1] * 1000:.1f} ms over {len(values)}" for name, values in added.items()))
+
+
 def test_an_access_rule_outlives_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
     """pg_hba.conf is a file in the database's container: a restart (a new PID namespace; the helper that joined the
     old one is gone with it) keeps the rule, the fault still says it is in effect (no false loss for the fault

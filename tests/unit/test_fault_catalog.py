@@ -33,7 +33,8 @@ from tests.cli import lab_cli
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",
-                  "db-connection-limit", "db-access-rule", "cpu-limit", "memory-limit", "db-lock"}
+                  "db-connection-limit", "db-access-rule", "cpu-limit", "memory-limit", "db-lock",
+                  "latency"}
 
 
 def with_fault(fault: dict[str, Any]) -> str:
@@ -101,6 +102,14 @@ def test_each_familys_example_is_a_valid_fault_on_the_builtin_stack(kind: str) -
         ({"kind": "db-lock", "target": "app-1", "table": "orders"},
          "faults[0].target: 'app-1' is not a PostgreSQL service (databases: db)"),
         ({"kind": "db-lock", "target": "db", "table": "orders", "mode": "row"}, "faults[0].mode: unknown value 'row'"),
+        ({"kind": "latency", "target": "app-2", "destination": "db", "delay_ms": 0},
+         "faults[0].delay_ms: must be greater than 0, got 0"),
+        ({"kind": "latency", "target": "app-2", "destination": "db", "delay_ms": 60001},
+         "faults[0].delay_ms: must be at most 60000, got 60001"),
+        ({"kind": "latency", "target": "app-2", "destination": "db", "delay_ms": 100, "jitter_ms": 150},
+         "faults[0].jitter_ms: must be at most delay_ms (100), got 150"),
+        ({"kind": "latency", "target": "app-2", "destination": "db", "delay_ms": 100, "distribution": "pareto"},
+         "faults[0].distribution: unknown value 'pareto'"),
     ],
 )
 def test_a_familys_bad_parameter_is_named_by_its_field(fault: dict[str, Any], expected: str) -> None:

@@ -86,7 +86,7 @@ def test_context_digest_ignores_python_byte_code(tmp_path: Path) -> None:
 
 
 def test_run_ids_are_valid_compose_project_names_and_unique() -> None:
-    """Compose wants lowercase letters, digits, dashes; two ids made in the same second differ."""
+    """Compose wants lowercase letters, digits, dashes; 50 ids made in the same second all differ."""
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
     for run_id in ids:
