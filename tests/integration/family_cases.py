@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab.faults import build_fault, families
 from lab.faults.fault import Fault
 from lab.faults.target import StackTarget
-from lab.stack.builtin import BUILTIN_TOPOLOGY
+from lab.stack.builtin import APPS, BUILTIN_TOPOLOGY
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
@@ -201,15 +201,16 @@ def engine_events(stack: Stack, since: datetime, filters: dict[str, str]) -> lis
     return [event for event in stream if event.get("timeNano", 0) >= since.timestamp() * 1e9]
 
 
-def wait_all_ready(stack: Stack, timeout_s: float = 45) -> None:
-    wait_ready(stack, tuple(stack.endpoints().app_urls), timeout_s)
+def wait_all_ready(stack: Stack, timeout_s: float = 90) -> None:
+    """Every replica of the built-in stack ready: one that is down has no published port, and is waited for (a
+    crash loop's restart may be 25 s away)."""
+    wait_ready(stack, APPS, timeout_s)
 
 
 def wait_ready(stack: Stack, replicas: tuple[str, ...], timeout_s: float = 45) -> None:
-    urls = stack.endpoints().app_urls
-
     def ready() -> None:
-        statuses = {name: probe(f"{urls[name]}/readyz").status for name in replicas}
+        urls = stack.endpoints().app_urls  # again each time: a restarted replica has another host port
+        statuses = {name: probe(f"{urls[name]}/readyz").status if name in urls else "down" for name in replicas}
         if any(status != 200 for status in statuses.values()):
             raise NotYet(str(statuses))
 
