@@ -6,6 +6,7 @@ the generator on time; a FAIL that a rerun turns into a PASS is a flipping verdi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,10 @@ def one_core_busy() -> Iterator[None]:
         spinner.wait()
 
 
+FAILED_RUNS = Path(__file__).resolve().parent / "results" / "failed-runs"
+"""Where the recordings of the runs whose verdict was not PASS are kept."""
+
+
 def play(name: str, variant: str | None, speed: float) -> dict[str, Any]:
     """One `lab run`: its exit code, verdict and the checks that failed."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,6 +51,10 @@ def play(name: str, variant: str | None, speed: float) -> dict[str, Any]:
             summary = json.loads((out / "summary.json").read_text())
         except (OSError, ValueError):
             return {"exit_code": done.returncode, "verdict": "no summary", "failed": [done.stderr.strip()[-200:]]}
+        if summary["verdict"] != "pass":  # kept: a verdict that flips is explained from its recording
+            kept = FAILED_RUNS / f"{summary['run_id']}-{name}"
+            shutil.copytree(out, kept)
+            summary["checks"].append({"name": "recording", "passed": False, "detail": str(kept)})
     return {"exit_code": done.returncode, "verdict": summary["verdict"],
             "failed": [f"{c['name']}: {c['detail']}" for c in summary["checks"] if not c["passed"]]}
 
