@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bench.injection import example_fault
 from bench.stats import summarize
-from lab.faults import build_fault, families
-from lab.faults.target import StackTarget
 from lab.stack import labels
-from lab.stack.builtin import BUILTIN_TOPOLOGY, DB
+from lab.stack.builtin import DB
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
@@ -39,11 +38,8 @@ def latency_precision(stack: Stack, lab_images: LabImages) -> list[dict[str, Any
     rows = [{"delay_ms": 0.0, "jitter_ms": 0.0, "query_ms": summarize([t * 1000 for t in baseline], "ms")}]
     for delay_ms in SETTINGS_MS:
         for jitter_share in (0.0, 0.1) if delay_ms >= 10 else (0.0,):
-            document = {"kind": "latency", "target": "app-2", "destination": DB, "port": 5432,
-                        "delay_ms": delay_ms, "jitter_ms": delay_ms * jitter_share}
-            spec = families()["latency"].spec.model_validate(
-                {"id": f"bench-latency-{len(rows)}", **document}, context={"topology": BUILTIN_TOPOLOGY})
-            fault = build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
+            fault = example_fault(stack, lab_images.tools, "latency", f"bench-latency-{len(rows)}",
+                                  delay_ms=delay_ms, jitter_ms=delay_ms * jitter_share)
             try:
                 fault.apply()
                 times = query_times_s(stack, lab_images, 20 if delay_ms >= 500 else 60)

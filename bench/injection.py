@@ -35,9 +35,11 @@ def _run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
-def example_fault(stack: Stack, tools_image: str, kind: str, fault_id: str) -> Fault:
+def example_fault(stack: Stack, tools_image: str, kind: str, fault_id: str, **changes: Any) -> Fault:
+    """The family's example on the built-in stack, with `changes` to its parameters."""
     family = families()[kind]
-    spec = family.spec.model_validate({"id": fault_id, **family.example}, context={"topology": BUILTIN_TOPOLOGY})
+    spec = family.spec.model_validate({"id": fault_id, **family.example, **changes},
+                                      context={"topology": BUILTIN_TOPOLOGY})
     return build_fault(spec, StackTarget(stack, tools_image), ttl_s=600)
 
 

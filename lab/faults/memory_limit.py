@@ -80,11 +80,10 @@ revert() {
   echo "memory limit of $SERVICE back to $shown"
 }
 verify() {
-  local now memory swap state; now=$(limits) || { echo "$now"; return 2; }
-  read -r memory swap <<<"$now"
-  state=$(engine GET "/containers/$CONTAINER/json" \
-          | jq -r '"\(.State.Status), OOMKilled \(.State.OOMKilled), restarts \(.RestartCount)"')
-  echo "memory limit of $SERVICE: $(mib "$memory"); $state"
+  local seen memory; seen=$(inspect_ours) || { echo "$seen"; return 2; }
+  memory=$(jq -r '.HostConfig.Memory // 0' <<<"$seen")
+  echo "memory limit of $SERVICE: $(mib "$memory");" \
+       "$(jq -r '"\(.State.Status), OOMKilled \(.State.OOMKilled), restarts \(.RestartCount)"' <<<"$seen")"
   ours "$memory"
 }
 """
