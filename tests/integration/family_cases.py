@@ -52,6 +52,8 @@ class Case:
     extra: Callable[[Stack, LabImages], None] | None = field(default=None)
     path: str = "/readyz"
     """What the replicas are asked (it must touch what the fault breaks)."""
+    write: bool = False
+    """The replicas are asked to write (`path` is POSTed a new order) rather than read."""
     slow_s: float | None = None
     """The failing replicas' users see slowness rather than errors: their median answer takes at least this long."""
 
@@ -76,9 +78,11 @@ def oom_killed(stack: Stack, replica: str, times: int = 1) -> None:
              reraise=True)(killed)
 
 
-def crash_loops(stack: Stack, lab_images: LabImages) -> None:
+def crash_loops(stack: Stack) -> None:
     """Restarted by its restart policy, app-2 comes back under the lowered limit and is killed again; the limit
-    follows it down to the fault's own 16 MiB, which the kernel refused while it held more."""
+    follows it down to the fault's own 16 MiB, which the kernel refused while it held more. (Only then does a
+    fresh probe's verify know the limit for the fault's: the lowest the kernel took on the way is known to the
+    helper that set it alone.)"""
     oom_killed(stack, "app-2", times=2)
 
     def at_the_faults_limit() -> None:
@@ -104,6 +108,14 @@ def db_answers_tcp_while_frozen(stack: Stack, lab_images: LabImages) -> None:
         labels={"outage-lab.managed": "true", "outage-lab.run": stack.run_id, "outage-lab.role": "fault",
                 "outage-lab.probe": "true"})
     assert output.decode().strip() == "open"
+
+
+def reads_go_on(stack: Stack, lab_images: LabImages) -> None:
+    """A full disk fails writes only: every replica still reads (an order, or that there is none) and says it is
+    ready."""
+    urls = stack.endpoints().app_urls
+    answers = [probe(f"{urls[name]}{path}") for name in APPS for path in ("/readyz", "/orders/1")]
+    assert not any(failed(answer) for answer in answers), answers
 
 
 CASES = [
@@ -132,13 +144,15 @@ CASES = [
          verify_detail="quota 1000 of 100000 us"),
     Case("memory-limit", {"kind": "memory-limit", "target": "app-2", "limit_mib": 16},
          failing=("app-2",), healthy=("app-1", "app-3"), app_error=None, verify_detail="memory limit of app-2",
-         provoke=lambda stack: oom_killed(stack, "app-2"), extra=crash_loops),
+         provoke=crash_loops),
     Case("latency", {"kind": "latency", "target": "app-2", "destination": "db", "port": 5432, "delay_ms": 300},
          failing=("app-2",), healthy=("app-1", "app-3"), app_error=None, slow_s=0.25,
          verify_detail="-j NFQUEUE --queue-num"),
     Case("db-lock", {"kind": "db-lock", "target": "db", "table": "orders"},
          failing=("app-1", "app-3"), app_error="canceling statement due to statement timeout", path="/orders/1",
          verify_detail="1 lock(s) on public.orders held by"),
+    Case("disk-full", {"kind": "disk-full", "target": "db"}, failing=APPS, path="/orders", write=True,
+         app_error="No space left on device", verify_detail="holds", extra=reads_go_on),
 ]
 
 
@@ -148,10 +162,15 @@ def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fau
     return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
 
 
-def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
+ORDER = json.dumps({"item": "probe", "quantity": 1}).encode()
+
+
+def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S, write: bool = False) -> Probe:
+    """GET `url`, or POST it a new order if `write`."""
     started = time.monotonic()
+    request = urllib.request.Request(url, data=ORDER if write else None, method="POST" if write else "GET")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return Probe(response.status, time.monotonic() - started, response.read().decode(errors="replace"))
     except urllib.error.HTTPError as exc:
         return Probe(exc.code, time.monotonic() - started, exc.read().decode(errors="replace"))
@@ -159,16 +178,17 @@ def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
         return Probe(None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
 
 
-def observe(stack: Stack, replicas: tuple[str, ...], seconds: float, path: str = "/readyz") -> \
+def observe(stack: Stack, replicas: tuple[str, ...], seconds: float, path: str = "/readyz", write: bool = False) -> \
         dict[str, list[Probe]]:
-    """Ask each replica `path` (/readyz touches the database) again and again for `seconds`."""
+    """Ask each replica `path` (/readyz touches the database; POSTed if `write`) again and again for `seconds`."""
     seen: dict[str, list[Probe]] = {name: [] for name in replicas}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         urls = stack.endpoints().app_urls  # again each round: a replica that restarted has another host port
         for name in replicas:
             url = urls.get(name)
-            seen[name].append(probe(f"{url}{path}") if url else Probe(None, 0.0, "not running (no published port)"))
+            seen[name].append(probe(f"{url}{path}", write=write) if url else
+                              Probe(None, 0.0, "not running (no published port)"))
     return seen
 
 

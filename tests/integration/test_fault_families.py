@@ -26,6 +26,7 @@ from lab.faults.base import FaultState
 from lab.faults.target import StackTarget
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
+from lab.stack.builtin import APPS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
@@ -78,7 +79,7 @@ def test_family_applied_seen_by_users_verified_and_reverted(
             wait_ready(shared_stack, case.healthy)  # the provocation's own blip is not the fault's doing
         if case.extra is not None:
             case.extra(shared_stack, lab_images)
-        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S, case.path)
+        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S, case.path, case.write)
     finally:
         removing = datetime.now(UTC)
         outcome, after = fault.remove()  # as a run's revert steps and its cleanup do
@@ -238,6 +239,57 @@ def test_an_access_rule_outlives_a_database_restart(shared_stack: Stack, lab_ima
     assert "db: removed" in outcome, outcome
     assert not fault.verify().applied
     wait_all_ready(shared_stack)
+
+
+def test_a_full_disk_and_the_data_outlive_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
+    """The database's data directory is a tmpfs whose cluster the entrypoint saves at a stop and puts back at the
+    start, then the fill file as far as it fits: a full disk is full again after a restart, so the server cannot
+    even write its lock file and stays down (refused connections) while the container retries it. The revert
+    reaches the restarted database's filesystem, the server comes back, and an order written before is there."""
+    wait_all_ready(shared_stack)
+    url = shared_stack.endpoints().app_urls["app-1"]
+    written = probe(f"{url}/orders", write=True)
+    assert written.status == 201, written
+    order = json.loads(written.body)["id"]
+    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db"}, "test-disk-restart")
+    try:
+        fault.apply()
+        shared_stack.container("db").restart(timeout=5)
+        state = fault.verify()
+        assert state.applied, state.detail
+
+        def down_for_want_of_space() -> None:
+            logs = shared_stack.container("db").logs(tail=20).decode(errors="replace")
+            if 'could not write lock file "postmaster.pid": No space left on device' not in logs:
+                raise NotYet(logs)
+
+        Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
+                 reraise=True)(down_for_want_of_space)
+        seen = observe(shared_stack, APPS, 2, "/orders/1")
+        assert all(failed(p) for name in APPS for p in seen[name][1:]), seen
+    finally:
+        outcome = fault.revert()
+    assert "db: removed" in outcome, outcome
+    assert not fault.verify().applied
+    shared_stack.wait_healthy(("db",), timeout_s=30, poll_s=0.2)
+    wait_all_ready(shared_stack)
+    read = probe(f"{shared_stack.endpoints().app_urls['app-2']}/orders/{order}")
+    assert read.status == 200 and json.loads(read.body)["id"] == order, read
+    assert probe(f"{url}/orders", write=True).status == 201
+
+
+def test_disk_full_refuses_a_filesystem_larger_than_its_bound(shared_stack: Stack, lab_images: LabImages) -> None:
+    """Above max_size_mib (the built-in database's tmpfs holds 192 MiB) nothing is written: the apply fails with the
+    reason and the fault is not in effect."""
+    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db", "max_size_mib": 100},
+                      "test-disk-bound")
+    try:
+        with pytest.raises(FaultError, match=r"refused: the filesystem of /var/lib/postgresql/data holds 192 MiB, "
+                                             r"more than max_size_mib \(100 MiB\)"):
+            fault.apply()
+        assert not fault.verify().applied
+    finally:
+        fault.remove()
 
 
 def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, lab_images: LabImages) -> None:
