@@ -152,8 +152,9 @@ def show(console: Console, results: dict[str, Any]) -> None:
             table.add_row(f"{kind}: {phase}", *ms(phases[phase]))
     for row in results.get("latency", []):
         stats = row.get("added_ms") or row["query_ms"]
-        what = (f"latency {row['delay_ms']:g} ms, jitter {row['jitter_ms']:g} ms: added per query" if "added_ms" in row
-                else "one query's round trip, no fault")
+        what = (f"latency {row['delay_ms']:g} ms, jitter {row['jitter_ms']:g} ms: added per query ("
+                f"{row['released_over_1ms_late']} of {row['packets_held']} packets released >1 ms late)"
+                if "added_ms" in row else "one query's round trip, no fault")
         table.add_row(what, *(f"{stats[key]:.1f}" for key in ("min", "median", "p99", "max")))
     for stage, measured in results.get("deadman", {}).items():
         if measured["fault_gone"]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
 from bench.injection import example_fault
 from bench.stats import summarize
 from lab.stack import labels
@@ -19,6 +21,7 @@ from lab.stack.project import Stack
 
 SETTINGS_MS = (0.001, 10.0, 100.0, 500.0)
 TIMING = re.compile(r"^Time: ([0-9.]+) ms", re.MULTILINE)
+STATS = re.compile(r"packets (\d+) held \d+ most-held \d+ late-over-1ms (\d+)")
 
 
 def query_times_s(stack: Stack, lab_images: LabImages, queries: int) -> list[float]:
@@ -43,8 +46,22 @@ def latency_precision(stack: Stack, lab_images: LabImages) -> list[dict[str, Any
             try:
                 fault.apply()
                 times = query_times_s(stack, lab_images, 20 if delay_ms >= 500 else 60)
+                packets, late = queue_counts(fault, len(times))
             finally:
                 fault.revert()
             rows.append({"delay_ms": delay_ms, "jitter_ms": delay_ms * jitter_share,
-                         "added_ms": summarize([(t - base) * 1000 for t in times], "ms")})
+                         "added_ms": summarize([(t - base) * 1000 for t in times], "ms"),
+                         "packets_held": packets, "released_over_1ms_late": late})
     return rows
+
+
+def queue_counts(fault: Any, queries: int) -> tuple[int, int]:
+    """(packets the delay queue held, of them released more than 1 ms after their time), as its stats line says
+    once it counts every query's packet (it is written each second): a late query with no late release was late
+    elsewhere than in the queue."""
+    def counts() -> tuple[int, int]:
+        found = STATS.search(fault.verify().detail)
+        return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+    return Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.2), retry=retry_if_result(lambda seen: seen[0] < queries),
+                    retry_error_callback=lambda state: state.outcome.result() if state.outcome else (0, 0))(counts)

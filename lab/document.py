@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -38,6 +38,9 @@ class Topology:
     tables: tuple[str, ...] = ()
     """Tables (schema.table) known to be in its databases before a run: a fault naming another one is refused.
     Empty when they are not known beforehand (a team's stack): the fault checks when it is applied."""
+    balancers: tuple[str, ...] = ()
+    """Services that are the lab's own HAProxy, with its runtime API (the http-error family's targets): the
+    built-in stack's LB. A team's load balancer is not one: the lab cannot change its answers."""
 
 
 def topology_of(info: ValidationInfo) -> Topology | None:
@@ -55,17 +58,25 @@ def _known_service(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _database_service(value: str, info: ValidationInfo) -> str:
-    topology = topology_of(info)
-    if topology is not None and value in topology.services and value not in topology.databases:
-        known = ", ".join(topology.databases) or "none in this stack"
-        raise ValueError(f"{value!r} is not a PostgreSQL service (databases: {known})")
-    return value
+def _service_in(role: str, group: str, none: str) -> Callable[[str, ValidationInfo], str]:
+    """A validator: a known service must also be one of the topology's `group` (its databases, its balancers)."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        topology = topology_of(info)
+        members: tuple[str, ...] = getattr(topology, group, ())
+        if topology is not None and value in topology.services and value not in members:
+            raise ValueError(f"{value!r} is not {role} ({group}: {', '.join(members) or none})")
+        return value
+
+    return check
 
 
 ServiceName = Annotated[str, Field(min_length=1, description="A service of the stack (its Compose name)."),
                         AfterValidator(_known_service)]
-DatabaseService = Annotated[ServiceName, AfterValidator(_database_service)]
+DatabaseService = Annotated[ServiceName, AfterValidator(_service_in("a PostgreSQL service", "databases",
+                                                                    "none in this stack"))]
+BalancerService = Annotated[ServiceName, AfterValidator(_service_in(
+    "the lab's HAProxy load balancer", "balancers", "none in this stack: a team's own cannot be changed by the lab"))]
 Seconds = Annotated[float, Field(strict=True, ge=0)]
 PositiveSeconds = Annotated[float, Field(strict=True, gt=0)]
 Ratio = Annotated[float, Field(strict=True, ge=0, le=1, description="A share between 0 and 1.")]

@@ -27,7 +27,8 @@ ORDERS_TABLE = "orders"
 """The apps' one table (created by each app at its start, lab/dockerfiles/app/orders_app.py)."""
 SERVED_BY = "X-Served-By"
 """The header with which HAProxy names the replica that answered."""
-BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=(DB,), apps=APPS, tables=(f"public.{ORDERS_TABLE}",))
+BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=(DB,), apps=APPS, tables=(f"public.{ORDERS_TABLE}",),
+                            balancers=(LB,))
 BUILTIN_STACK = StackSpec(
     compose_file=str(BUILTIN_COMPOSE_FILE), entry=Entry(service=LB, port=80), served_by_header=SERVED_BY,
     databases=(DatabaseAccess(service=DB, dbname=DB_NAME),), app_logs=AppLogs(services=APPS, format="lab-json"))

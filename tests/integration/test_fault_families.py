@@ -26,7 +26,6 @@ from lab.faults.base import FaultState
 from lab.faults.target import StackTarget
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
-from lab.stack.builtin import APPS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
@@ -241,57 +240,6 @@ def test_an_access_rule_outlives_a_database_restart(shared_stack: Stack, lab_ima
     wait_all_ready(shared_stack)
 
 
-def test_a_full_disk_and_the_data_outlive_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
-    """The database's data directory is a tmpfs whose cluster the entrypoint saves at a stop and puts back at the
-    start, then the fill file as far as it fits: a full disk is full again after a restart, so the server cannot
-    even write its lock file and stays down (refused connections) while the container retries it. The revert
-    reaches the restarted database's filesystem, the server comes back, and an order written before is there."""
-    wait_all_ready(shared_stack)
-    url = shared_stack.endpoints().app_urls["app-1"]
-    written = probe(f"{url}/orders", write=True)
-    assert written.status == 201, written
-    order = json.loads(written.body)["id"]
-    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db"}, "test-disk-restart")
-    try:
-        fault.apply()
-        shared_stack.container("db").restart(timeout=5)
-        state = fault.verify()
-        assert state.applied, state.detail
-
-        def down_for_want_of_space() -> None:
-            logs = shared_stack.container("db").logs(tail=20).decode(errors="replace")
-            if 'could not write lock file "postmaster.pid": No space left on device' not in logs:
-                raise NotYet(logs)
-
-        Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
-                 reraise=True)(down_for_want_of_space)
-        seen = observe(shared_stack, APPS, 2, "/orders/1")
-        assert all(failed(p) for name in APPS for p in seen[name][1:]), seen
-    finally:
-        outcome = fault.revert()
-    assert "db: removed" in outcome, outcome
-    assert not fault.verify().applied
-    shared_stack.wait_healthy(("db",), timeout_s=30, poll_s=0.2)
-    wait_all_ready(shared_stack)
-    read = probe(f"{shared_stack.endpoints().app_urls['app-2']}/orders/{order}")
-    assert read.status == 200 and json.loads(read.body)["id"] == order, read
-    assert probe(f"{url}/orders", write=True).status == 201
-
-
-def test_disk_full_refuses_a_filesystem_larger_than_its_bound(shared_stack: Stack, lab_images: LabImages) -> None:
-    """Above max_size_mib (the built-in database's tmpfs holds 192 MiB) nothing is written: the apply fails with the
-    reason and the fault is not in effect."""
-    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db", "max_size_mib": 100},
-                      "test-disk-bound")
-    try:
-        with pytest.raises(FaultError, match=r"refused: the filesystem of /var/lib/postgresql/data holds 192 MiB, "
-                                             r"more than max_size_mib \(100 MiB\)"):
-            fault.apply()
-        assert not fault.verify().applied
-    finally:
-        fault.remove()
-
-
 def test_a_fault_put_back_by_hand_is_reverted_by_mark_only(shared_stack: Stack, lab_images: LabImages) -> None:
     """Revert deletes only what carries the fault's mark: an identical rule without it stays in place."""
     app2 = shared_stack.container("app-2")
@@ -335,7 +283,12 @@ def test_an_engine_helper_leaves_a_container_without_the_runs_labels_alone(share
         other.remove(force=True)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+KILLED = [*CASES, Case("http-error", {"kind": "http-error", "target": "lb", "share": 0.5}, failing=(),
+                       app_error=None)]
+"""Every family's dead-man switch (http-error's users are the LB's, not the replicas': it has its own test)."""
+
+
+@pytest.mark.parametrize("case", KILLED, ids=[case.name for case in KILLED])
 def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
     shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -71,6 +71,9 @@ def test_the_example_scenario_is_read_with_the_teams_compose_file(secrets: None)
      "workload.write_check.database: 'api' is not one of stack.databases"),
     (lambda d: d.update(variants=[{"name": "v", "measure": "m", "knobs": {"lb_health_check": "deep"}}]),
      "variants[0].knobs: knobs change the built-in stack only"),
+    (lambda d: d["faults"][0].update(kind="http-error", target="web", share=0.3),
+     "faults[0].target: 'web' is not the lab's HAProxy load balancer (balancers: none in this stack: a team's "
+     "own cannot be changed by the lab)"),
 ])
 def test_a_scenario_naming_what_the_stack_lacks_is_refused(tmp_path: Path, secrets: None, edit: Any,
                                                             expected: str) -> None:

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Start: put the cluster in the data directory if it is empty (a tmpfs, empty at every start: the copy saved at the
-# last stop, else the image's), give its roles this run's password (once per container), run postgres (again
-# should it fail, as a service manager would), and at the stop save the tmpfs's cluster in the container's layer
-# for the next start (see the Dockerfile).
+# Start: put the cluster in the data directory if it is empty (the stack's tmpfs volume, empty when the engine has
+# restarted: the copy saved at the last stop, else the image's), give its roles this run's password (once per
+# container), run postgres (again should it fail, as a service manager would), and at the stop save the cluster in
+# the container's layer for that next start (see the Dockerfile).
 set -eu
 : "${POSTGRES_USER:?}" "${POSTGRES_DB:?}" "${POSTGRES_PASSWORD:?}" "${POSTGRES_APP_USER:?}"
 if [ "$POSTGRES_USER $POSTGRES_APP_USER $POSTGRES_DB" != "$LAB_BAKED_ROLES" ]; then
