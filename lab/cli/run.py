@@ -50,7 +50,7 @@ def run(scenario_ref: str, speed: float | Literal["max"], out_dir: Path | None, 
     settings = settings_allowing(script_dirs)
     loaded = played(load(resolve(scenario_ref, settings.scenario_dirs)), runbook=runbook_file, variant=variant,
                     rate=rate, speed=speed)
-    beyond = unmeasured(settings.runs_dir, loaded.traffic.rate)
+    beyond = unmeasured(settings.runs_dir, loaded.largest_rate)
     if beyond is not None:
         progress(f"warning: {beyond}: the generator's own check says after the run whether it kept up")
     sys.exit(run_scenario(loaded, settings, terminal(), out_dir=out_dir, seed=seed).exit_code)

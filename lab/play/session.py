@@ -137,7 +137,8 @@ def _record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, d
     recorder = Recorder(scenario, stack, run_dir, seed=seed, stop_on_engine_loss=stop, mode=driver.mode)
     faults = FaultSet(scenario.faults, StackTarget(stack, tools_image), recorder.log, recorder.clock,
                       lambda spec: driver.latest_end_s(scenario, spec))
-    stage = Stage(stack, faults, RunbookRunner(stack, tools_image, scenario.base_dir), recorder.log)
+    stage = Stage(stack, faults, RunbookRunner(stack, tools_image, scenario.base_dir), recorder.log, recorder.users,
+                  scenario.time)
     play = Play(scenario, stack, run_dir, recorder, stage, stop, console, tools_image)
     views = driver.views(play)
     ending = Ending(partial=True, reason="interrupted")

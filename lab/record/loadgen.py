@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from lab.clock import Clock
 from lab.record.http1 import Answer, Client, Headers, Origin
+from lab.record.schedule import Schedule
 from lab.scenario.workload import WorkloadRequest
 
 STOP_GRACE_S = 1.0
@@ -114,12 +115,6 @@ class Sent:
         return self.done_t - self.planned.planned_t
 
 
-def due(start_t: float, rate: float, next_seq: int, now: float) -> range:
-    """The sequence numbers whose planned start (start_t + seq / rate) has come by `now`, from `next_seq` on."""
-    last = math.floor((now - start_t) * rate + 1e-9)
-    return range(next_seq, max(next_seq, last + 1))
-
-
 def warm_up() -> None:
     """Import the event loop and the HTTP parser, for a caller with time to spare before traffic starts: the
     generator imports them when it starts otherwise."""
@@ -128,9 +123,9 @@ def warm_up() -> None:
 
 
 class OpenLoop:
-    """Sends `plan(seq)` at `rate` per second from start() until stop(); `record(sent)` hears of each one's end.
-    Both callbacks run on the generator's own thread, one at a time; one that raises stops the generator, and
-    stop() raises it."""
+    """Sends `plan(seq)` at `rate` per second from start() until stop(), or at the rate `change_rate` sets;
+    `record(sent)` hears of each one's end. Both callbacks run on the generator's own thread, one at a time; one
+    that raises stops the generator, and stop() raises it."""
 
     def __init__(self, base_url: str, rate: float, timeout_s: float, clock: Clock,
                  plan: Callable[[int, float], Planned], record: Callable[[Sent], None]) -> None:
@@ -138,13 +133,13 @@ class OpenLoop:
             raise ValueError(f"rate must be positive, got {rate}")
         self.origin = Origin.parse(base_url)
         self.rate = rate
+        self.schedule = Schedule(0.0, 0, rate)
         self.timeout_s = timeout_s
         self.clock = clock
         self._plan = plan
         self._record = record
         self.sent = 0
         self.recorded = 0
-        self._start_t = 0.0
         self._in_flight = 0
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -177,6 +172,21 @@ class OpenLoop:
         if self._failure is not None:
             raise RuntimeError(f"the load generator failed: {self._failure!r}") from self._failure
 
+    def change_rate(self, target: float, ramp_s: float = 0.0) -> None:
+        """From the next request on, `target` per second, reached along a straight ramp of `ramp_s` seconds."""
+        if target <= 0 or ramp_s < 0:
+            raise ValueError(f"rate must be positive and a ramp at least 0 s, got {target} over {ramp_s} s")
+        if self._loop is None or not self._thread.is_alive():
+            raise RuntimeError("the load generator is not running")
+        self._loop.call_soon_threadsafe(self._change, target, ramp_s)
+
+    def _change(self, target: float, ramp_s: float) -> None:
+        self._pump()  # what was due under the old rate goes first
+        self.schedule = self.schedule.changed(self.sent, target, ramp_s)
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        self._tick()
+
     def _run(self) -> None:
         try:
             import uvloop
@@ -194,7 +204,7 @@ class OpenLoop:
         self._client = Client(self.origin, self.timeout_s, self._loop, out_of_files=self._fail)
         self._stopping = self._loop.create_future()
         self._drained = self._loop.create_future()
-        self._start_t = self.clock.now()
+        self.schedule = Schedule(self.clock.now(), 0, self.rate)
         self._ready.set()
         try:
             self._tick()
@@ -231,7 +241,7 @@ class OpenLoop:
             assert self._loop is not None
             # uvloop's timers count whole milliseconds: a wait rounded down would wake before the request is due,
             # find nothing to send and wait again, spinning for up to a millisecond before each request.
-            wait_ms = math.ceil(max(0.0, self._start_t + self.sent / self.rate - self.clock.now()) * 1000)
+            wait_ms = math.ceil(max(0.0, self.schedule.planned_t(self.sent) - self.clock.now()) * 1000)
             self._tick_handle = self._loop.call_later(wait_ms / 1000, self._tick)
 
     def _pump(self) -> None:
@@ -241,8 +251,8 @@ class OpenLoop:
         assert self._client is not None
         self._pumping = True
         try:
-            for number in due(self._start_t, self.rate, self.sent, self.clock.now()):
-                planned = self._plan(number, self._start_t + number / self.rate)
+            for number in self.schedule.due(self.sent, self.clock.now()):
+                planned = self._plan(number, self.schedule.planned_t(number))
                 self.sent = number + 1
                 self._in_flight += 1
                 started_t = self.clock.now()

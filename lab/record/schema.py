@@ -165,6 +165,14 @@ class ActionRestarted(EventBody):
     service: str
 
 
+class TrafficChanged(EventBody):
+    """The synthetic users' rate changes from the next request on (a `load` step), reached over `ramp_s`."""
+
+    kind: ClassVar[str] = "traffic.changed"
+    rate: float
+    ramp_s: Seconds
+
+
 # --- faults ----------------------------------------------------------------------------------------------------
 
 class FaultApplied(EventBody):

@@ -43,6 +43,10 @@ class SyntheticUsers:
     def start(self) -> None:
         self._generator.start()
 
+    def change_rate(self, rate: float, ramp_s: float) -> None:
+        """From the next request on, `rate` per second, reached along a ramp of `ramp_s` seconds."""
+        self._generator.change_rate(rate, ramp_s)
+
     def stop(self) -> None:
         """Stop sending, then wait for the requests in flight (bounded by their timeout)."""
         self._generator.stop()

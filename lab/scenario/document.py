@@ -113,6 +113,12 @@ class Scenario(DocumentModel):
         return self.time.steady_state_s + self.time.lab_seconds(at_minutes)
 
     @property
+    def largest_rate(self) -> float:
+        """The highest rate of synthetic users the scenario reaches: its traffic's, or a `load` step's."""
+        stepped = [rate for step in self.timeline if isinstance(rate := getattr(step, "rate", None), float)]
+        return max([self.traffic.rate, *stepped])
+
+    @property
     def duration_s(self) -> float:
         last = max((step.at_minutes for step in self.timeline), default=0.0)
         return self.offset_s(last) + self.time.tail_s

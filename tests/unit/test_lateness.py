@@ -11,7 +11,7 @@ from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
 from lab.judge.lateness import LATE_S, describe, lateness_of
 from lab.judge.requests import Request
 from lab.judge.verdict import verdict_of
-from lab.record.loadgen import due
+from lab.record.schedule import Schedule
 from lab.record.schema import GENERATOR_SOURCE
 from lab.scenario.reader import load
 from lab.settings import PROJECT_ROOT
@@ -29,7 +29,7 @@ def test_due_gives_every_planned_start_reached_once_in_order() -> None:
     handed: list[int] = []
     next_seq = 0
     for now in (2.9, 3.0, 3.0004, 3.0021, 3.5, 3.5, 3.5007, 4.0):  # 3.5: a stall of half a second
-        batch = due(start, rate, next_seq, now)
+        batch = Schedule(start, 0, rate).due(next_seq, now)
         assert all(start + seq / rate <= now + 1e-9 for seq in batch)
         handed += batch
         next_seq = batch.stop if len(batch) else next_seq
@@ -38,9 +38,10 @@ def test_due_gives_every_planned_start_reached_once_in_order() -> None:
 
 def test_due_at_a_low_rate_waits_for_the_next_planned_start() -> None:
     """At 0.5 req/s the second request is due two seconds after the first, not before."""
-    assert list(due(0.0, 0.5, 0, 0.0)) == [0]
-    assert list(due(0.0, 0.5, 1, 1.99)) == []
-    assert list(due(0.0, 0.5, 1, 2.0)) == [1]
+    schedule = Schedule(0.0, 0, 0.5)
+    assert list(schedule.due(0, 0.0)) == [0]
+    assert list(schedule.due(1, 1.99)) == []
+    assert list(schedule.due(1, 2.0)) == [1]
 
 
 def test_lateness_figures_are_nearest_rank_and_count_requests_over_10_ms() -> None:

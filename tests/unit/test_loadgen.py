@@ -107,6 +107,41 @@ def test_every_request_is_sent_and_recorded_while_a_third_hang(server: str) -> N
     assert all(s.status == 200 and s.headers.get("X-Served-By") == "fast" for s in sent if s not in slow)
 
 
+def test_a_rate_change_while_running_plans_the_new_rate_from_the_next_request_on(server: str) -> None:
+    """At 40 req/s, changed to 400 at once after the 20th request is planned: the gaps between planned starts are
+    1/40 s up to the change and 1/400 s after it (none shorter, no burst at the change), every request is sent on
+    time, and none is planned twice."""
+    sent: list[Sent] = []
+    changed, enough = threading.Event(), threading.Event()
+    generator: OpenLoop
+
+    def plan(seq: int, planned_t: float) -> Planned:
+        if seq == 19:
+            changed.set()
+        if seq + 1 >= 220:
+            enough.set()
+        return Planned(seq, planned_t, "GET", "/fast")
+
+    generator = OpenLoop(server, 40.0, timeout_s=5.0, clock=MonotonicClock(), plan=plan, record=sent.append)
+    generator.start()
+    try:
+        assert changed.wait(DEADLINE_S), "20 requests not planned"
+        generator.change_rate(400.0)
+        assert enough.wait(DEADLINE_S), "220 requests not planned"
+    finally:
+        generator.stop()
+    ordered = sorted(sent, key=lambda s: s.planned.seq)
+    assert [s.planned.seq for s in ordered] == list(range(len(sent)))
+    gaps = [later.planned.planned_t - earlier.planned.planned_t for earlier, later in itertools.pairwise(ordered)]
+    assert all(gap == pytest.approx(1 / 40) for gap in gaps[:19])
+    assert all(gap == pytest.approx(1 / 40) or gap == pytest.approx(1 / 400) for gap in gaps)
+    assert sum(gap == pytest.approx(1 / 400) for gap in gaps) >= 190
+    switched = next(index for index, gap in enumerate(gaps) if gap == pytest.approx(1 / 400))
+    assert all(gap == pytest.approx(1 / 400) for gap in gaps[switched:])
+    off_schedule = [s for s in ordered if not 0 <= s.lateness_s <= ON_TIME_S]
+    assert not off_schedule, [(s.planned.seq, round(s.lateness_s, 4)) for s in off_schedule]
+
+
 def test_a_request_past_its_timeout_is_recorded_as_a_timeout(server: str) -> None:
     """A request that outlives the users' timeout ends as an error naming the timeout, with its latency."""
     sent: list[Sent] = []

@@ -148,6 +148,12 @@ def test_a_replay_lasts_at_most_a_day() -> None:
         (lambda d: d.update(name="seed\n"), "name: must be lowercase letters, digits and dashes"),
         (lambda d: d["variants"][0].update(name="../fast"), "variants[0].name: must be lowercase letters, digits"),
         (lambda d: d["variants"][0].update(name="fast\n"), "variants[0].name: must be lowercase letters, digits"),
+        (lambda d: d["timeline"][2].update(action="load", rate=0), "timeline[2].rate: must be greater than 0"),
+        (lambda d: d["timeline"][2].update(action="load", rate=MAX_RATE + 1),
+         f"timeline[2].rate: must be at most {MAX_RATE:g}"),
+        (lambda d: d["timeline"][2].update(action="load", rate=100, over=-1),
+         "timeline[2].over: must be at least 0"),
+        (lambda d: d["timeline"][2].update(action="load"), "timeline[2].rate: is required for action 'load'"),
     ],
 )
 def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
@@ -157,6 +163,16 @@ def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str
     mutate(document)
     problems = problems_of(document)
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_a_traffic_step_raises_the_rate_the_scenario_reaches() -> None:
+    """The rate a run is checked against before it starts (has this machine carried it?) is the highest one the
+    scenario reaches, a surge's included; its ramp is played at the scenario's pace."""
+    document = seed_document()
+    at = document["timeline"][1]["at"]
+    document["timeline"].insert(1, {"at": at, "action": "load", "rate": 150, "over": 2, "text": "a surge"})
+    scenario = parse(yaml.safe_dump(document), base_dir=SEED.parent)
+    assert scenario.largest_rate == 150.0 and load(SEED).largest_rate == load(SEED).traffic.rate
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -180,7 +196,7 @@ def test_a_missing_kind_or_action_lists_the_known_ones_and_a_lone_bad_item_is_no
     assert problems_of(document) == [
         "workload.requests[0].path: is required",
         f"faults[0].kind: is required (known: {', '.join(families())})",
-        "timeline[0].action: is required (known: note, apply, revert, restart, runbook)",
+        "timeline[0].action: is required (known: note, load, apply, revert, restart, runbook)",
     ]
 
 
