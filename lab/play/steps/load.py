@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from lab.play.stage import Stage
 
 
-class TrafficStep(StepBase):
+class LoadStep(StepBase):
     """The synthetic users' rate changes (a surge, a ramp, a lull)."""
 
     action: Literal["load"]
