@@ -1,28 +1,22 @@
-"""The families whose effect is not a replica failing its probes, on a real stack: a full disk (writes fail, reads
-go on, and the disk stays full across a restart of the database) and errors answered by the load balancer itself
-(its share of requests, under its path prefix only). Their dead-man switch is tested with the others
-(test_fault_families.py)."""
+"""http-error on a real stack: errors answered by the load balancer itself, its share of the requests, under its
+path prefix only. Its users are the LB's, not the replicas' the other families' cases probe; its dead-man switch is
+tested with the others (test_fault_families.py)."""
 
 from __future__ import annotations
 
 import http.client
-import json
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from lab.errors import FaultError
-from lab.stack.builtin import APPS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
 
-from .family_cases import failed, fault_for, observe, probe, wait_all_ready
-from .helpers import NotYet
+from .family_cases import fault_for, wait_all_ready
 
 pytestmark = pytest.mark.docker
 
@@ -31,58 +25,6 @@ pytestmark = pytest.mark.docker
 def shared_stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
     with engine.stack(images=lab_images) as running:
         yield running
-
-
-def test_a_full_disk_and_the_data_outlive_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
-    """The database's data directory is a tmpfs volume that db-disk keeps mounted while the database restarts: after
-    a clean stop (which removes the server's lock file) the fill is still there, so the server cannot even write its
-    lock file and stays down while its container retries it. The revert reaches the volume all the same, the server
-    comes back, and an order written before is there. (A server killed outright reuses its stale lock file's space,
-    comes back, and fails writes as before.)"""
-    wait_all_ready(shared_stack)
-    url = shared_stack.endpoints().app_urls["app-1"]
-    written = probe(f"{url}/orders", write=True)
-    assert written.status == 201, written
-    order = json.loads(written.body)["id"]
-    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db"}, "test-disk-restart")
-    try:
-        fault.apply()
-        shared_stack.container("db").restart(timeout=5)
-        state = fault.verify()
-        assert state.applied, state.detail
-
-        def down_for_want_of_space() -> None:
-            logs = shared_stack.container("db").logs(tail=20).decode(errors="replace")
-            if 'could not write lock file "postmaster.pid": No space left on device' not in logs:
-                raise NotYet(logs)
-
-        Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.2), retry=retry_if_exception_type(NotYet),
-                 reraise=True)(down_for_want_of_space)
-        seen = observe(shared_stack, APPS, 2, "/orders/1")
-        assert all(failed(p) for name in APPS for p in seen[name][1:]), seen
-    finally:
-        outcome = fault.revert()
-    assert "db: removed" in outcome, outcome
-    assert not fault.verify().applied
-    shared_stack.wait_healthy(("db",), timeout_s=30, poll_s=0.2)
-    wait_all_ready(shared_stack)
-    read = probe(f"{shared_stack.endpoints().app_urls['app-2']}/orders/{order}")
-    assert read.status == 200 and json.loads(read.body)["id"] == order, read
-    assert probe(f"{url}/orders", write=True).status == 201
-
-
-def test_disk_full_refuses_a_filesystem_larger_than_its_bound(shared_stack: Stack, lab_images: LabImages) -> None:
-    """Above max_size_mib (the built-in database's tmpfs holds 192 MiB) nothing is written: the apply fails with the
-    reason and the fault is not in effect."""
-    fault = fault_for(shared_stack, lab_images, {"kind": "disk-full", "target": "db", "max_size_mib": 100},
-                      "test-disk-bound")
-    try:
-        with pytest.raises(FaultError, match=r"refused: the filesystem of /var/lib/postgresql/data holds 192 MiB, "
-                                             r"more than max_size_mib \(100 MiB\)"):
-            fault.apply()
-        assert not fault.verify().applied
-    finally:
-        fault.remove()
 
 
 INJECTED = "injected by the load balancer"
