@@ -37,9 +37,12 @@ api() {  # COMMAND: one command to HAProxy's runtime API (it answers, then close
   timeout 5 cat <&3
 }
 entries() { api "show map $MAP"; }  # one line per entry: "REFERENCE KEY VALUE"
+ours() {  # ENTRIES: those that carry this fault's mark (status 1: none)
+  grep -F -- ":$(tag)" <<<"$1" || { echo "no entry of this fault in $MAP"; return 1; }
+}
 apply() {
   local seen; seen=$(entries) || { echo "$seen"; return 2; }
-  if grep -qF -- ":$(tag)" <<<"$seen"; then echo "already in place"; return 0; fi
+  if ours "$seen" >/dev/null; then echo "already in place"; return 0; fi
   if awk -v prefix="$PREFIX_PATH" '$2 == prefix { found = 1 } END { exit !found }' <<<"$seen"; then
     echo "another http-error fault is on path prefix $PREFIX_PATH"; return 2
   fi
@@ -48,17 +51,17 @@ apply() {
   echo "$SERVICE answers $ANSWER to $SHARE of every $SCALE requests under $PREFIX_PATH"
 }
 revert() {
-  local seen ours reference; seen=$(entries) || { echo "$seen"; return 2; }
-  ours=$(grep -F -- ":$(tag)" <<<"$seen") || { echo "no entry of this fault in $MAP"; return 1; }
+  local seen found reference; seen=$(entries) || { echo "$seen"; return 2; }
+  found=$(ours "$seen") || { echo "$found"; return 1; }
   while read -r reference _; do
     api "del map $MAP #$reference" >/dev/null || return 2
-  done <<<"$ours"
+  done <<<"$found"
   echo "entry removed from $MAP: $SERVICE passes requests under $PREFIX_PATH to the apps again"
 }
 verify() {
-  local seen ours; seen=$(entries) || { echo "$seen"; return 2; }
-  ours=$(grep -F -- ":$(tag)" <<<"$seen") || { echo "no entry of this fault in $MAP"; return 1; }
-  echo "$MAP: ${ours#* }"
+  local seen found; seen=$(entries) || { echo "$seen"; return 2; }
+  found=$(ours "$seen") || { echo "$found"; return 1; }
+  echo "$MAP: ${found#* }"
 }
 """
 

@@ -133,7 +133,7 @@ class OpenLoop:
             raise ValueError(f"rate must be positive, got {rate}")
         self.origin = Origin.parse(base_url)
         self.rate = rate
-        self.schedule = Schedule(0.0, 0, rate)
+        self.schedule = Schedule.steady(0.0, 0, rate)
         self.timeout_s = timeout_s
         self.clock = clock
         self._plan = plan
@@ -204,7 +204,7 @@ class OpenLoop:
         self._client = Client(self.origin, self.timeout_s, self._loop, out_of_files=self._fail)
         self._stopping = self._loop.create_future()
         self._drained = self._loop.create_future()
-        self.schedule = Schedule(self.clock.now(), 0, self.rate)
+        self.schedule = Schedule.steady(self.clock.now(), 0, self.rate)
         self._ready.set()
         try:
             self._tick()

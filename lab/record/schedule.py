@@ -23,34 +23,32 @@ class Schedule:
     """The sequence number of its first request."""
     rate: float
     """Requests per second at its start."""
-    target: float | None = None
-    """The rate the ramp ends at (None: the rate holds)."""
+    target: float
+    """Requests per second once its ramp is over (`rate` for a steady schedule)."""
     ramp_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.rate <= 0 or (self.target is not None and self.target <= 0) or self.ramp_s < 0:
+        if self.rate <= 0 or self.target <= 0 or self.ramp_s < 0:
             raise ValueError(f"rates must be positive and a ramp's length at least 0: {self}")
 
-    @property
-    def final_rate(self) -> float:
-        return self.rate if self.target is None else self.target
+    @classmethod
+    def steady(cls, start_t: float, first_seq: int, rate: float) -> Schedule:
+        return cls(start_t, first_seq, rate, rate)
 
     def _ramping(self) -> bool:
-        return self.target is not None and self.ramp_s > 0 and self.target != self.rate
+        return self.ramp_s > 0 and self.target != self.rate
 
     def _count(self, elapsed_s: float) -> float:
         """Requests planned in its first `elapsed_s` seconds, as a real number (the k-th at count k)."""
         if not self._ramping():
-            return elapsed_s * self.final_rate
-        assert self.target is not None
+            return elapsed_s * self.target
         along = min(elapsed_s, self.ramp_s)
         count = self.rate * along + (self.target - self.rate) * along * along / (2 * self.ramp_s)
         return count + max(0.0, elapsed_s - self.ramp_s) * self.target
 
     def rate_at(self, t: float) -> float:
         if not self._ramping():
-            return self.final_rate
-        assert self.target is not None
+            return self.target
         share = min(1.0, max(0.0, (t - self.start_t) / self.ramp_s))
         return self.rate + (self.target - self.rate) * share
 
@@ -58,8 +56,7 @@ class Schedule:
         """When request `seq` (at least `first_seq`) is planned to start."""
         k = seq - self.first_seq
         if not self._ramping():
-            return self.start_t + k / self.final_rate
-        assert self.target is not None
+            return self.start_t + k / self.target
         ramp_count = self._count(self.ramp_s)
         if k >= ramp_count:
             return self.start_t + self.ramp_s + (k - ramp_count) / self.target

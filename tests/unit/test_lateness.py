@@ -29,7 +29,7 @@ def test_due_gives_every_planned_start_reached_once_in_order() -> None:
     handed: list[int] = []
     next_seq = 0
     for now in (2.9, 3.0, 3.0004, 3.0021, 3.5, 3.5, 3.5007, 4.0):  # 3.5: a stall of half a second
-        batch = Schedule(start, 0, rate).due(next_seq, now)
+        batch = Schedule.steady(start, 0, rate).due(next_seq, now)
         assert all(start + seq / rate <= now + 1e-9 for seq in batch)
         handed += batch
         next_seq = batch.stop if len(batch) else next_seq
@@ -38,7 +38,7 @@ def test_due_gives_every_planned_start_reached_once_in_order() -> None:
 
 def test_due_at_a_low_rate_waits_for_the_next_planned_start() -> None:
     """At 0.5 req/s the second request is due two seconds after the first, not before."""
-    schedule = Schedule(0.0, 0, 0.5)
+    schedule = Schedule.steady(0.0, 0, 0.5)
     assert list(schedule.due(0, 0.0)) == [0]
     assert list(schedule.due(1, 1.99)) == []
     assert list(schedule.due(1, 2.0)) == [1]

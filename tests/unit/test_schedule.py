@@ -48,7 +48,7 @@ def test_the_rate_along_a_ramp_is_what_the_gaps_between_requests_say() -> None:
 def test_a_change_starts_at_the_next_planned_request_without_a_burst_or_a_gap() -> None:
     """At 20 req/s with requests 0-3 sent (the next is planned at 0.2 s), a change to 100 req/s at once starts at
     0.2 s with request 4; the one after follows 1/100 s later."""
-    before = Schedule(0.0, 0, 20.0)
+    before = Schedule.steady(0.0, 0, 20.0)
     after = before.changed(4, 100.0, 0.0)
     assert after.start_t == pytest.approx(0.2) and after.first_seq == 4
     assert after.planned_t(5) - after.planned_t(4) == pytest.approx(0.01)
