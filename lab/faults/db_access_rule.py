@@ -3,8 +3,8 @@ access rule gone wrong after a change, valid clients rejected).
 
 A helper on the stack's network (the database's own image, running as that image's user, with no capability)
 asks the server where its pg_hba.conf is (`SHOW hba_file`) and edits that file where the server reads it: through
-the root of the database's PID 1 (the helper shares its PID namespace; the built-in database keeps its files in
-its container's own layer), else at the same path in the database's volumes, which the helper mounts. It puts a
+the root of the database's PID 1 (the helper shares its PID namespace: a file in the container's own layer is
+reached so too), else at the same path in the database's volumes, which the helper mounts. It puts a
 `reject` line for the client's address, marked with the fault's comment, at the top, asks the server to reload
 (`pg_reload_conf()`) and checks that the server now reads that rule (`pg_hba_file_rules`). By default it also
 closes the client's open connections, which the new rule does not affect. Revert removes the marked lines and

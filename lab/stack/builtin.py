@@ -21,6 +21,9 @@ from lab.stack.spec import AppLogs, DatabaseAccess, Entry, StackSpec
 DB, LB = "db", "lb"
 APPS = ("app-1", "app-2", "app-3")
 SERVICES = (DB, *APPS, LB)
+DISK = "db-disk"
+"""The container that keeps the database's disk (a tmpfs volume) mounted while the database restarts: part of the
+stack, never a scenario's target (compose/stack.yaml)."""
 DB_ADMIN, DB_NAME, DB_APP_ROLE = "lab", "orders", "orders_app"
 """The database's administrator (its password is random per run), the apps' database, and the apps' own role."""
 ORDERS_TABLE = "orders"
@@ -63,6 +66,8 @@ def ready(stack: Running, service: str, container: Any) -> bool:
             return readiness.http_ok(host_port(container, service, "8000/tcp"), "/healthz")
         if service == LB:
             return readiness.http_ok(host_port(container, service, "80/tcp"), "/lb-healthz")
+        if service == DISK:  # serves nothing: it holds a volume while it runs
+            return bool(container.status == "running")
     except StackError:  # no port published (yet): Docker's health check decides
         return False
     return False

@@ -52,6 +52,8 @@ class Case:
     extra: Callable[[Stack, LabImages], None] | None = field(default=None)
     path: str = "/readyz"
     """What the replicas are asked (it must touch what the fault breaks)."""
+    write: bool = False
+    """The replicas are asked to write (`path` is POSTed a new order) rather than read."""
     slow_s: float | None = None
     """The failing replicas' users see slowness rather than errors: their median answer takes at least this long."""
 
@@ -108,6 +110,14 @@ def db_answers_tcp_while_frozen(stack: Stack, lab_images: LabImages) -> None:
     assert output.decode().strip() == "open"
 
 
+def reads_go_on(stack: Stack, lab_images: LabImages) -> None:
+    """A full disk fails writes only: every replica still reads (an order, or that there is none) and says it is
+    ready."""
+    urls = stack.endpoints().app_urls
+    answers = [probe(f"{urls[name]}{path}") for name in APPS for path in ("/readyz", "/orders/1")]
+    assert not any(failed(answer) for answer in answers), answers
+
+
 CASES = [
     Case("packet-drop", {"kind": "packet-drop", "target": "app-2", "destination": "db", "port": 5432},
          failing=("app-2",), healthy=("app-1", "app-3"), app_error="timeout", verify_detail="silent"),
@@ -141,6 +151,8 @@ CASES = [
     Case("db-lock", {"kind": "db-lock", "target": "db", "table": "orders"},
          failing=("app-1", "app-3"), app_error="canceling statement due to statement timeout", path="/orders/1",
          verify_detail="1 lock(s) on public.orders held by"),
+    Case("disk-full", {"kind": "disk-full", "target": "db"}, failing=APPS, path="/orders", write=True,
+         app_error="No space left on device", verify_detail="holds", extra=reads_go_on),
 ]
 
 
@@ -150,10 +162,15 @@ def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fau
     return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)
 
 
-def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
+ORDER = json.dumps({"item": "probe", "quantity": 1}).encode()
+
+
+def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S, write: bool = False) -> Probe:
+    """GET `url`, or POST it a new order if `write`."""
     started = time.monotonic()
+    request = urllib.request.Request(url, data=ORDER if write else None, method="POST" if write else "GET")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return Probe(response.status, time.monotonic() - started, response.read().decode(errors="replace"))
     except urllib.error.HTTPError as exc:
         return Probe(exc.code, time.monotonic() - started, exc.read().decode(errors="replace"))
@@ -161,16 +178,17 @@ def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> Probe:
         return Probe(None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
 
 
-def observe(stack: Stack, replicas: tuple[str, ...], seconds: float, path: str = "/readyz") -> \
+def observe(stack: Stack, replicas: tuple[str, ...], seconds: float, path: str = "/readyz", write: bool = False) -> \
         dict[str, list[Probe]]:
-    """Ask each replica `path` (/readyz touches the database) again and again for `seconds`."""
+    """Ask each replica `path` (/readyz touches the database; POSTed if `write`) again and again for `seconds`."""
     seen: dict[str, list[Probe]] = {name: [] for name in replicas}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         urls = stack.endpoints().app_urls  # again each round: a replica that restarted has another host port
         for name in replicas:
             url = urls.get(name)
-            seen[name].append(probe(f"{url}{path}") if url else Probe(None, 0.0, "not running (no published port)"))
+            seen[name].append(probe(f"{url}{path}", write=write) if url else
+                              Probe(None, 0.0, "not running (no published port)"))
     return seen
 
 

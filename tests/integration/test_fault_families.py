@@ -78,7 +78,7 @@ def test_family_applied_seen_by_users_verified_and_reverted(
             wait_ready(shared_stack, case.healthy)  # the provocation's own blip is not the fault's doing
         if case.extra is not None:
             case.extra(shared_stack, lab_images)
-        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S, case.path)
+        seen = observe(shared_stack, case.failing + case.healthy, OBSERVE_S, case.path, case.write)
     finally:
         removing = datetime.now(UTC)
         outcome, after = fault.remove()  # as a run's revert steps and its cleanup do

@@ -16,7 +16,7 @@ import pytest
 
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
-from lab.stack.builtin import APPS, SERVICES
+from lab.stack.builtin import APPS, DISK, SERVICES
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
@@ -56,19 +56,25 @@ def test_lb_round_robins_over_all_three_replicas(stack: Stack) -> None:
 
 def test_every_resource_carries_the_run_label_and_down_removes_them(engine: Engine,
                                                                      lab_images: LabImages) -> None:
-    """Containers and the network are labelled with the run; down leaves none of them. The database keeps its
-    cluster in its container's layer: no volume at all, anonymous ones included (a team's volumes are labelled and
-    removed too: test_own_stack)."""
+    """Containers, the network and the database's disk (a tmpfs volume, which the database and db-disk mount and
+    nothing else) are labelled with the run; down leaves none of them. No anonymous volume (a team's volumes are
+    labelled and removed too: test_own_stack); every published port on 127.0.0.1 only."""
     with engine.stack(images=lab_images) as stack:
         client = engine.client
         containers = client.containers.list(filters=labels.run_filter(stack.run_id))
-        assert sorted(c.labels["com.docker.compose.service"] for c in containers) == sorted(SERVICES)
+        assert sorted(c.labels["com.docker.compose.service"] for c in containers) == sorted((*SERVICES, DISK))
         assert len(client.networks.list(filters=labels.run_filter(stack.run_id))) == 1
-        assert client.volumes.list(filters=labels.run_filter(stack.run_id)) == []
-        assert [m for c in containers for m in c.attrs["Mounts"] if m["Type"] == "volume"] == []
+        [disk] = client.volumes.list(filters=labels.run_filter(stack.run_id))
+        assert disk.attrs["Options"]["type"] == "tmpfs"
+        mounted = sorted(c.labels["com.docker.compose.service"] for c in containers for m in c.attrs["Mounts"]
+                         if m["Type"] == "volume" and m["Name"] == disk.name)
+        assert mounted == ["db", DISK]
+        assert [m for c in containers for m in c.attrs["Mounts"] if m["Type"] == "volume" and m["Name"] != disk.name] \
+            == []
         for container in containers:
             bindings = [b for binds in container.ports.values() for b in binds or []]
-            assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+            assert all(b["HostIp"] == "127.0.0.1" for b in bindings)
+            assert bindings or container.labels["com.docker.compose.service"] == DISK
         assert (scratch_directory(stack.run_id) / "override.yaml").is_file()
     assert leftovers(engine, stack.run_id) == []
     assert not scratch_directory(stack.run_id).exists()  # the lab's Compose override goes with the stack

@@ -34,7 +34,7 @@ from tests.cli import lab_cli
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
 EXPECTED_KINDS = {"packet-drop", "reject", "blackhole-route", "partition", "bandwidth", "dns-misdirect", "freeze",
                   "db-connection-limit", "db-access-rule", "cpu-limit", "memory-limit", "db-lock",
-                  "latency", "http-error"}
+                  "latency", "disk-full", "http-error"}
 
 
 def with_fault(fault: dict[str, Any]) -> str:
@@ -110,6 +110,9 @@ def test_each_familys_example_is_a_valid_fault_on_the_builtin_stack(kind: str) -
          "faults[0].jitter_ms: must be at most delay_ms (100), got 150"),
         ({"kind": "latency", "target": "app-2", "destination": "db", "delay_ms": 100, "distribution": "pareto"},
          "faults[0].distribution: unknown value 'pareto'"),
+        ({"kind": "disk-full", "target": "app-1"},
+         "faults[0].target: 'app-1' is not a PostgreSQL service (databases: db)"),
+        ({"kind": "disk-full", "target": "db", "max_size_mib": 0}, "faults[0].max_size_mib: must be at least 1, got 0"),
         ({"kind": "http-error", "target": "lb", "share": 1.5}, "faults[0].share: must be at most 1, got 1.5"),
         ({"kind": "http-error", "target": "lb", "share": 0}, "faults[0].share: must be greater than 0, got 0"),
         ({"kind": "http-error", "target": "lb", "share": -0.1}, "faults[0].share: must be greater than 0, got -0.1"),
