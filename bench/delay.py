@@ -63,5 +63,6 @@ def queue_counts(fault: Any, queries: int) -> tuple[int, int]:
         found = STATS.search(fault.verify().detail)
         return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
-    return Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.2), retry=retry_if_result(lambda seen: seen[0] < queries),
+    return Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.2),
+                    retry=retry_if_result(lambda seen: seen[0] < queries),
                     retry_error_callback=lambda state: state.outcome.result() if state.outcome else (0, 0))(counts)

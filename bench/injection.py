@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.stats import summarize
 from lab.faults import build_fault, families
-from lab.faults.fault import Fault
+from lab.faults.base import FaultHandle
 from lab.faults.target import StackTarget
 from lab.stack import labels
 from lab.stack.builtin import BUILTIN_TOPOLOGY
@@ -35,7 +35,7 @@ def _run(argv: list[str]) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
-def example_fault(stack: Stack, tools_image: str, kind: str, fault_id: str, **changes: Any) -> Fault:
+def example_fault(stack: Stack, tools_image: str, kind: str, fault_id: str, **changes: Any) -> FaultHandle:
     """The family's example on the built-in stack, with `changes` to its parameters."""
     family = families()[kind]
     spec = family.spec.model_validate({"id": fault_id, **family.example, **changes},

@@ -41,6 +41,8 @@ class Topology:
     balancers: tuple[str, ...] = ()
     """Services that are the lab's own HAProxy, with its runtime API (the http-error family's targets): the
     built-in stack's LB. A team's load balancer is not one: the lab cannot change its answers."""
+    releases: tuple[str, ...] = ()
+    """The releases a deploy may roll a service to (lab.stack.releases), `current` among them."""
 
 
 def topology_of(info: ValidationInfo) -> Topology | None:
@@ -77,6 +79,18 @@ DatabaseService = Annotated[ServiceName, AfterValidator(_service_in("a PostgreSQ
                                                                     "none in this stack"))]
 BalancerService = Annotated[ServiceName, AfterValidator(_service_in(
     "the lab's HAProxy load balancer", "balancers", "none in this stack: a team's own cannot be changed by the lab"))]
+AppService = Annotated[ServiceName, AfterValidator(_service_in("an app service", "apps", "none in this stack"))]
+
+
+def _known_release(value: str, info: ValidationInfo) -> str:
+    topology = topology_of(info)
+    if topology is not None and topology.releases and value not in topology.releases:
+        raise ValueError(f"unknown release {value!r} (releases: {', '.join(topology.releases)})")
+    return value
+
+
+ReleaseName = Annotated[str, Field(min_length=1, description="A release of the stack (`lab releases` lists them)."),
+                        AfterValidator(_known_release)]
 Seconds = Annotated[float, Field(strict=True, ge=0)]
 PositiveSeconds = Annotated[float, Field(strict=True, gt=0)]
 Ratio = Annotated[float, Field(strict=True, ge=0, le=1, description="A share between 0 and 1.")]
@@ -111,8 +125,13 @@ class FieldProblem(ValueError):
 
 
 def problem_line(detail: ErrorDetails, tags: Mapping[str, str]) -> str:
-    tagged = [part for part in detail["loc"] if isinstance(part, str) and part in tags]
-    loc: list[int | str] = [part for part in detail["loc"] if not (isinstance(part, str) and part in tags)]
+    # A discriminator's value stands right after the list item it chose (faults[0], timeline[2]): a field that
+    # happens to share a tag's name (a fault kind's, an action's) is kept.
+    parts = list(detail["loc"])
+    is_tag = [isinstance(part, str) and part in tags and index > 0 and isinstance(parts[index - 1], int)
+              for index, part in enumerate(parts)]
+    tagged = [str(part) for part, tag in zip(parts, is_tag, strict=True) if tag]
+    loc: list[int | str] = [part for part, tag in zip(parts, is_tag, strict=True) if not tag]
     # Pydantic names the member of a function-wrapped type ("function-after[...]"), never written by a user.
     loc = [part for part in loc if not (isinstance(part, str) and "[" in part and part.endswith("]"))]
     ctx = detail.get("ctx") or {}

@@ -22,6 +22,7 @@ from lab.scenario.postmortem import write_skeleton
 from lab.scenario.reader import load, resolve_all
 from lab.scenario.schema import json_schema
 from lab.settings import Settings
+from lab.stack.releases import BUILTIN_RELEASES, CURRENT
 
 
 @main.command()
@@ -121,6 +122,18 @@ def faults() -> None:
             default = "required" if parameter.required else f"default {parameter.default}"
             click.echo(f"    {parameter.name} ({parameter.type}; {default}): {parameter.description}")
         click.echo("")
+
+@main.command()
+@one_line_errors
+def releases() -> None:
+    """The built-in stack's releases a `deploy` step or a `release` fault may roll an app replica to (a team's
+    stack names its own under `stack.releases`)."""
+    click.echo(f"{CURRENT}: the stack's own, what every replica runs at the start (deploying it is a rollback)")
+    for name, release in BUILTIN_RELEASES.items():
+        changes = ", ".join(f"{key}={'(unset)' if value is None else value}"
+                            for key, value in release.environment.items())
+        click.echo(f"{name}: {release.description}")
+        click.echo(f"    changes: {changes}")
 
 @main.command()
 @click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False),

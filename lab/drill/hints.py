@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from lab.record.drill_schema import DrillHint
 from lab.record.events import EventLog
-from lab.record.schema import DrillHint
 from lab.scenario.drill import Hint
 
 

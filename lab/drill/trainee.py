@@ -27,8 +27,7 @@ from lab.play.session import Ending, Play, View
 from lab.play.steps.apply import ApplyStep
 from lab.play.timeline import StepRecord, perform_step, record_step
 from lab.record import loadgen
-from lab.record.events import Event
-from lab.record.schema import (
+from lab.record.drill_schema import (
     DrillAck,
     DrillEnded,
     DrillExec,
@@ -38,6 +37,7 @@ from lab.record.schema import (
     DrillNote,
     DrillRecovered,
 )
+from lab.record.events import Event
 from lab.scenario.document import Scenario
 from lab.settings import Settings
 from lab.stack import readiness

@@ -10,7 +10,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from lab.errors import InvalidInput
-from lab.faults.base import FaultFamily, FaultSpec, FaultState, FaultTarget, HelperPlan
+from lab.faults.base import FaultFamily, FaultHandle, FaultSpec, FaultState, FaultTarget, HelperPlan
 from lab.faults.fault import Fault
 
 ENTRY_POINT_GROUP = "outage_lab.faults"
@@ -39,9 +39,12 @@ def family_of(spec: FaultSpec) -> FaultFamily:
     return families()[spec.kind]
 
 
-def build_fault(spec: FaultSpec, target: FaultTarget, ttl_s: float) -> Fault:
-    return Fault(spec, family_of(spec), target, ttl_s)
+def build_fault(spec: FaultSpec, target: FaultTarget, ttl_s: float) -> FaultHandle:
+    family = family_of(spec)
+    if family.build is not None:
+        return family.build(spec, target)
+    return Fault(spec, family, target, ttl_s)
 
 
-__all__ = ["Fault", "FaultFamily", "FaultSpec", "FaultState", "FaultTarget", "HelperPlan", "build_fault",
+__all__ = ["Fault", "FaultFamily", "FaultHandle", "FaultSpec", "FaultState", "FaultTarget", "HelperPlan", "build_fault",
            "families", "family_of"]

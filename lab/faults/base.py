@@ -1,20 +1,28 @@
 """What a fault family is: its parameters (a FaultSpec subclass, validated with the scenario) and the helpers it
 needs (HelperPlan: the shell functions apply / revert / verify, and the namespaces and capabilities they run
 with). Everything else, the armed start, the time-to-live, the dead-man switch and the label checks, is shared
-(lab.faults.helper), so a new family is one module that names none of it."""
+(lab.faults.helper), so a new family is one module that names none of it.
+
+A family whose change is the stack's own definition (a release deployed through Compose) has no helper: it builds
+its fault itself (`build`, a FaultHandle acting from the lab's process), and its dead-man switch is the stack's,
+which goes with the lab."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, get_args
 
 import docker
 from pydantic import Field, field_validator, model_validator
 
 from lab.document import DocumentModel, FieldProblem, PositiveSeconds, ServiceName
 from lab.stack.knobs import StackKnobs
+
+if TYPE_CHECKING:
+    from lab.errors import FaultError
+    from lab.stack.deploy import Deployed
 
 FAULT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -133,6 +141,38 @@ class FaultTarget:
         """PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGDATA for an administrator of database `service`."""
         raise NotImplementedError
 
+    def deploy(self, service: str, release: str) -> Deployed:
+        """Roll `service` to `release` (lab.stack.releases) and wait until it serves, or say why it does not."""
+        raise NotImplementedError
+
+    def release_of(self, service: str) -> str:
+        """The release `service` runs now."""
+        raise NotImplementedError
+
+
+class FaultHandle(Protocol):
+    """One fault of a run as the play uses it, whatever its family (lab.faults.fault.Fault for the helpers'
+    families): applied, verified as observed, moved after a restart, reverted idempotently."""
+
+    @property
+    def spec(self) -> FaultSpec: ...
+
+    def places(self) -> frozenset[str]:
+        """The services whose namespaces or state hold the fault: only a step acting on one of them can remove it."""
+        ...
+
+    def prepare(self, arm_timeout_s: float) -> None: ...
+
+    def apply(self) -> str: ...
+
+    def follow(self) -> str: ...
+
+    def verify(self) -> FaultState: ...
+
+    def revert(self) -> str: ...
+
+    def remove(self) -> tuple[str, FaultState | FaultError]: ...
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -170,14 +210,16 @@ def _number(value: float) -> str:
 Plan = Callable[[Any, FaultTarget, str], list[HelperPlan]]
 """(spec, target, mark) -> helpers. `mark` names the run and the fault: rules and lines carry it, and a revert
 removes only what carries it."""
+Build = Callable[[Any, FaultTarget], FaultHandle]
+"""(spec, target) -> the fault, for a family that acts from the lab's process."""
 
 
 @dataclass(frozen=True)
 class FaultFamily:
-    """A family as the registry knows it: its spec class (kind, parameters, docs) and how it plans helpers."""
+    """A family as the registry knows it: its spec class (kind, parameters, docs) and how it plans helpers (`plan`),
+    or, for one without helpers, how it builds its fault (`build`)."""
 
     spec: type[FaultSpec]
-    plan: Plan
     mechanism: str
     """How it is done, in a few words (for `lab faults` and the README)."""
     user_sees: str
@@ -185,6 +227,12 @@ class FaultFamily:
     example: Mapping[str, Any]
     """A fault of this family on the built-in stack, in scenario terms (without id): shown by `lab faults`,
     applied by `make bench`."""
+    plan: Plan | None = None
+    build: Build | None = None
+
+    def __post_init__(self) -> None:
+        if (self.plan is None) == (self.build is None):
+            raise ValueError(f"fault family {self.spec.__name__} needs a plan of helpers or a build, and only one")
 
     @property
     def kind(self) -> str:

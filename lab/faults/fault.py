@@ -37,8 +37,13 @@ class Fault:
     def plans(self) -> list[HelperPlan]:
         """The family's helpers, planned once (addresses are looked up when the fault is first prepared)."""
         if self._plans is None:
-            self._plans = self.family.plan(self.spec, self.target, self.mark)
+            self._plans = self._plan()
         return self._plans
+
+    def _plan(self) -> list[HelperPlan]:
+        if self.family.plan is None:
+            raise FaultError(f"fault family {self.family.kind} plans no helper")
+        return self.family.plan(self.spec, self.target, self.mark)
 
     def places(self) -> frozenset[str]:
         """The services whose namespaces or state hold the fault: only a step acting on one of them can remove it."""
@@ -80,7 +85,7 @@ class Fault:
         look like a fix, which it was not in the incident. If the fault is in effect and its plan changed, move it:
         revert it where it was, apply it as planned now. Returns what moved, or "" if nothing did."""
         with self._lock:
-            fresh = self.family.plan(self.spec, self.target, self.mark)
+            fresh = self._plan()
             if fresh == self.plans() or not self.verify().applied:
                 return ""
             before = [plan.env for plan in self.plans()]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.errors import FaultError
+from lab.errors import FaultError, StackError
 from lab.faults.base import FaultTarget
+from lab.stack.deploy import Deployed, deploy, release_of
 from lab.stack.project import Stack
 
 
@@ -42,3 +43,15 @@ class StackTarget(FaultTarget):
 
     def database_env(self, service: str) -> dict[str, str]:
         return self.stack.databases.environment(service)
+
+    def deploy(self, service: str, release: str) -> Deployed:
+        try:
+            return deploy(self.stack, service, release)
+        except StackError as exc:
+            raise FaultError(f"deploy of {release} to {service} failed: {exc}") from exc
+
+    def release_of(self, service: str) -> str:
+        try:
+            return release_of(self.stack, service)
+        except StackError as exc:
+            raise FaultError(f"cannot tell which release {service} runs: {exc}") from exc

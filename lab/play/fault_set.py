@@ -15,8 +15,8 @@ from collections.abc import Callable
 from lab.clock import Clock
 from lab.errors import FaultError
 from lab.faults import build_fault
-from lab.faults.base import FaultSpec
-from lab.faults.fault import ARM_MARGIN_S, Fault
+from lab.faults.base import FaultHandle, FaultSpec
+from lab.faults.fault import ARM_MARGIN_S
 from lab.faults.target import StackTarget
 from lab.play.fault_watch import FaultWatch
 from lab.record.events import EventLog
@@ -37,7 +37,7 @@ class FaultSet:
     def __init__(self, specs: tuple[FaultSpec, ...], target: StackTarget, log: EventLog, clock: Clock,
                  latest_end_s: Callable[[FaultSpec], float]) -> None:
         """`latest_end_s`: how long after a fault's apply the play may last at the latest (its driver's)."""
-        self.faults: dict[str, Fault] = {spec.id: build_fault(spec, target, fault_ttl_s(spec, latest_end_s(spec)))
+        self.faults: dict[str, FaultHandle] = {spec.id: build_fault(spec, target, fault_ttl_s(spec, latest_end_s(spec)))
                                          for spec in specs}
         self.log = log
         self.watch = FaultWatch(self.faults, log, clock, follow=self.follow)

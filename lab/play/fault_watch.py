@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lab.clock import Clock
-from lab.faults.fault import Fault
+from lab.faults.base import FaultHandle
 from lab.judge.windows import OUTSIDE
 from lab.record.events import Event, EventLog
 from lab.record.schema import FaultLost, RecorderWarning
@@ -48,7 +48,7 @@ def credited(actions: list[Action], last_seen_t: float, noticed_t: float,
 
 
 class FaultWatch:
-    def __init__(self, faults: Mapping[str, Fault], log: EventLog, clock: Clock, follow: Callable[[str], object],
+    def __init__(self, faults: Mapping[str, FaultHandle], log: EventLog, clock: Clock, follow: Callable[[str], object],
                  every_s: float = CHECK_EVERY_S) -> None:
         """`follow(service)` moves the faults with a restarted service (lab.play.fault_set.FaultSet.follow)."""
         self.faults = faults

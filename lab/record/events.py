@@ -18,6 +18,7 @@ from typing import Annotated, Any, TextIO, get_args, get_origin, get_type_hints
 
 from lab.clock import Clock
 from lab.errors import InvalidInput
+from lab.record import drill_schema  # noqa: F401 - a drill's kinds join the registry a reader checks against
 from lab.record.schema import KINDS, WALL, EventBody
 from lab.record.shapes import Shape
 

@@ -7,6 +7,7 @@ in the database, and closes the recording with run.ended.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from pathlib import Path
@@ -52,7 +53,7 @@ class Recorder:
         app_logs = stack.spec.app_logs
         if app_logs is not None:
             pattern = None if app_logs.format == "lab-json" else re.compile(app_logs.error_pattern)
-            self.watchers += [AppLogWatcher(stack.container(name), name, self.log, pattern)
+            self.watchers += [AppLogWatcher(functools.partial(stack.container, name), name, self.log, pattern)
                               for name in app_logs.services]
         self.log.subscribe(AlertEvaluator(scenario.alerts, self.log))
 

@@ -12,18 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, ClassVar, dataclass_transform
 
-from lab.record.shapes import (
-    ARRAY,
-    COUNT,
-    FLAG,
-    RATE,
-    SECONDS,
-    SIGNED_SECONDS,
-    TEXT,
-    TEXTS,
-    TIME,
-    WHOLE,
-)
+from lab.record.shapes import ARRAY, COUNT, FLAG, RATE, SECONDS, SIGNED_SECONDS, TEXT, TEXTS, TIME, WHOLE
 
 Seconds = Annotated[float, SECONDS]
 Text = Annotated[str, TEXT]
@@ -171,6 +160,35 @@ class TrafficChanged(EventBody):
     kind: ClassVar[str] = "traffic.changed"
     rate: float
     ramp_s: Seconds
+
+
+class DeployStarted(EventBody):
+    """A `deploy` step begins: `services` rolled to `release`, one at a time."""
+
+    kind: ClassVar[str] = "deploy.started"
+    release: str
+    services: list[str]
+
+
+class DeployReplaced(EventBody):
+    """One service of a deploy recreated on its new release: serving, or not within the deploy's wait (why)."""
+
+    kind: ClassVar[str] = "deploy.replaced"
+    service: str
+    release: str
+    previous: str
+    container: str
+    serving: Flag
+    detail: str = ""
+
+
+class DeployDone(EventBody):
+    """A `deploy` step ends: which of its services serve on the new release, and which do not."""
+
+    kind: ClassVar[str] = "deploy.done"
+    release: str
+    serving: list[str]
+    not_serving: list[str]
 
 
 # --- faults ----------------------------------------------------------------------------------------------------
@@ -333,56 +351,3 @@ class WritesVerified(EventBody):
     found: Count = 0
     missing: Annotated[list[Any], ARRAY] = dataclasses.field(default_factory=list)
     error: MaybeText = None
-
-
-# --- a drill ---------------------------------------------------------------------------------------------------
-
-class DrillAck(EventBody):
-    kind: ClassVar[str] = "drill.ack"
-
-
-class DrillNote(EventBody):
-    kind: ClassVar[str] = "drill.note"
-    text: str
-
-
-class DrillHint(EventBody):
-    kind: ClassVar[str] = "drill.hint"
-    number: int
-    requested: bool
-    text: str
-
-
-class DrillExec(EventBody):
-    """A command the trainee ran through `lab exec` (reported by the command once it ended)."""
-
-    kind: ClassVar[str] = "drill.exec"
-    service: Any
-    command: Any
-    netns: bool
-    exit_code: Any
-
-
-class DrillLogs(EventBody):
-    kind: ClassVar[str] = "drill.logs"
-    service: Any
-
-
-class DrillFixed(EventBody):
-    """The drill's fault went (`t`: credited to the trainee's last action before it did), noticed at `detected_t`."""
-
-    kind: ClassVar[str] = "drill.fixed"
-    detected_t: float
-
-
-class DrillRecovered(EventBody):
-    kind: ClassVar[str] = "drill.recovered"
-
-
-class DrillGaveUp(EventBody):
-    kind: ClassVar[str] = "drill.gave_up"
-
-
-class DrillEnded(EventBody):
-    kind: ClassVar[str] = "drill.ended"
-    outcome: str

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import docker
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_when_event_set, wait_fixed
 
+from lab.errors import LabError
 from lab.record.events import EventLog
 from lab.record.schema import (
     AppDbError,
@@ -27,6 +29,12 @@ from lab.stack import labels
 from lab.stack.docker_api import ENGINE_ERRORS
 
 CONTAINER_ACTIONS = {"create", "start", "restart", "stop", "kill", "die", "oom", "destroy"}
+FOLLOW_AGAIN_WITHIN_S = 300.0
+"""How long an app's log is waited for after its container stopped (a crash loop's restarts back off to a minute)."""
+
+
+class NotRunning(Exception):
+    """The service's container is not running (yet): its log cannot be followed now."""
 
 
 class Watcher:
@@ -120,17 +128,47 @@ class DockerEventWatcher(Watcher):
 
 class AppLogWatcher(Watcher):
     """Follows one app service's log and records its errors: the built-in app's JSON lines (each database error
-    with its exact exception class), or, for a team's app, every line that matches the scenario's pattern."""
+    with its exact exception class), or, for a team's app, every line that matches the scenario's pattern.
 
-    def __init__(self, container: Any, service: str, log: EventLog, error_pattern: re.Pattern[str] | None = None) \
-            -> None:
-        since = datetime.now(UTC)
-        super().__init__(f"logs-{service}", log,
-                         lambda: container.logs(stream=True, follow=True, since=since, stdout=True, stderr=True))
+    It follows the service, not one container: the engine ends a log stream when its container stops, and a deploy
+    replaces the container. Then it waits until the service's container (the same one restarted, or its
+    replacement) runs, and reads on from the moment the last stream ended, so no line is read twice or lost."""
+
+    def __init__(self, container_of: Callable[[], Any], service: str, log: EventLog,
+                 error_pattern: re.Pattern[str] | None = None) -> None:
+        super().__init__(f"logs-{service}", log, lambda: self._follow(datetime.now(UTC)))
+        self.container_of = container_of
         self.service = service
         self.error_pattern = error_pattern
         """None: the built-in app's JSON lines."""
         self._partial = b""
+
+    def _follow(self, since: datetime) -> Any:
+        return self.container_of().logs(stream=True, follow=True, since=since, stdout=True, stderr=True)
+
+    def _run(self) -> None:
+        while True:
+            super()._run()
+            ended = datetime.now(UTC)
+            if self._stopping.is_set():
+                return
+            try:
+                self._stream = Retrying(
+                    stop=stop_after_delay(FOLLOW_AGAIN_WITHIN_S) | stop_when_event_set(self._stopping),
+                    wait=wait_fixed(0.2), reraise=True,
+                    retry=retry_if_exception_type((NotRunning, *ENGINE_ERRORS, LabError)))(self._reopen, ended)
+            except (NotRunning, *ENGINE_ERRORS, LabError) as exc:
+                if not self._stopping.is_set():
+                    self.log.emit(RecorderWarning(source=self.name, message=f"its log is no longer followed: {exc}"))
+                return
+
+    def _reopen(self, since: datetime) -> Any:
+        if self._stopping.is_set():
+            raise NotRunning("stopping")  # the run ends: nothing more to follow
+        container = self.container_of()
+        if container.status != "running":
+            raise NotRunning(f"{self.service} is {container.status}")
+        return self._follow(since)
 
     def handle(self, item: Any) -> None:
         self._partial += item

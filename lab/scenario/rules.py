@@ -15,6 +15,7 @@ from lab.judge.checks.impact import KIND as IMPACT
 from lab.judge.checks.impact import ImpactCheck
 from lab.judge.checks.no_write_lost import KIND as NO_WRITE_LOST
 from lab.play.steps.apply import ApplyStep
+from lab.play.steps.deploy import DeployStep
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.document import Scenario
 from lab.scenario.timing import MAX_LAB_S, clock_after
@@ -102,10 +103,11 @@ def _fault_windows_check(scenario: Scenario, ids: list[str]) -> list[str]:
         else:
             windows[step.fault] = (windows[step.fault][0], step.at_minutes)
     for fault_id, (start, end) in windows.items():
-        runbook_after = any(isinstance(s, RunbookStep) and s.at_minutes >= start for s in scenario.timeline)
-        if end == math.inf and not runbook_after:
+        # A responders' script, or their deploy (a rollback), may end it: the fault watch sees whether it did.
+        fix_after = any(isinstance(s, RunbookStep | DeployStep) and s.at_minutes >= start for s in scenario.timeline)
+        if end == math.inf and not fix_after:
             found.append(f"faults[{ids.index(fault_id)}]: fault {fault_id!r} is applied but never reverted: "
-                         "add a revert step, or a runbook step that removes it")
+                         "add a revert step, or a runbook or deploy step that removes it")
     return found + _overlaps(scenario, ids, windows)
 
 

@@ -16,6 +16,7 @@ from lab.stack.databases import Databases
 from lab.stack.health import NotReadyYet
 from lab.stack.images import IMAGE_PREFIX
 from lab.stack.ports import host_port
+from lab.stack.releases import BUILTIN_RELEASES, CURRENT
 from lab.stack.spec import AppLogs, DatabaseAccess, Entry, StackSpec
 
 DB, LB = "db", "lb"
@@ -31,10 +32,11 @@ ORDERS_TABLE = "orders"
 SERVED_BY = "X-Served-By"
 """The header with which HAProxy names the replica that answered."""
 BUILTIN_TOPOLOGY = Topology(services=SERVICES, databases=(DB,), apps=APPS, tables=(f"public.{ORDERS_TABLE}",),
-                            balancers=(LB,))
+                            balancers=(LB,), releases=(CURRENT, *BUILTIN_RELEASES))
 BUILTIN_STACK = StackSpec(
     compose_file=str(BUILTIN_COMPOSE_FILE), entry=Entry(service=LB, port=80), served_by_header=SERVED_BY,
-    databases=(DatabaseAccess(service=DB, dbname=DB_NAME),), app_logs=AppLogs(services=APPS, format="lab-json"))
+    databases=(DatabaseAccess(service=DB, dbname=DB_NAME),), app_logs=AppLogs(services=APPS, format="lab-json"),
+    releases=BUILTIN_RELEASES)
 BUILTIN_IMAGES = tuple(f"{IMAGE_PREFIX}{name}:" for name in ("db", "app", "lb"))
 """How a container of the built-in stack is known (a team's services the lab builds are outage-lab/own-...)."""
 ROTATION_WAIT_S = 30.0

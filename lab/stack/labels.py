@@ -22,6 +22,8 @@ PROBE = "outage-lab.probe"
 """Short-lived containers the lab uses to look, kept off the recording."""
 FAULT = "outage-lab.fault"
 """The id of the fault a helper holds."""
+RELEASE = "outage-lab.release"
+"""The release a deploy put on a service's container (lab.stack.releases); none: the Compose file's own."""
 COMPOSE_SERVICE = "com.docker.compose.service"
 """Compose's own label: the service a container belongs to."""
 

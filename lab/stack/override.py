@@ -1,7 +1,7 @@
-"""The Compose override that makes a stack the lab's: the run's labels and owner on every service, network and
-volume the file creates, the entry and database ports published on free 127.0.0.1 ports, and a stable tag for a
-team's built images. The team's file is never edited; every container, network and volume is then found and
-removed by label."""
+"""The Compose overrides the lab writes. The one that makes a stack the lab's: the run's labels and owner on every
+service, network and volume the file creates, the entry and database ports published on free 127.0.0.1 ports, and
+a stable tag for a team's built images. And one per deployed service: the release it runs (lab.stack.releases).
+The team's file is never edited; every container, network and volume is then found and removed by label."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import yaml
 
 from lab.stack import labels
 from lab.stack.owners import OWNER_FILE
+from lab.stack.releases import Release
 from lab.stack.scratch import scratch_directory
 from lab.stack.spec import StackSpec
 from lab.stack.topology import ComposeTopology
@@ -64,6 +65,7 @@ def override_yaml(document: dict[str, Any]) -> str:
 
     Dumper.add_representer(OverrideTag, lambda dumper, data: dumper.represent_sequence("!override", list(data)))
     Dumper.add_representer(ResetTag, lambda dumper, data: dumper.represent_sequence("!reset", list(data)))
+    Dumper.add_representer(ResetValue, lambda dumper, data: dumper.represent_scalar("!reset", "null"))
     return yaml.dump(document, Dumper=Dumper, sort_keys=False)
 
 
@@ -73,6 +75,10 @@ class OverrideTag(list[str]):
 
 class ResetTag(list[str]):
     """A list written with Compose's `!reset` tag: the base file's value is dropped."""
+
+
+class ResetValue:
+    """A value written as Compose's `!reset null`: the base file's entry (an environment variable) is dropped."""
 
 
 def host_ports(spec: StackSpec, entry_port: int | None, database_port: int | None) -> dict[str, int]:
@@ -93,4 +99,27 @@ def write_override(spec: StackSpec, compose: ComposeTopology | None, run_id: str
     path = directory / "override.yaml"
     if compose is not None:
         path.write_text(override_yaml(override(spec, compose, run_id, owner, host_ports)))
+    return path
+
+
+def release_override(service: str, name: str, release: Release | None) -> dict[str, Any]:
+    """The Compose override deploying `name` to `service` (None: `current`, the file's own), labelled with it."""
+    definition: dict[str, Any] = {"labels": {labels.RELEASE: name}}
+    if release is not None:
+        if release.image is not None:
+            definition["image"] = release.image
+        if release.command is not None:
+            definition["command"] = list(release.command)
+        if release.environment:
+            definition["environment"] = {key: ResetValue() if value is None else value
+                                         for key, value in release.environment.items()}
+    return {"services": {service: definition}}
+
+
+def write_release_override(run_id: str, service: str, name: str, release: Release | None) -> Path:
+    """The service's release override, in the run's scratch directory beside the stack's."""
+    directory = scratch_directory(run_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"release-{service}.yaml"
+    path.write_text(override_yaml(release_override(service, name, release)))
     return path

@@ -70,6 +70,8 @@ class Stack:
     compose_topology: ComposeTopology | None = field(default=None, repr=False)
     """The Compose file's topology, read when the stack first starts."""
     databases: Databases = field(init=False, repr=False)
+    release_files: dict[str, Path] = field(default_factory=dict, repr=False)
+    """Service -> the override of the release deployed to it (lab.stack.deploy), in every later Compose command."""
 
     def __post_init__(self) -> None:
         self.databases = Databases(self.spec, (builtin.DB_ADMIN, self.db_password), self.container)
@@ -224,11 +226,11 @@ class Stack:
             self.db_port = free_port()
         build = ["--no-build"] if self.spec.builtin else ["--build"]  # a team's images build from its contexts
         try:
-            self._compose("up", "--detach", *build, "--pull", "never", "--quiet-pull")
+            self.compose("up", "--detach", *build, "--pull", "never", "--quiet-pull")
         except PortInUse:
             if pick_lb or pick_db:  # a picked port was taken between picking and binding: retry with new ones
                 with contextlib.suppress(StackError):  # what is left is removed by label if the retries fail
-                    self._compose("down", "--volumes", "--timeout", "1")
+                    self.compose("down", "--volumes", "--timeout", "1")
             raise
 
     def _compose_argv(self) -> list[str]:
@@ -236,11 +238,14 @@ class Stack:
             self.compose_argv = compose_command()
         return self.compose_argv
 
-    def _compose(self, *args: str) -> None:
+    def compose(self, *args: str) -> None:
+        """A Compose command on the run's project, with the lab's override and each deployed release's."""
         files = ["--file", self.spec.compose_file]
         if self.compose_topology is not None:
             ports = host_ports(self.spec, self.lb_port, self.db_port)
             files += ["--file", str(write_override(self.spec, self.compose_topology, self.run_id, self.owner, ports))]
+        for path in self.release_files.values():
+            files += ["--file", str(path)]
         argv = [*self._compose_argv(), "--project-name", self.project,
                 "--project-directory", str(Path(self.spec.compose_file).parent), *files, *args]
         run_compose(argv, self.compose_environment(), args[0], f"stack {self.run_id}")

@@ -10,6 +10,7 @@ generates (lab.stack.override).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +18,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from lab.document import DocumentModel, FieldProblem, Port, ServiceName, Topology
 from lab.settings import BUILTIN_COMPOSE_FILE
+from lab.stack.releases import CURRENT, Release
 from lab.stack.topology import ComposeTopology
+
+RELEASE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class Entry(DocumentModel):
@@ -67,6 +71,18 @@ class StackSpec(DocumentModel):
                                                           "they have a health check, else running); default: all.")
     wait_timeout_s: float = Field(180.0, strict=True, gt=0, le=3600,
                                   description="How long the stack may take to be ready (its images built before).")
+    releases: Mapping[str, Release] = Field(
+        default_factory=dict, description="Releases a scenario may deploy to its services, by name (`current`, the "
+                                          "Compose file's own, is always one).")
+
+    @field_validator("releases")
+    @classmethod
+    def _release_names(cls, value: Mapping[str, Release]) -> Mapping[str, Release]:
+        for name in value:
+            if name == CURRENT or not RELEASE_NAME.fullmatch(name):
+                raise ValueError(f"a release's name must be lowercase letters, digits and dashes, not {CURRENT!r}; "
+                                 f"got {name!r}")
+        return value
 
     @model_validator(mode="after")
     def _entry_port_is_the_services(self, info: ValidationInfo) -> StackSpec:
@@ -85,7 +101,8 @@ class StackSpec(DocumentModel):
     def topology(self, compose: ComposeTopology) -> Topology:
         """The names validation checks a scenario against."""
         return Topology(services=tuple(compose.services), databases=tuple(d.service for d in self.databases),
-                        apps=self.app_logs.services if self.app_logs else ())
+                        apps=self.app_logs.services if self.app_logs else (),
+                        releases=(CURRENT, *self.releases))
 
     def resolved(self, base_dir: Path) -> StackSpec:
         """The same with the Compose file's path made absolute (it is relative to the scenario file)."""

@@ -17,7 +17,7 @@ from typing import Any
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from lab.faults import build_fault, families
-from lab.faults.fault import Fault
+from lab.faults.base import FaultHandle
 from lab.faults.target import StackTarget
 from lab.stack.builtin import APPS, BUILTIN_TOPOLOGY
 from lab.stack.images import LabImages
@@ -156,7 +156,7 @@ CASES = [
 ]
 
 
-def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fault_id: str) -> Fault:
+def fault_for(stack: Stack, lab_images: LabImages, document: dict[str, Any], fault_id: str) -> FaultHandle:
     spec = families()[document["kind"]].spec.model_validate({"id": fault_id, **document},
                                                              context={"topology": BUILTIN_TOPOLOGY})
     return build_fault(spec, StackTarget(stack, lab_images.tools), ttl_s=600)

@@ -23,6 +23,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 
 from lab.errors import FaultError
 from lab.faults.base import FaultState
+from lab.faults.fault import Fault
 from lab.faults.target import StackTarget
 from lab.settings import PROJECT_ROOT
 from lab.stack import labels
@@ -274,6 +275,7 @@ def test_an_engine_helper_leaves_a_container_without_the_runs_labels_alone(share
     try:
         fault = fault_for(shared_stack, lab_images, {"kind": "cpu-limit", "target": "app-2", "cpus": 0.5},
                           "test-foreign")
+        assert isinstance(fault, Fault)  # a helper's family
         fault._plans = [replace(plan, env={**plan.env, "CONTAINER": other.id}) for plan in fault.plans()]
         with pytest.raises(FaultError, match=r"does not carry run .* labels: not touched"):
             fault.apply()

@@ -10,8 +10,9 @@ import pytest
 
 from lab.clock import FakeClock, MonotonicClock
 from lab.record.alerts import AlertEvaluator, AlertState
+from lab.record.drill_schema import DrillAck
 from lab.record.events import Event, EventLog, read_events
-from lab.record.schema import DrillAck, FaultApplied, UserRequest
+from lab.record.schema import FaultApplied, UserRequest
 from lab.record.watchers import AppLogWatcher, DockerEventWatcher
 from lab.scenario.alerts import AlertRule
 
@@ -98,7 +99,7 @@ def test_a_teams_json_log_line_with_numbers_or_objects_is_recorded_as_text(tmp_p
     """A team's app logging in the lab's JSON format may put any JSON value in a field: the recording keeps text,
     so that its own run can read it back (an error class 1205 had made the run's recording unreadable)."""
     log = EventLog(tmp_path / "events.jsonl", MonotonicClock())
-    watcher = AppLogWatcher(object(), "api", log)
+    watcher = AppLogWatcher(object, "api", log)
     watcher.handle(b'{"event": "db_error", "error_class": 1205, "message": "deadlock", "during": {"route": "/o"},'
                    b' "ts": 5}\n{"event": "pool_warning", "message": ["a", 1]}\n')
     log.close()

@@ -154,6 +154,18 @@ def test_a_replay_lasts_at_most_a_day() -> None:
         (lambda d: d["timeline"][2].update(action="load", rate=100, over=-1),
          "timeline[2].over: must be at least 0"),
         (lambda d: d["timeline"][2].update(action="load"), "timeline[2].rate: is required for action 'load'"),
+        (lambda d: d["timeline"][2].update(action="deploy", services=["app-9"], release="current"),
+         "timeline[2].services[0]: unknown service 'app-9'"),
+        (lambda d: d["timeline"][2].update(action="deploy", services=["db"], release="current"),
+         "timeline[2].services[0]: 'db' is not an app service (apps: app-1, app-2, app-3)"),
+        (lambda d: d["timeline"][2].update(action="deploy", services=["app-1"], release="v9"),
+         "timeline[2].release: unknown release 'v9' (releases: current, unmigrated-table, renamed-env, pool-of-one, "
+         "wrong-db-host)"),
+        (lambda d: d["timeline"][2].update(action="deploy", services=[], release="current"),
+         "timeline[2].services: must list at least 1 item"),
+        (lambda d: d["faults"][0].update(kind="release", release="current"),
+         "faults[0].release: must be a release other than 'current'"),
+        (lambda d: d["faults"][0].update(kind="release", release="nightly"), "faults[0].release: unknown release"),
     ],
 )
 def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
@@ -196,7 +208,7 @@ def test_a_missing_kind_or_action_lists_the_known_ones_and_a_lone_bad_item_is_no
     assert problems_of(document) == [
         "workload.requests[0].path: is required",
         f"faults[0].kind: is required (known: {', '.join(families())})",
-        "timeline[0].action: is required (known: note, load, apply, revert, restart, runbook)",
+        "timeline[0].action: is required (known: note, load, apply, revert, restart, deploy, runbook)",
     ]
 
 
@@ -206,7 +218,7 @@ def test_a_runbook_step_without_an_action_lists_a_runbook_files_actions(tmp_path
     runbook.write_text(yaml.safe_dump({"steps": [{"at": 1, "text": "x"}]}))
     with pytest.raises(ScenarioError) as caught:
         load_runbook(runbook, BUILTIN_TOPOLOGY)
-    assert caught.value.problems == ["steps[0].action: is required (known: note, restart, runbook)"]
+    assert caught.value.problems == ["steps[0].action: is required (known: note, restart, deploy, runbook)"]
 
 
 def test_overlapping_faults_on_one_target_are_refused() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 import uvicorn
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -47,6 +48,11 @@ KEEPALIVES = os.environ.get("DB_KEEPALIVES", "1")
 # day's three stacks starting at once, a second engine that has just loaded the images) the database can take
 # more than a minute, and an app that gave up first would fail the whole stack.
 STARTUP_WAIT_S = float(os.environ.get("DB_STARTUP_WAIT_S", "180"))
+# The table of orders, and whether the app creates it as it starts (its migration) or leaves that to a migration
+# job run before the deploy: a release configured for a new table whose migration never ran is up, healthy and
+# failing every order (lab.stack.releases).
+ORDERS_TABLE = sql.Identifier(os.environ.get("ORDERS_TABLE", "orders"))
+MIGRATE_AT_START = os.environ.get("DB_MIGRATE_AT_START", "1") == "1"
 ORDER_PATH = re.compile(r"^/orders/(\d+)$")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -116,20 +122,23 @@ def say_still_waiting(state: RetryCallState) -> None:
 
 async def wait_for_database(dsn: str) -> None:
     """The stack starts its services together: until the database accepts the app's login, try again every 0.1 s
-    (the pool's own retries back off to seconds), then make sure the table exists."""
+    (the pool's own retries back off to seconds), then make sure the table exists (unless a migration job does)."""
     retrying = AsyncRetrying(stop=stop_after_delay(STARTUP_WAIT_S), wait=wait_fixed(0.1), reraise=True,
                              retry=retry_if_exception_type(psycopg.OperationalError), before_sleep=say_still_waiting)
     async for attempt in retrying:
         with attempt:
             conn = await psycopg.AsyncConnection.connect(dsn)
+    if not MIGRATE_AT_START:
+        await conn.close()
+        return
     async with conn:
         # The three replicas start together; the advisory lock serialises their CREATE TABLE.
         await conn.execute("SELECT pg_advisory_xact_lock(7007)")
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS orders ("
+        await conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
             " id bigserial PRIMARY KEY, item text NOT NULL, quantity integer NOT NULL,"
             " replica text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
-        )
+        ).format(ORDERS_TABLE))
 
 
 class OrdersApp:
@@ -210,8 +219,8 @@ class OrdersApp:
         try:
             async with self.pool.connection() as conn:  # autocommit: committed when the INSERT returns
                 cursor = await conn.execute(
-                    "INSERT INTO orders (item, quantity, replica) VALUES (%s, %s, %s) RETURNING id",
-                    (item, quantity, REPLICA),
+                    sql.SQL("INSERT INTO {} (item, quantity, replica) VALUES (%s, %s, %s) RETURNING id")
+                    .format(ORDERS_TABLE), (item, quantity, REPLICA),
                 )
                 row = await cursor.fetchone()
         except Exception as exc:  # noqa: BLE001
@@ -223,7 +232,8 @@ class OrdersApp:
         assert self.pool is not None
         try:
             async with self.pool.connection() as conn:
-                cursor = await conn.execute("SELECT item, quantity, replica FROM orders WHERE id = %s", (order_id,))
+                cursor = await conn.execute(
+                    sql.SQL("SELECT item, quantity, replica FROM {} WHERE id = %s").format(ORDERS_TABLE), (order_id,))
                 row = await cursor.fetchone()
         except Exception as exc:  # noqa: BLE001
             return self.database_unavailable(exc, during="read_order")

@@ -1,5 +1,5 @@
 """fault_removed: every fault the timeline does not revert itself was removed by a responder's step (the runbook
-worked) before the run's cleanup."""
+worked: a script, a restart, a deploy such as a rollback) before the run's cleanup."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from lab.judge.checks.base import CheckKind, CheckResult, Judging
 from lab.judge.windows import OUTSIDE, STILL_AT_CLEANUP
 
 NAME = "the runbook removed the fault"
+SCENARIO_STEPS = ("revert step", "runbook step", "restart step", "deploy step")
+"""How a fault window ended by a step of the scenario reads (lab.judge.windows.FaultWindow.ended_by)."""
 
 
 class FaultRemovedCheck(DocumentModel):
@@ -16,7 +18,7 @@ class FaultRemovedCheck(DocumentModel):
 
 def judge(_: FaultRemovedCheck, judging: Judging) -> list[CheckResult]:
     analysis = judging.analysis
-    left = [w for w in analysis.faults if not w.ended_by.startswith(("revert step", "runbook step", "restart step"))]
+    left = [w for w in analysis.faults if not w.ended_by.startswith(SCENARIO_STEPS)]
     if not analysis.faults:
         return [CheckResult(NAME, False, "no fault was applied")]
     if not left:
