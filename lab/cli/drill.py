@@ -71,6 +71,15 @@ def note(text: tuple[str, ...]) -> None:
     click.echo(drill_request("note", text=" ".join(text)))
 
 @main.command()
+@click.argument("service")
+@click.argument("release")
+@one_line_errors
+def deploy(service: str, release: str) -> None:
+    """Deploy RELEASE to SERVICE in the running drill (`current`: the stack's own, a rollback); `lab releases` lists
+    them. The drill performs it, where the stack's configuration is, and records it on the timeline."""
+    click.echo(drill_request("deploy", service=service, release=release))
+
+@main.command()
 @one_line_errors
 def hint() -> None:
     """Reveal the drill's next hint (counted in the debrief)."""

@@ -25,6 +25,8 @@ from lab.judge.requests import Request, find_recovery
 from lab.judge.verdict import recovery_criteria
 from lab.play.session import Ending, Play, View
 from lab.play.steps.apply import ApplyStep
+from lab.play.steps.base import StepFailed
+from lab.play.steps.deploy import roll_out
 from lab.play.timeline import StepRecord, perform_step, record_step
 from lab.record import loadgen
 from lab.record.drill_schema import (
@@ -43,10 +45,13 @@ from lab.settings import Settings
 from lab.stack import readiness
 from lab.stack.docker_api import ENGINE_ERRORS
 from lab.stack.labels import ROLE_STACK
+from lab.stack.releases import CURRENT
 
 MONITOR_EVERY_S = 1.0
 ENGINE_LOST = "aborted: the Docker engine went away"
 TRAINEE_ACTIONS = ("drill.exec", "docker.exec")
+TRAINEE_DEPLOY_WAIT_S = 20.0
+"""How long `lab deploy` waits for the new release to serve: within the control socket's 30 s."""
 """Events that say the trainee (or anyone) acted on the stack, besides a stack container's own events."""
 
 
@@ -226,6 +231,8 @@ class TraineeDriver:
         if op == "logs":
             log.emit(DrillLogs(service=request.get("service")))
             return {"ok": True}
+        if op == "deploy":
+            return self._deploy(str(request.get("service", "")), str(request.get("release", "")))
         if op == "end":  # a game day's facilitator stops the drill: neither a fix nor a give-up
             self.ended_by = str(request.get("by") or "the facilitator")
             play.stop.set()
@@ -235,6 +242,25 @@ class TraineeDriver:
             return {"ok": True, "message": f"the cause was: {self.spec.description or self.spec.kind} "
                                            f"(fault {self.spec.id} on {self.spec.target}); reverting it now"}
         return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _deploy(self, service: str, release: str) -> dict[str, Any]:
+        """The trainee's deploy (`lab deploy`: a rollback, say), performed here, where the stack's configuration is,
+        as a responder's action the fault watch may credit a fix to."""
+        assert self._play is not None
+        stage = self._play.stage
+        spec = stage.stack.spec
+        apps = spec.app_logs.services if spec.app_logs else ()
+        releases = (CURRENT, *spec.releases)
+        if service not in apps:
+            return {"ok": False, "error": f"{service!r} is not an app service (apps: {', '.join(apps) or 'none'})"}
+        if release not in releases:
+            return {"ok": False, "error": f"unknown release {release!r} (releases: {', '.join(releases)})"}
+        try:
+            said = stage.as_responder("trainee's deploy", frozenset({service}),
+                                      lambda: roll_out(stage, (service,), release, wait_s=TRAINEE_DEPLOY_WAIT_S))
+        except StepFailed as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "message": said}
 
     def _acknowledge(self) -> dict[str, Any]:
         """An acknowledgement answers a page: before any alert has fired there is nothing to acknowledge, so an early

@@ -141,8 +141,8 @@ class FaultTarget:
         """PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGDATA for an administrator of database `service`."""
         raise NotImplementedError
 
-    def deploy(self, service: str, release: str) -> Deployed:
-        """Roll `service` to `release` (lab.stack.releases) and wait until it serves, or say why it does not."""
+    def deploy(self, service: str, release: str, wait_s: float) -> Deployed:
+        """Roll `service` to `release` (lab.stack.releases); wait up to `wait_s` until it serves (lab.stack.deploy)."""
         raise NotImplementedError
 
     def release_of(self, service: str) -> str:

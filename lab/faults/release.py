@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from lab.document import AppService, ReleaseName
 from lab.errors import FaultError
 from lab.faults.base import FaultFamily, FaultHandle, FaultSpec, FaultState, FaultTarget
+from lab.stack.deploy import DEPLOY_WAIT_S
 from lab.stack.releases import CURRENT
 
 
@@ -55,9 +56,10 @@ class ReleaseFault:
             before = self.target.release_of(service)
             if self._before is None:
                 self._before = before
-            deployed = self.target.deploy(service, release)
-            said = f"{service} rolled from release {before} to {release}"
-            return said if deployed.serving else f"{said}, which does not serve: {deployed.detail}"
+            # Not waited for: the release is in effect once its container runs it, whether it ever serves or not;
+            # the timeline goes on as the incident's did.
+            self.target.deploy(service, release, wait_s=0)
+            return f"{service} rolled from release {before} to {release}"
 
     def follow(self) -> str:
         """The release is the container's own: a restart keeps it, at whatever address."""
@@ -77,7 +79,7 @@ class ReleaseFault:
             if running != self.spec.release:
                 return f"{service} already runs release {running}"
             back = self._before or CURRENT
-            deployed = self.target.deploy(service, back)
+            deployed = self.target.deploy(service, back, wait_s=DEPLOY_WAIT_S)
             said = f"{service} rolled back to release {back}"
             return said if deployed.serving else f"{said}, which does not serve: {deployed.detail}"
 

@@ -44,9 +44,9 @@ class StackTarget(FaultTarget):
     def database_env(self, service: str) -> dict[str, str]:
         return self.stack.databases.environment(service)
 
-    def deploy(self, service: str, release: str) -> Deployed:
+    def deploy(self, service: str, release: str, wait_s: float) -> Deployed:
         try:
-            return deploy(self.stack, service, release)
+            return deploy(self.stack, service, release, wait_s)
         except StackError as exc:
             raise FaultError(f"deploy of {release} to {service} failed: {exc}") from exc
 

@@ -21,22 +21,24 @@ class Deployed:
     service: str
     release: str
     container_id: str
-    serving: bool
-    """Whether it served within the deploy's wait."""
+    serving: bool | None
+    """Whether it served within the deploy's wait; None: not waited for."""
     detail: str
     """Why it does not serve (its state, its last log line); empty when it does."""
 
 
-def deploy(stack: Stack, service: str, release: str, timeout_s: float = DEPLOY_WAIT_S) -> Deployed:
-    """Roll `service` to `release`. A release that never serves (a crash loop, a wait for a database it cannot
-    reach) is not an error: the deploy is done, and Deployed says why it is not serving. StackError if Compose
-    refuses."""
+def deploy(stack: Stack, service: str, release: str, wait_s: float = DEPLOY_WAIT_S) -> Deployed:
+    """Roll `service` to `release`, then wait up to `wait_s` until it serves (0: not at all). A release that never
+    serves (a crash loop, a wait for a database it cannot reach) is not an error: the deploy is done, and Deployed
+    says why it is not serving. StackError if Compose refuses."""
     stack.container(service)  # the run's own (label-checked) before anything changes
     definition = None if release == CURRENT else stack.spec.releases[release]
     stack.release_files[service] = write_release_override(stack.run_id, service, release, definition)
     stack.compose("up", "--detach", "--no-deps", "--force-recreate", "--no-build", "--pull", "never", service)
+    if wait_s <= 0:
+        return Deployed(service, release, container_id=stack.container(service).id, serving=None, detail="")
     try:
-        stack.wait_healthy((service,), timeout_s=timeout_s, poll_s=0.2)
+        stack.wait_healthy((service,), timeout_s=wait_s, poll_s=0.2)
     except StackError as exc:
         return Deployed(service, release, container_id=stack.container(service).id, serving=False, detail=str(exc))
     return Deployed(service, release, container_id=stack.container(service).id, serving=True, detail="")

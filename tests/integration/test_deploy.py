@@ -60,17 +60,18 @@ def test_an_unmigrated_release_serves_health_checks_and_fails_every_order_until_
 
 def test_a_release_that_cannot_start_crash_loops_and_the_fault_sees_its_rollback(
         shared_stack: Stack, lab_images: LabImages) -> None:
-    """The release fault rolls app-1 to renamed-env: the deploy is done, and says the replica does not serve (it
-    exits at start, KeyError: 'DB_HOST', and is started again); the fault is in effect while app-1 runs that
-    release. A rollback from outside the fault (a responder's deploy) ends it, and the fault's own revert then
-    leaves the rollback alone."""
+    """The release fault rolls app-1 to renamed-env: the fault is in effect while app-1 runs that release, which
+    never serves (it exits at start, KeyError: 'DB_HOST', and is started again). A rollback from outside the fault
+    (a responder's deploy) ends it, and the fault's own revert then leaves the rollback alone."""
     wait_all_ready(shared_stack)
     fault = fault_for(shared_stack, lab_images, {"kind": "release", "target": "app-1", "release": "renamed-env"},
                       "test-release")
     try:
         said = fault.apply()
-        assert "rolled from release current to renamed-env, which does not serve" in said, said
+        assert said == "app-1 rolled from release current to renamed-env", said
         assert fault.verify().applied
+        crashed = deploy(shared_stack, "app-1", "renamed-env", wait_s=10)  # as a deploy tool would wait for it
+        assert crashed.serving is False and "not healthy after 10 s" in crashed.detail, crashed
         container = shared_stack.container("app-1")
         assert container.attrs["RestartCount"] >= 1 or container.status == "restarting", container.attrs["State"]
         assert "KeyError: 'DB_HOST'" in container.logs(tail=50).decode(errors="replace")

@@ -124,8 +124,42 @@ def test_a_wrong_fix_does_not_count_and_giving_up_reverts_the_fault(tmp_path: Pa
 
 
 def test_trainee_commands_without_a_drill_say_so(tmp_path: Path) -> None:
-    """`lab ack` with no drill running: one line, exit 4."""
-    result = lab_cli("ack", env={"LAB_RUNS_DIR": str(tmp_path)})
-    assert result.returncode == 4 and "no drill is running" in result.stderr
+    """`lab ack` and `lab deploy` with no drill running: one line, exit 4."""
+    for command in (("ack",), ("deploy", "app-2", "current")):
+        result = lab_cli(*command, env={"LAB_RUNS_DIR": str(tmp_path)})
+        assert result.returncode == 4 and "no drill is running" in result.stderr, (command, result.stderr)
+
+
+def test_a_trainee_rolls_back_a_bad_release_with_lab_deploy(tmp_path: Path, engine: Engine,
+                                                           lab_images: LabImages) -> None:
+    """The Knight Capital drill: a bad release lands on app-2. A deploy of an unknown release, or to the database,
+    is refused in one line (exit 2) and changes nothing; `lab deploy app-2 current` rolls it back, the drill
+    credits the fix to it, and the recording has the deploy's events."""
+    env = {"LAB_RUNS_DIR": str(tmp_path / "runs")}
+    out = tmp_path / "drill"
+    with running_lab("drill", "knight-2012-partial-deploy", "--inject-after", "5", "--max-duration", "240",
+                     "--out", str(out), env=env) as process:
+        applied = wait_for_event(out, "fault.applied", process=process)
+        assert applied["detail"] == "app-2 rolled from release current to unmigrated-table", applied
+        for bad, said in ((("app-2", "v9"), "unknown release 'v9' (releases: current, unmigrated-table"),
+                          (("db", "current"), "'db' is not an app service (apps: app-1, app-2, app-3)")):
+            refused = lab_cli("deploy", *bad, env=env)
+            assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+        said = trainee(env, "deploy", "app-2", "current")
+        assert said.startswith("app-2 on release current"), said
+        stdout, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    result = json.loads((out / "debrief.json").read_text())
+    assert result["outcome"] == "fixed" and result["mitigated_s"] is not None
+    events = events_of(out)
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("deploy.started") == kinds.count("deploy.replaced") == kinds.count("deploy.done") == 1
+    replaced = next(e for e in events if e["kind"] == "deploy.replaced")
+    assert (replaced["service"], replaced["previous"], replaced["release"], replaced["serving"]) == \
+        ("app-2", "unmigrated-table", "current", True)
+    lost = next(e for e in events if e["kind"] == "fault.lost")
+    # Credited to the trainee's deploy, or to what the engine saw of it (app-2's container replaced).
+    assert lost["by"] == "trainee's deploy" or lost["by"].startswith("docker.container app-2 "), lost
+    assert leftovers(engine, next(e for e in events if e["kind"] == "run.started")["run_id"]) == []
 
 

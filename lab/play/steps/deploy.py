@@ -40,29 +40,33 @@ class DeployStep(StepBase):
         return len(self.services) * (RESTART_STOP_S + DEPLOY_WAIT_S)
 
     def perform(self, stage: Stage) -> str:
-        def roll() -> str:
-            stage.log.emit(DeployStarted(release=self.release, services=list(self.services)))
-            serving: list[str] = []
-            said: list[str] = []
-            for service in self.services:
-                previous = release_of(stage.stack, service)
-                try:
-                    deployed = deploy(stage.stack, service, self.release)
-                except StackError as exc:
-                    stage.log.emit(DeployDone(release=self.release, serving=serving,
-                                              not_serving=[s for s in self.services if s not in serving]))
-                    raise StepFailed(f"deploy of {self.release} to {service} failed: {exc}") from exc
-                stage.log.emit(DeployReplaced(service=service, release=self.release, previous=previous,
-                                              container=deployed.container_id[:12], serving=deployed.serving,
-                                              detail=deployed.detail))
-                said += stage.faults.follow(service)
-                if deployed.serving:
-                    serving.append(service)
-            not_serving = [service for service in self.services if service not in serving]
-            stage.log.emit(DeployDone(release=self.release, serving=serving, not_serving=not_serving))
-            outcome = f"{', '.join(self.services)} on release {self.release}"
-            if not_serving:
-                outcome += f"; not serving: {', '.join(not_serving)}"
-            return outcome + "".join(f"; {line}" for line in said)
+        return stage.as_responder(f"deploy step {self.index}", frozenset(self.services),
+                                  lambda: roll_out(stage, self.services, self.release))
 
-        return stage.as_responder(f"deploy step {self.index}", frozenset(self.services), roll)
+
+def roll_out(stage: Stage, services: tuple[str, ...], release: str, wait_s: float = DEPLOY_WAIT_S) -> str:
+    """`services` rolled to `release` one at a time, each waited for up to `wait_s`, recorded as deploy.started,
+    one deploy.replaced each and deploy.done; returns what happened. StepFailed if Compose refuses one."""
+    stage.log.emit(DeployStarted(release=release, services=list(services)))
+    serving: list[str] = []
+    said: list[str] = []
+    for service in services:
+        previous = release_of(stage.stack, service)
+        try:
+            deployed = deploy(stage.stack, service, release, wait_s)
+        except StackError as exc:
+            stage.log.emit(DeployDone(release=release, serving=serving,
+                                      not_serving=[s for s in services if s not in serving]))
+            raise StepFailed(f"deploy of {release} to {service} failed: {exc}") from exc
+        stage.log.emit(DeployReplaced(service=service, release=release, previous=previous,
+                                      container=deployed.container_id[:12], serving=bool(deployed.serving),
+                                      detail=deployed.detail))
+        said += stage.faults.follow(service)
+        if deployed.serving:
+            serving.append(service)
+    not_serving = [service for service in services if service not in serving]
+    stage.log.emit(DeployDone(release=release, serving=serving, not_serving=not_serving))
+    outcome = f"{', '.join(services)} on release {release}"
+    if not_serving:
+        outcome += f"; not serving: {', '.join(not_serving)}"
+    return outcome + "".join(f"; {line}" for line in said)
