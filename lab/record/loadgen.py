@@ -312,6 +312,9 @@ class OpenLoop:
         self._waiting.pop(number, None)
         if self._stopping is None or self._stopping.done():
             return
+        if retry.planned_t > self.clock.now():  # the loop's timers count from the start of its turn: early
+            self._retry_later(retry)
+            return
         self._pump()  # first attempts due now go first: a retry never delays the schedule
         self.retried += 1
         try:
