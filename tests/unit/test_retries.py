@@ -70,7 +70,7 @@ def test_the_backoff_grows_by_its_multiplier_up_to_its_cap() -> None:
 def test_jitter_draws_within_its_range_spread_and_repeat_with_the_seed(jitter: str, low: float, high: float) -> None:
     """Full jitter draws in [0, c], equal jitter in [c/2, c] (c the ceiling, 1 s here): 2,000 draws stay in range,
     their mean is the range's middle (+-0.02: over five standard errors), and the same seed draws the same waits."""
-    spec = RetrySpec(backoff_s=1.0, jitter=jitter)  # type: ignore[arg-type]  # the literal, as a YAML file gives it
+    spec = RetrySpec.model_validate({"backoff_s": 1.0, "jitter": jitter})  # the literal, as a YAML file gives it
     draws = [Retries(spec, seed=7).wait_s(1), Retries(spec, seed=7).wait_s(1)]
     assert draws[0] == draws[1]
     retries = Retries(spec, seed=1)
