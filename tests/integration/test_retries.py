@@ -55,7 +55,8 @@ def played(tmp_path: Path, engine: Engine, name: str, policy: dict[str, Any]) ->
     assert leftovers(engine, summary["run_id"]) == []
     figures: dict[str, Any] = summary["amplification"]
     assert figures["attempts"] == len(requests) and figures["operations"] == len(firsts)
-    return figures
+    assert summary["lateness"]["requests"] == len(firsts)  # the schedule's punctuality, not the backoffs'
+    return {**figures, "lateness_p99_s": summary["lateness"]["p99_s"]}
 
 
 def test_a_retry_storm_multiplies_the_load_while_backoff_and_a_budget_keep_it_near_the_base(
@@ -74,7 +75,8 @@ def test_a_retry_storm_multiplies_the_load_while_backoff_and_a_budget_keep_it_ne
                   f"({during['attempts']} attempts for {during['operations']} operations), overall "
                   f"{figures['amplification']}, before {before['amplification']}; operations that finally succeeded "
                   f"{figures['success_share']:.1%} (first attempt {figures['first_try_share']:.1%}; begun during "
-                  f"the fault {figures['during_faults_success_share']:.1%}); not retried {figures['not_retried']}")
+                  f"the fault {figures['during_faults_success_share']:.1%}); not retried {figures['not_retried']}; "
+                  f"first attempts' start lateness p99 {figures['lateness_p99_s'] * 1000:.1f} ms")
     assert storm["during_faults"]["amplification"] > 2
     assert backoff["during_faults"]["amplification"] > 2
     assert budgeted["during_faults"]["amplification"] < 1.3
