@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lab.judge.amplification import Amplification, amplification_of
 from lab.judge.lateness import Lateness, lateness_of
 from lab.judge.requests import RecoveryCriteria, Request, find_recovery, percentile, requests_from, rounded
 from lab.judge.windows import (
@@ -95,7 +96,11 @@ class Analysis:
     writes: dict[str, Any] | None
     first_db_errors: list[dict[str, Any]]
     lateness: Lateness = field(default_factory=lambda: lateness_of(()))
-    """How late the load generator started requests after their planned start (every request recorded)."""
+    """How late the load generator started requests after their planned start: the schedule's first attempts (a
+    retry is planned by the client's backoff, not by the schedule the generator must keep)."""
+    amplification: Amplification = field(default_factory=lambda: amplification_of((), None, ()))
+    """Operations and attempts: the load retries offered against the users' planned load, and what operations
+    finally got (lab.judge.amplification)."""
     fault_errors: list[ErrorTally] = field(default_factory=list)
     """The distinct errors of the fault windows, the most frequent first (see ErrorTally)."""
     generator_failure: str | None = None
@@ -184,7 +189,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None,
                      for e in events if e.get("kind") == "writes.verified"), None),
         first_db_errors=[{"t": e["t"], "replica": e.get("replica"), "error_class": e.get("error_class"),
                           "message": e.get("message")} for e in events if e.get("kind") == "app.db_error"][:5],
-        lateness=lateness_of([r.lateness_s for r in requests]),
+        lateness=lateness_of([r.lateness_s for r in requests if r.attempt == 1]),
+        amplification=amplification_of(requests, fault_t, spans),
         fault_errors=error_tallies(events, requests, spans),
         generator_failure=next((str(e.get("message")) for e in events
                                 if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),

@@ -2,6 +2,9 @@
 started; the recording is only as trustworthy as the generator was punctual (see lab.record.loadgen).
 
 Recordings made before requests carried their actual start (no `started_t`) count as punctual: planned = actual.
+
+It is about the schedule's planned first attempts (lab.judge.analysis passes only those): a retry's planned start is
+its failure's end plus a backoff, kept by the loop's timer too, but not part of the schedule a user at the rate sets.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The requests of a recording as the judging reads them, their figures (error rate, percentiles, answers too slow)
-and the recovery rule: when users count as back to steady state."""
+and the recovery rule: when users count as back to steady state.
+
+A request is one attempt: with a retry policy, each retry is a request of its own, and the figures here (error
+rates, latencies, the recovery) count attempts, as the service and the alert rules see them; without one, an
+operation is one request and the two are the same. What operations finally got is lab.judge.amplification's."""
 
 from __future__ import annotations
 
@@ -38,12 +42,26 @@ class Request:
     endpoint: str
     started_t: float | None = None
     """When it really started; None in recordings older than planned starts (taken as on time)."""
+    seq: int = 0
+    attempt: int = 1
+    """Its try's number in its operation (2 on: a retry)."""
+    first_t: float | None = None
+    """A retry's: its operation's first attempt's planned start."""
+    not_retried: str | None = None
+    """Why a retryable failure had no retry (lab.record.retries)."""
 
     @classmethod
     def from_event(cls, event: Event) -> Request:
         return cls(t=event["t"], latency_s=event["latency_s"], ok=bool(event["ok"]), replica=event.get("replica"),
                    status=event.get("status"), error=event.get("error"), endpoint=event.get("endpoint", ""),
-                   started_t=event.get("started_t"))
+                   started_t=event.get("started_t"), seq=event.get("seq", 0), attempt=event.get("attempt", 1),
+                   first_t=event.get("first_t"), not_retried=event.get("not_retried"))
+
+    @property
+    def operation(self) -> tuple[int, float]:
+        """Its operation's identity: its seq and its first attempt's planned start (recordings older than seq
+        numbers have them all 0)."""
+        return self.seq, self.t if self.first_t is None else self.first_t
 
     @property
     def lateness_s(self) -> float:

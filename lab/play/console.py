@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.clock import Clock
+from lab.judge.amplification import describe as describe_retries
 from lab.judge.lateness import Lateness, describe
 from lab.record.events import Event
 
@@ -155,6 +156,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
     lateness = summary.get("lateness")
     if lateness and lateness["requests"]:
         table.add_row("request start lateness", describe(Lateness(**lateness)))
+    retried = describe_retries(summary.get("amplification"))
+    if retried:
+        table.add_row("retries", retried)
     skew = summary["skew"]
     if skew["max_s"] is not None:
         table.add_row("step skew", f"median {skew['median_s'] * 1000:.1f} ms, p99 {skew['p99_s'] * 1000:.1f} ms, "

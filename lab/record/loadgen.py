@@ -13,14 +13,20 @@ balances every request on its own, so each still goes to the next replica); a co
 open ones are busy, so a request never waits for another to finish. The schedule is kept by the loop's timer and
 after every answer: whatever has come due while answers were being read is sent before the next answer is read, so a
 burst of answers (a replica that hung for seconds coming back) does not hold the requests due behind it.
+
+Retries (lab.record.retries), when the users' client has a policy: an attempt that ends retryable is tried again on
+the loop's timer at its end plus the drawn backoff, as one more request beside the schedule's; the schedule's
+planned first attempts never wait for them, and `sent` counts only those.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
+import itertools
 import math
 import resource
 import threading
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 
 from lab.clock import Clock
 from lab.record.http1 import Answer, Client, Headers, Origin
+from lab.record.retries import FINAL, Decision, Retries
 from lab.record.schedule import Schedule
 from lab.scenario.workload import WorkloadRequest
 
@@ -90,6 +97,19 @@ class Planned:
     """How the recording names it (a workload request's name)."""
     template: WorkloadRequest | None = None
     """The workload request it was drawn from: what its answer must be, what write it acknowledges."""
+    attempt: int = 1
+    """Its try's number in its operation (a retry: 2 on); a retry keeps its first attempt's `seq`."""
+    first_t: float | None = None
+    """A retry's: its operation's first attempt's planned start."""
+
+    @property
+    def operation_t(self) -> float:
+        """When its operation (its first attempt) was planned to start: what a user waited from."""
+        return self.planned_t if self.first_t is None else self.first_t
+
+    def retried(self, planned_t: float) -> Planned:
+        """Its next try, planned at `planned_t`."""
+        return dataclasses.replace(self, planned_t=planned_t, attempt=self.attempt + 1, first_t=self.operation_t)
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,8 @@ class Sent:
     """Case-insensitive (servers write header names in any case)."""
     payload: bytes
     error: str | None
+    then: Decision = FINAL
+    """What the client does next: another try after a wait, or none (and why not, if it was retryable)."""
 
     @property
     def lateness_s(self) -> float:
@@ -125,10 +147,12 @@ def warm_up() -> None:
 class OpenLoop:
     """Sends `plan(seq)` at `rate` per second from start() until stop(), or at the rate `change_rate` sets;
     `record(sent)` hears of each one's end. Both callbacks run on the generator's own thread, one at a time; one
-    that raises stops the generator, and stop() raises it."""
+    that raises stops the generator, and stop() raises it. With `retries`, an attempt they retry is sent again
+    after its backoff (`retried` counts those); retries still waiting at stop() are not sent."""
 
     def __init__(self, base_url: str, rate: float, timeout_s: float, clock: Clock,
-                 plan: Callable[[int, float], Planned], record: Callable[[Sent], None]) -> None:
+                 plan: Callable[[int, float], Planned], record: Callable[[Sent], None],
+                 retries: Retries | None = None) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         self.origin = Origin.parse(base_url)
@@ -138,8 +162,14 @@ class OpenLoop:
         self.clock = clock
         self._plan = plan
         self._record = record
+        self._retries = retries
         self.sent = 0
+        """First attempts sent: the schedule's count."""
+        self.retried = 0
         self.recorded = 0
+        self._numbers = itertools.count()
+        self._waiting: dict[int, asyncio.TimerHandle] = {}
+        """Retries waiting for their backoff to pass, by a number of their own."""
         self._in_flight = 0
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -218,6 +248,9 @@ class OpenLoop:
     def _stop(self) -> None:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
+        for handle in self._waiting.values():
+            handle.cancel()
+        self._waiting.clear()
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(None)
         if not self._in_flight:
@@ -254,24 +287,57 @@ class OpenLoop:
             for number in self.schedule.due(self.sent, self.clock.now()):
                 planned = self._plan(number, self.schedule.planned_t(number))
                 self.sent = number + 1
-                self._in_flight += 1
-                started_t = self.clock.now()
-                self._client.send(planned.method, planned.path, planned.body,
-                                  functools.partial(self._finished, planned, started_t))
+                self._send(planned)
+                if self._retries is not None:
+                    self._retries.first_sent(planned.planned_t)
         except Exception as exc:
             self._fail(exc)
         finally:
             self._pumping = False
 
+    def _send(self, planned: Planned) -> None:
+        assert self._client is not None
+        self._in_flight += 1
+        started_t = self.clock.now()
+        self._client.send(planned.method, planned.path, planned.body,
+                          functools.partial(self._finished, planned, started_t))
+
+    def _retry_later(self, retry: Planned) -> None:
+        assert self._loop is not None
+        number = next(self._numbers)
+        wait_ms = math.ceil(max(0.0, retry.planned_t - self.clock.now()) * 1000)  # as _tick's, never early
+        self._waiting[number] = self._loop.call_later(wait_ms / 1000, self._send_retry, number, retry)
+
+    def _send_retry(self, number: int, retry: Planned) -> None:
+        self._waiting.pop(number, None)
+        if self._stopping is None or self._stopping.done():
+            return
+        if retry.planned_t > self.clock.now():  # the loop's timers count from the start of its turn: early
+            self._retry_later(retry)
+            return
+        self._pump()  # first attempts due now go first: a retry never delays the schedule
+        self.retried += 1
+        try:
+            self._send(retry)
+        except Exception as exc:
+            self._fail(exc)
+
     def _finished(self, planned: Planned, started_t: float, answer: Answer | None, error: str | None) -> None:
         self._in_flight -= 1
         try:
-            if answer is None:
-                sent = Sent(planned, started_t, self.clock.now(), None, NO_HEADERS, b"", error)
-            else:
-                sent = Sent(planned, started_t, self.clock.now(), answer.status, answer.headers, answer.payload, None)
+            now = self.clock.now()
+            status, headers, payload = (None, NO_HEADERS, b"") if answer is None else (
+                answer.status, answer.headers, answer.payload)
+            if answer is not None:
+                error = None
+            then = FINAL
+            if self._retries is not None and self._stopping is not None and not self._stopping.done():
+                then = self._retries.after(planned.attempt, status, error, now)
+            sent = Sent(planned, started_t, now, status, headers, payload, error, then)
             self.recorded += 1
             self._record(sent)
+            if then.wait_s is not None:
+                self._retry_later(planned.retried(now + then.wait_s))
         except Exception as exc:
             self._fail(exc)
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, ClassVar, dataclass_transform
 
-from lab.record.shapes import ARRAY, COUNT, FLAG, RATE, SECONDS, SIGNED_SECONDS, TEXT, TEXTS, TIME, WHOLE
+from lab.record.shapes import ARRAY, ATTEMPT, COUNT, FLAG, RATE, SECONDS, SIGNED_SECONDS, TEXT, TEXTS, TIME, WHOLE
 
 Seconds = Annotated[float, SECONDS]
 Text = Annotated[str, TEXT]
@@ -69,7 +69,8 @@ class RunEnded(EventBody):
 
 
 class UserRequest(EventBody):
-    """A synthetic user's request, once it ended: `t` is its planned start, and its latency runs from there."""
+    """A synthetic user's request, once it ended: `t` is its planned start, and its latency runs from there. A retry
+    (`attempt` 2 on) carries its operation's `seq` and first attempt's planned start (`first_t`)."""
 
     kind: ClassVar[str] = "request"
     latency_s: Seconds
@@ -81,6 +82,12 @@ class UserRequest(EventBody):
     replica: MaybeText = None
     error: MaybeText = None
     order_id: Any = None
+    attempt: Annotated[int, ATTEMPT] = 1
+    first_t: Annotated[float | None, SECONDS.or_null()] = None
+    retry_in_s: Annotated[float | None, SECONDS.or_null()] = None
+    """The backoff before the next attempt, if one was scheduled."""
+    not_retried: MaybeText = None
+    """Why a retryable failure had no next attempt: "budget" or "attempts" (lab.record.retries)."""
 
 
 GENERATOR_SOURCE = "users"

@@ -48,6 +48,7 @@ FLAG = Shape("true or false", lambda value: isinstance(value, bool))
 TEXT = Shape("a string", lambda value: isinstance(value, str))
 WHOLE = Shape("a whole number", _whole)
 COUNT = Shape("a whole number from 0", lambda value: _whole(value) and value >= 0)
+ATTEMPT = Shape("a whole number from 1", lambda value: _whole(value) and value >= 1)
 TEXTS = Shape("an array of strings", lambda value: isinstance(value, list) and all(isinstance(v, str) for v in value))
 ARRAY = Shape("an array", lambda value: isinstance(value, list))  # of order ids: a declared workload's may be strings
 TIME = Shape("an ISO 8601 time from the year 1970 to 9000", _time)

@@ -6,6 +6,10 @@ because they stop sending while they wait). The sending is lab.record.loadgen's;
 (the workload's mix, reads of ids it was told about) and records each request as a `request` event: `t` is its
 planned start, `started_t` when it really started, `latency_s` runs from the planned start; outcome and replica
 (the stack's served-by header). Every acknowledged write is remembered for the end-of-run check.
+
+With a retry policy (`traffic.retry`), each attempt is its own `request` event: `attempt` (1 for the first), the
+same `seq` as its operation's first attempt and that attempt's planned start (`first_t`), and what followed it
+(`retry_in_s`, or `not_retried`: why a retryable failure had no retry).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from lab.clock import Clock
 from lab.record.events import EventLog
 from lab.record.loadgen import OpenLoop, Planned, Sent
+from lab.record.retries import Retries
 from lab.record.schema import UserRequest
 from lab.scenario.traffic import TrafficSpec
 from lab.scenario.workload import ACKNOWLEDGED, SEQ, WorkloadRequest, WorkloadSpec, orders_workload
@@ -30,11 +35,13 @@ class SyntheticUsers:
         self.served_by_header = served_by_header
         self._mix = Mix(workload or orders_workload(spec.read_ratio), seed)
         self.acknowledged: list[Any] = []
-        self._generator = OpenLoop(lb_url, spec.rate, spec.timeout_s, clock, self._plan, self._record)
+        retries = Retries(spec.retry, seed) if spec.retry is not None else None
+        self._generator = OpenLoop(lb_url, spec.rate, spec.timeout_s, clock, self._plan, self._record, retries)
 
     @property
     def sent(self) -> int:
-        return self._generator.sent
+        """Requests sent: first attempts and retries."""
+        return self._generator.sent + self._generator.retried
 
     @property
     def recorded(self) -> int:
@@ -71,7 +78,10 @@ class SyntheticUsers:
                                   status=sent.status, ok=sent.status in request.template.expect and error is None,
                                   latency_s=round(sent.latency_s, 4),
                                   replica=sent.headers.get(self.served_by_header) if self.served_by_header else None,
-                                  error=error, order_id=order_id), t=round(sent.planned.planned_t, 4))
+                                  error=error, order_id=order_id, attempt=request.attempt,
+                                  first_t=None if request.first_t is None else round(request.first_t, 4),
+                                  retry_in_s=None if sent.then.wait_s is None else round(sent.then.wait_s, 4),
+                                  not_retried=sent.then.refused), t=round(sent.planned.planned_t, 4))
 
 
 def _error_from(payload: bytes) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import LabError
+from lab.judge.amplification import describe as describe_retries
 from lab.judge.verdict import Judgement, judge_run
 from lab.record.events import Event
 from lab.report import chart
@@ -66,6 +67,7 @@ def make_reports(judgement: Judgement) -> Reports:
         "runbook_outputs": [e for e in events if e.get("kind") == "runbook.finished"],
         "postmortem": postmortem_context(summary, scenario),
         "proofs": measure_proofs(run_dir, summary, scenario),
+        "retries": describe_retries(summary.get("amplification")),
     }
     html = _template("report.html.j2").render(chart_svg=chart.timeline_svg(events, summary), **context)
     html_path = _written(run_dir / "report.html", html)

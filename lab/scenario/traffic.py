@@ -1,11 +1,12 @@
 """The synthetic users' traffic a scenario declares: their rate, mix of reads and writes, patience, and how punctual
-the load generator must be for the recording to be trusted."""
+the load generator must be for the recording to be trusted, and whether their client retries."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from lab.document import DocumentModel, Ratio
+from lab.scenario.retry import RetrySpec
 
 MAX_RATE = 1000.0
 """The highest rate measured to pass every check of the seed scenario on the reference 2-core machine, the stack and
@@ -22,3 +23,6 @@ class TrafficSpec(DocumentModel):
         "otherwise the recording is judged unreliable. The default is far below what the checks judge (latency "
         "bounds of a second, windows of seconds) and far above a generator that keeps up on a busy 2-core machine "
         "(p99 under 20 ms); one that fell behind is late by hundreds of ms."))
+    retry: RetrySpec | None = Field(None, description=(
+        "The users' client retries as this policy says (each attempt a request of its own on the timeline); "
+        "without one, every operation is one request."))
