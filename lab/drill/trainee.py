@@ -24,6 +24,7 @@ from lab.judge.recording import read_recording
 from lab.judge.requests import Request, find_recovery
 from lab.judge.verdict import recovery_criteria
 from lab.play.session import Ending, Play, View
+from lab.play.stage import Stage
 from lab.play.steps.apply import ApplyStep
 from lab.play.steps.base import StepFailed
 from lab.play.steps.deploy import roll_out
@@ -232,7 +233,7 @@ class TraineeDriver:
             log.emit(DrillLogs(service=request.get("service")))
             return {"ok": True}
         if op == "deploy":
-            return self._deploy(str(request.get("service", "")), str(request.get("release", "")))
+            return trainee_deploy(play.stage, str(request.get("service", "")), str(request.get("release", "")))
         if op == "end":  # a game day's facilitator stops the drill: neither a fix nor a give-up
             self.ended_by = str(request.get("by") or "the facilitator")
             play.stop.set()
@@ -242,25 +243,6 @@ class TraineeDriver:
             return {"ok": True, "message": f"the cause was: {self.spec.description or self.spec.kind} "
                                            f"(fault {self.spec.id} on {self.spec.target}); reverting it now"}
         return {"ok": False, "error": f"unknown request {op!r}"}
-
-    def _deploy(self, service: str, release: str) -> dict[str, Any]:
-        """The trainee's deploy (`lab deploy`: a rollback, say), performed here, where the stack's configuration is,
-        as a responder's action the fault watch may credit a fix to."""
-        assert self._play is not None
-        stage = self._play.stage
-        spec = stage.stack.spec
-        apps = spec.app_logs.services if spec.app_logs else ()
-        releases = (CURRENT, *spec.releases)
-        if service not in apps:
-            return {"ok": False, "error": f"{service!r} is not an app service (apps: {', '.join(apps) or 'none'})"}
-        if release not in releases:
-            return {"ok": False, "error": f"unknown release {release!r} (releases: {', '.join(releases)})"}
-        try:
-            said = stage.as_responder("trainee's deploy", frozenset({service}),
-                                      lambda: roll_out(stage, (service,), release, wait_s=TRAINEE_DEPLOY_WAIT_S))
-        except StepFailed as exc:
-            return {"ok": False, "error": str(exc)}
-        return {"ok": True, "message": said}
 
     def _acknowledge(self) -> dict[str, Any]:
         """An acknowledgement answers a page: before any alert has fired there is nothing to acknowledge, so an early
@@ -280,6 +262,24 @@ class TraineeDriver:
             hint = self.hints.release(self._play.recorder.log, requested=False)
             if self.dashboard is not None:
                 self.dashboard.show_hint(hint)
+
+
+def trainee_deploy(stage: Stage, service: str, release: str) -> dict[str, Any]:
+    """The trainee's deploy (`lab deploy`: a rollback, say), performed by the drill, where the stack's configuration
+    is, as a responder's action the fault watch may credit a fix to. The reply to the control socket's request."""
+    spec = stage.stack.spec
+    apps = spec.app_logs.services if spec.app_logs else ()
+    releases = (CURRENT, *spec.releases)
+    if service not in apps:
+        return {"ok": False, "error": f"{service!r} is not an app service (apps: {', '.join(apps) or 'none'})"}
+    if release not in releases:
+        return {"ok": False, "error": f"unknown release {release!r} (releases: {', '.join(releases)})"}
+    try:
+        said = stage.as_responder("trainee's deploy", frozenset({service}),
+                                  lambda: roll_out(stage, (service,), release, wait_s=TRAINEE_DEPLOY_WAIT_S))
+    except StepFailed as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "message": said}
 
 
 class Listening:

@@ -19,7 +19,12 @@ from lab.document import AppService, ReleaseName
 from lab.errors import FaultError
 from lab.faults.base import FaultFamily, FaultHandle, FaultSpec, FaultState, FaultTarget
 from lab.stack.deploy import DEPLOY_WAIT_S
+from lab.stack.knobs import StackKnobs
 from lab.stack.releases import CURRENT
+
+ONSET_S = 3.0
+"""From the apply until every request meets the release: the container replaced through Compose (1-2 s), then the
+load balancer's checks seeing the new one (0.2 s apart once one fails, two to change its mind)."""
 
 
 class ReleaseSpec(FaultSpec):
@@ -28,6 +33,9 @@ class ReleaseSpec(FaultSpec):
     kind: Literal["release"]
     target: AppService = Field(description="The app service deployed to (one replica of the built-in stack's).")
     release: ReleaseName = Field(description="The release deployed (`lab releases` lists the stack's).")
+
+    def onset_s(self, knobs: StackKnobs) -> float:
+        return ONSET_S
 
     @field_validator("release")
     @classmethod

@@ -144,7 +144,8 @@ class AppLogWatcher(Watcher):
         self._partial = b""
 
     def _follow(self, since: datetime) -> Any:
-        return self.container_of().logs(stream=True, follow=True, since=since, stdout=True, stderr=True)
+        # A float: a datetime is sent in whole seconds, and a restarted container's last second would be read twice.
+        return self.container_of().logs(stream=True, follow=True, since=since.timestamp(), stdout=True, stderr=True)
 
     def _run(self) -> None:
         while True:
@@ -160,6 +161,10 @@ class AppLogWatcher(Watcher):
             except (NotRunning, *ENGINE_ERRORS, LabError) as exc:
                 if not self._stopping.is_set():
                     self.log.emit(RecorderWarning(source=self.name, message=f"its log is no longer followed: {exc}"))
+                return
+            if self._stopping.is_set():  # stopped while the stream opened: stop() closed the one before it
+                with contextlib.suppress(Exception):
+                    self._stream.close()
                 return
 
     def _reopen(self, since: datetime) -> Any:

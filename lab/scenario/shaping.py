@@ -42,7 +42,10 @@ def with_variant(scenario: Scenario, name: str) -> Scenario:
     checks = scenario.checks
     if chosen.checks is not None:  # the sections it names replace the scenario's
         checks = checks.model_copy(update={key: getattr(chosen.checks, key) for key in chosen.checks.model_fields_set})
-    varied = scenario.model_copy(update={"knobs": chosen.knobs.applied_to(scenario.knobs), "checks": checks})
+    traffic = scenario.traffic if chosen.retry is None else \
+        scenario.traffic.model_copy(update={"retry": chosen.retry})
+    varied = scenario.model_copy(update={"knobs": chosen.knobs.applied_to(scenario.knobs), "checks": checks,
+                                         "traffic": traffic})
     varied._variant = chosen
     return varied
 

@@ -166,6 +166,11 @@ def test_a_replay_lasts_at_most_a_day() -> None:
         (lambda d: d["faults"][0].update(kind="release", release="current"),
          "faults[0].release: must be a release other than 'current'"),
         (lambda d: d["faults"][0].update(kind="release", release="nightly"), "faults[0].release: unknown release"),
+        (lambda d: d["checks"].update(amplification={}),
+         "checks.amplification.max_during_fault: give min_during_fault, max_during_fault or both"),
+        (lambda d: d["checks"].update(amplification={"min_during_fault": 3, "max_during_fault": 2}),
+         "checks.amplification.max_during_fault: must be at least min_during_fault (3), got 2"),
+        (lambda d: d["variants"][0].update(retry={"attempts": 0}), "variants[0].retry.attempts: must be at least 1"),
     ],
 )
 def test_each_mistake_is_reported_with_its_field_path(mutate: Callable[[dict[str, Any]], object],
