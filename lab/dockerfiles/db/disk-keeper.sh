@@ -25,10 +25,10 @@ restore() {
 
 save() {
     # The engine stops the database at the same time: a copy of a running cluster would not be consistent. A
-    # server stopped cleanly removes its lock file; one killed leaves it, and is copied after 10 s as it is (it
-    # recovers from its WAL, as after a power cut).
+    # server stopped cleanly removes its lock file; one killed leaves it, and is copied after 5 s (the database's
+    # grace period) as it is: it recovers from its WAL, as after a power cut.
     waited=0
-    while [ -e "$PGDATA/postmaster.pid" ] && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    while [ -e "$PGDATA/postmaster.pid" ] && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
     # Replace the saved copy only once the new one is whole: a stop cut short keeps the previous one.
     rm -rf "$LAB_SAVED_CLUSTER.new"
     if cp -R -p "$PGDATA/." "$LAB_SAVED_CLUSTER.new"; then
