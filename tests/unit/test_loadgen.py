@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from aiohttp import web
@@ -50,8 +51,16 @@ def server() -> Iterator[str]:
 
     loop = asyncio.new_event_loop()
     started = loop.time()
+    with served(loop, [web.get("/fast", fast), web.get("/slow", slow), web.get("/held", held)]) as url:
+        yield url
+
+
+@contextmanager
+def served(loop: asyncio.AbstractEventLoop, routes: list[web.RouteDef]) -> Iterator[str]:
+    """An HTTP server of `routes` on a free port of 127.0.0.1, its `loop` run on a thread of its own: its base URL.
+    The loop is closed when the server is."""
     app = web.Application()
-    app.add_routes([web.get("/fast", fast), web.get("/slow", slow), web.get("/held", held)])
+    app.add_routes(routes)
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -25,7 +25,7 @@ from lab.scenario.retry import RetryBudget, RetrySpec
 from tests.cli import lab_cli
 from tests.unit.streams import event, step
 from tests.unit.test_bad_input import assert_one_line
-from tests.unit.test_loadgen import ON_TIME_S, run_until
+from tests.unit.test_loadgen import ON_TIME_S, run_until, served
 from tests.unit.test_scenario import SEED, problems_of, seed_document
 
 
@@ -39,23 +39,8 @@ def server() -> Iterator[str]:
     async def ok(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    loop = asyncio.new_event_loop()
-    app = web.Application()
-    app.add_routes([web.get("/fail", fail), web.get("/ok", ok)])
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
+    with served(asyncio.new_event_loop(), [web.get("/fail", fail), web.get("/ok", ok)]) as url:
+        yield url
 
 
 def test_the_backoff_grows_by_its_multiplier_up_to_its_cap() -> None:
