@@ -31,9 +31,15 @@ images: venv docker
 run: images bytecode
 	$(LAB) run $(SCENARIO) $(ARGS)
 
-test: venv docker bytecode
+# Three passes: the unit tests on both cores; the Docker tests that are each a run on a stack of its own, two at a
+# time (as two engineers' runs on one laptop: the lab keeps them apart); then the tests that need the engine alone
+# (marked serial: they restart it, clean every run, or time the lab). The images are built first, once, so that two
+# test processes never build them side by side.
+test: venv docker bytecode images
 	./scripts/ensure-test-tools.sh
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not docker" -n 2
+	$(VENV)/bin/pytest -m "docker and not serial" -n 2 --dist worksteal
+	$(VENV)/bin/pytest -m "docker and serial"
 
 test-unit: venv
 	$(VENV)/bin/pytest -m "not docker"

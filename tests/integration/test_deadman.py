@@ -21,10 +21,12 @@ from lab.stack.images import LabImages
 from lab.stack.labels import project_name
 from lab.stack.scratch import scratch_directory
 from tests.cli import lab_cli, start_lab
+from tests.figures import Figure
 
 from .helpers import NotYet, leftovers, seed, summary_of, wait_for_event, wait_until
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it times how fast SIGKILLed runs are cleaned up.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 FAULT_GONE_WITHIN_S = 5.0
 """The dead-man switch reverts the fault the moment the lab's attachment closes (measured under 1.2 s), far before
@@ -118,7 +120,7 @@ def look_alike(engine: Engine, lab_images: LabImages) -> Iterator[str]:
 ])
 def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
     tmp_path: Path, engine: Engine, lab_images: LabImages, look_alike: str, stage: str,
-    fault_applied: bool, capsys: pytest.CaptureFixture[str]
+    fault_applied: bool, figure: Figure
 ) -> None:
     """SIGKILL of `lab run` at STAGE: the fault is gone within seconds and nothing of the run is left a few seconds
     later, without any lab command; a look-alike container of another run is untouched."""
@@ -130,13 +132,12 @@ def test_kill_9_at_each_stage_leaves_nothing_without_another_command(
         assert fault_rule_present(engine, lab_images, run_id)
     fault_gone_s, all_gone_s = kill_and_time(process, engine, lab_images, run_id, fault_applied)
     assert engine.client.containers.get(look_alike).status == "running"
-    with capsys.disabled():
-        print(f"\n[kill -9 at {stage}] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after "
-              f"SIGKILL")
+    figure(f"[kill -9 at {stage}] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after "
+           f"SIGKILL")
 
 
 def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: Engine,
-                                                    lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+                                                    lab_images: LabImages, figure: Figure) -> None:
     """The same for `lab drill`: its fault helper and reaper are the run's, so a killed drill cleans itself up."""
     out = tmp_path / "drill"
     runs = tmp_path / "runs"
@@ -153,8 +154,7 @@ def test_kill_9_of_a_drill_mid_fault_leaves_nothing(tmp_path: Path, engine: Engi
     ack = lab_cli("ack", env={"LAB_RUNS_DIR": str(runs)})  # its pointer is left, and says nothing runs
     assert (ack.returncode, ack.stderr.strip()) == (4, f"lab: error: {NOTHING_RUNNING}")
     assert not (runs / POINTER).exists()
-    with capsys.disabled():
-        print(f"\n[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
+    figure(f"[kill -9 drill] fault gone {fault_gone_s:.2f} s, everything gone {all_gone_s:.1f} s after SIGKILL")
 
 
 def test_two_runs_at_once_one_killed_the_other_untouched_and_passing(tmp_path: Path, engine: Engine,

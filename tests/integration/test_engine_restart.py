@@ -14,11 +14,13 @@ import pytest
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from tests.cli import lab_cli, start_lab
+from tests.figures import Figure
 
 from .daemon import restart_dockerd, restartable_dockerd, start_dockerd, stop_dockerd
 from .helpers import checks_of, events_of, leftovers, seed, summary_of, wait_for, wait_for_event
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it restarts the Docker engine under every other run.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def db_restart_under_way(event: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("when", ["fault.applied", "db restart"])
 def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
-    tmp_path: Path, engine: Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str], when: str
+    tmp_path: Path, engine: Engine, dockerd_pid: int, figure: Figure, when: str
 ) -> None:
     """dockerd restarted while the fault is applied (as it lands; during the scenario's database restart, a step the
     engine's shutdown fails with an error of its own): exit 3 in one line saying the engine went away, recording
@@ -69,14 +71,13 @@ def test_docker_daemon_restarted_mid_fault_aborts_the_run_cleanly(
     assert checks_of(summary)["no acknowledged write lost"] is True
     assert leftovers(engine, run_id) == []
     lost = events[kinds.index("engine.lost")]
-    with capsys.disabled():
-        print(f"\n[engine restart at {when}, run] daemon down and up again in {restarted_s:.1f} s; the lab noticed at "
-              f"t={lost['t']:.1f} s and exited {exited_s:.1f} s after the restart began; "
-              f"{writes['found']} of {writes['acknowledged']} acknowledged writes found after it")
+    figure(f"[engine restart at {when}, run] daemon down and up again in {restarted_s:.1f} s; the lab noticed at "
+           f"t={lost['t']:.1f} s and exited {exited_s:.1f} s after the restart began; "
+           f"{writes['found']} of {writes['acknowledged']} acknowledged writes found after it")
 
 
 def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
-    tmp_path: Path, engine: Engine, dockerd_pid: int, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, engine: Engine, dockerd_pid: int, figure: Figure
 ) -> None:
     """dockerd restarted mid-drill: exit 3, a debrief saying the engine went away, nothing left and no active-drill
     pointer."""
@@ -99,8 +100,7 @@ def test_docker_daemon_restarted_mid_drill_ends_the_drill_with_a_debrief(
     assert ended["partial"] is True and ended["revert_problems"] == []
     assert not (tmp_path / "runs" / ".active-drill").exists()
     assert leftovers(engine, run_id) == []
-    with capsys.disabled():
-        print(f"\n[engine restart, drill] the drill exited {exited_s:.1f} s after the restart began")
+    figure(f"[engine restart, drill] the drill exited {exited_s:.1f} s after the restart began")
 
 
 def test_docker_daemon_stopped_for_good_mid_run_is_reaped_once_it_is_back(

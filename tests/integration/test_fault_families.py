@@ -30,6 +30,7 @@ from lab.stack import labels
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
+from tests.figures import Figure
 
 from .family_cases import (
     CASES,
@@ -48,7 +49,8 @@ from .family_cases import (
 )
 from .helpers import NotYet
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it measures each family's latency and apply times.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def shared_stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_family_applied_seen_by_users_verified_and_reverted(
-    shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
+    shared_stack: Stack, lab_images: LabImages, case: Case, figure: Figure
 ) -> None:
     """The fault is in effect (its own verify says so, in the target's namespaces), the failing replicas fail with
     the family's error while the others stay ready; after the revert the verify says gone and every replica is
@@ -102,12 +104,11 @@ def test_family_applied_seen_by_users_verified_and_reverted(
     wait_all_ready(shared_stack)
     failures = [p for name in case.failing for p in seen[name] if failed(p)]
     hit = failures or [p for name in case.failing for p in seen[name]]
-    with capsys.disabled():
-        shown = next((error for error in errors if case.app_error and case.app_error in error),
-                     errors[0] if errors else hit[0].body[:160])
-        print(f"\n[{case.name}] applied in {applied_s * 1000:.0f} ms ({said}); failing replicas: "
-              f"{len(failures)} of {sum(len(seen[name]) for name in case.failing)} probes failed, median "
-              f"{median_s(hit):.2f} s; app error: {shown}; revert: {outcome}")
+    shown = next((error for error in errors if case.app_error and case.app_error in error),
+                 errors[0] if errors else hit[0].body[:160])
+    figure(f"[{case.name}] applied in {applied_s * 1000:.0f} ms ({said}); failing replicas: "
+           f"{len(failures)} of {sum(len(seen[name]) for name in case.failing)} probes failed, median "
+           f"{median_s(hit):.2f} s; app error: {shown}; revert: {outcome}")
 
 
 CONNECTS = 100
@@ -129,7 +130,7 @@ def failed_connects(stack: Stack, lab_images: LabImages, client: str) -> int:
 
 
 def test_packet_drop_share_drops_the_share_of_connects_it_says(shared_stack: Stack, lab_images: LabImages,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                                                figure: Figure) -> None:
     """probability 0.5: about half of app-2's new connections to the database lose their SYN (30 to 70 of 100: four
     standard deviations either way), none once reverted; the rule is iptables' statistic match. Its users see
     slowness rather than errors: TCP sends the lost packets again, 200 ms later at the soonest."""
@@ -149,14 +150,13 @@ def test_packet_drop_share_drops_the_share_of_connects_it_says(shared_stack: Sta
     assert failed_connects(shared_stack, lab_images, "app-2") == 0
     slowest = max(probe.latency_s for probe in seen)
     assert slowest >= 0.2, seen
-    with capsys.disabled():
-        print(f"\n[packet-drop probability 0.5] {dropped} of {CONNECTS} new connections lost their SYN; app-2's "
-              f"readiness: {sum(p.status != 200 for p in seen)} of {len(seen)} failed, the slowest took "
-              f"{slowest:.2f} s")
+    figure(f"[packet-drop probability 0.5] {dropped} of {CONNECTS} new connections lost their SYN; app-2's "
+           f"readiness: {sum(p.status != 200 for p in seen)} of {len(seen)} failed, the slowest took "
+           f"{slowest:.2f} s")
 
 
 def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images: LabImages,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 figure: Figure) -> None:
     """Capped at 8 kbit/s, app-2's replies queue: a burst of requests to it takes many times longer than before,
     while app-1's do not slow down. Replies that overflow the 2-s queue are dropped and resent by TCP, so a capped
     request may take many seconds: each gets 30 s."""
@@ -183,13 +183,12 @@ def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images
     assert state.applied and "tbf 5ab1:" in state.detail
     assert not fault.verify().applied
     assert capped > 3 * before and capped > 2 * other, (before, capped, other)
-    with capsys.disabled():
-        print(f"\n[bandwidth] 12 requests at once to app-2: {before * 1000:.0f} ms before, {capped * 1000:.0f} ms "
-              f"capped at 8 kbit/s (app-1 meanwhile: {other * 1000:.0f} ms)")
+    figure(f"[bandwidth] 12 requests at once to app-2: {before * 1000:.0f} ms before, {capped * 1000:.0f} ms "
+           f"capped at 8 kbit/s (app-1 meanwhile: {other * 1000:.0f} ms)")
 
 
 def test_latency_adds_its_delay_once_per_query_on_connections_already_open(
-        shared_stack: Stack, lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+        shared_stack: Stack, lab_images: LabImages, figure: Figure) -> None:
     """200 ms on app-2's packets to the database: each /readyz (one query, on a connection its pool opened long
     before the fault) takes the delay once (per round trip: not per packet, not twice), and a jitter of 50 ms
     spreads it; app-1 is untouched."""
@@ -212,10 +211,9 @@ def test_latency_adds_its_delay_once_per_query_on_connections_already_open(
     assert 0.19 <= steady[len(steady) // 2] <= 0.26, steady
     spread = added["jitter 50 ms"]
     assert spread[-1] - spread[0] >= 0.04 and 0.15 <= spread[len(spread) // 2] <= 0.26, spread
-    with capsys.disabled():
-        print("\n[latency 200 ms] added to app-2's /readyz (one query): " + "; ".join(
-            f"{name}: median {values[len(values) // 2] * 1000:.1f} ms, {values[0] * 1000:.1f}-"
-            f"{values[-1] * 1000:.1f} ms over {len(values)}" for name, values in added.items()))
+    figure("[latency 200 ms] added to app-2's /readyz (one query): " + "; ".join(
+        f"{name}: median {values[len(values) // 2] * 1000:.1f} ms, {values[0] * 1000:.1f}-"
+        f"{values[-1] * 1000:.1f} ms over {len(values)}" for name, values in added.items()))
 
 
 def test_an_access_rule_outlives_a_database_restart(shared_stack: Stack, lab_images: LabImages) -> None:
@@ -292,7 +290,7 @@ KILLED = [*CASES, Case("http-error", {"kind": "http-error", "target": "lb", "sha
 
 @pytest.mark.parametrize("case", KILLED, ids=[case.name for case in KILLED])
 def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
-    shared_stack: Stack, lab_images: LabImages, case: Case, capsys: pytest.CaptureFixture[str]
+    shared_stack: Stack, lab_images: LabImages, case: Case, figure: Figure
 ) -> None:
     """The process that applied the fault is killed with SIGKILL: its helpers see their stdin close and revert at
     once (the TTL is 600 s, so the TTL cannot be what removed it), and the helper containers are gone after."""
@@ -339,5 +337,4 @@ def test_kill_9_of_the_holder_reverts_the_fault_by_itself(
     Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.1), retry=retry_if_exception_type(NotYet),
              reraise=True)(helpers_removed)
     wait_all_ready(shared_stack)
-    with capsys.disabled():
-        print(f"\n[kill -9 {case.name}] fault gone {gone_s:.2f} s after SIGKILL (TTL 600 s)")
+    figure(f"[kill -9 {case.name}] fault gone {gone_s:.2f} s after SIGKILL (TTL 600 s)")

@@ -33,7 +33,9 @@ from tests.cli import LAB, lab_cli
 from .helpers import events_of, wait_for_event, wait_until
 from .second_engine import second_engine, unavailable
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it measures a stack's cost to size the game day,
+# and starts a second engine.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 CHROMIUM = shutil.which("chromium")
 HEADLESS_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

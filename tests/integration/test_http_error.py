@@ -15,6 +15,7 @@ import pytest
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
+from tests.figures import Figure
 
 from .family_cases import fault_for, wait_all_ready
 
@@ -56,7 +57,7 @@ def lb_answers(stack: Stack, path: str, count: int) -> Counter[str]:
 
 
 def test_http_error_answers_its_share_with_its_status_and_nothing_once_reverted(
-        shared_stack: Stack, lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+        shared_stack: Stack, lab_images: LabImages, figure: Figure) -> None:
     """503 for 30% of every request: of 4,000 through the LB, 30% +- 3% (four standard deviations of the draw
     either way) are the LB's own 503, the rest the apps' 200; once reverted, none of 400."""
     wait_all_ready(shared_stack)
@@ -75,9 +76,8 @@ def test_http_error_answers_its_share_with_its_status_and_nothing_once_reverted(
     assert "lb: removed" in outcome and not fault.verify().applied
     after = lb_answers(shared_stack, "/healthz", 400)
     assert after == Counter({"200": 400}), after
-    with capsys.disabled():
-        print(f"\n[http-error 503 at 30%] {during['injected 503']} of {sum(during.values())} requests answered 503 by "
-              f"the LB ({share:.1%}); after the revert {after['200']} of 400 answered 200 by the apps")
+    figure(f"[http-error 503 at 30%] {during['injected 503']} of {sum(during.values())} requests answered 503 by "
+           f"the LB ({share:.1%}); after the revert {after['200']} of 400 answered 200 by the apps")
 
 
 def test_http_error_closes_only_the_requests_under_its_path_prefix(shared_stack: Stack,

@@ -18,10 +18,13 @@ from lab.settings import BUILTIN_SCENARIOS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from tests.cli import lab_cli
+from tests.figures import Figure
 
 from .helpers import checks_of, leftovers, summary_of
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): each run plays at the largest speed the lab
+# allows, where its own generator's punctuality is checked against its bound.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 PLAYS = plays((BUILTIN_SCENARIOS,))
@@ -31,7 +34,7 @@ PLAYS = plays((BUILTIN_SCENARIOS,))
                          ids=[f"{scenario.name}-{variant or 'as-written'}" for scenario, variant in PLAYS])
 def test_a_library_scenario_passes_every_check_at_its_largest_speed(
         scenario: Scenario, variant: str | None, tmp_path: Path, engine: Engine, lab_images: LabImages,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        figure: Figure) -> None:
     """`lab run NAME [--variant V] --speed LARGEST` exits 0, every check passes, nothing of the run is left."""
     name = scenario.name
     speed = largest_allowed(scenario if variant is None else with_variant(scenario, variant))
@@ -45,12 +48,11 @@ def test_a_library_scenario_passes_every_check_at_its_largest_speed(
         "; ".join(f"FAIL {check['name']}: {check['detail']}" for check in failed) + f"\n{result.stderr[-1500:]}"
     assert all(checks_of(summary).values())
     assert leftovers(engine, summary["run_id"]) == []
-    with capsys.disabled():
-        fault, judged = summary["fault"]["overall"], summary["settled"]["impact"]["overall"]
-        phases = {(w["start"], w["end"]): w["settled"]["overall"] for w in summary["faults"]}
-        phased = "; phases judged: " + ", ".join(f"{p['error_rate']:.1%}" for p in phases.values()) \
-            if len(phases) > 1 else ""
-        print(f"\n[{name}{' --variant ' + variant if variant else ''}] speed {speed:g}: error rate during the fault "
-              f"{fault['error_rate']:.1%} of {fault['requests']} requests ({judged['error_rate']:.1%} of the "
-              f"{judged['requests']} judged{phased}), median failure {fault['failure_p50_s'] or 0:.2f} s; users "
-              f"affected {summary['impacted_s']:.0f} s of the fault window ({summary['impact_share']:.0%})")
+    fault, judged = summary["fault"]["overall"], summary["settled"]["impact"]["overall"]
+    phases = {(w["start"], w["end"]): w["settled"]["overall"] for w in summary["faults"]}
+    phased = "; phases judged: " + ", ".join(f"{p['error_rate']:.1%}" for p in phases.values()) \
+        if len(phases) > 1 else ""
+    figure(f"[{name}{' --variant ' + variant if variant else ''}] speed {speed:g}: error rate during the fault "
+           f"{fault['error_rate']:.1%} of {fault['requests']} requests ({judged['error_rate']:.1%} of the "
+           f"{judged['requests']} judged{phased}), median failure {fault['failure_p50_s'] or 0:.2f} s; users "
+           f"affected {summary['impacted_s']:.0f} s of the fault window ({summary['impact_share']:.0%})")

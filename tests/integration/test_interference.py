@@ -23,7 +23,9 @@ from tests.cli import lab_cli
 
 from .helpers import checks_of, events_of, leftovers, running_lab, seed, summary_of, wait_for_event, wait_until
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it removes containers and runs other terminals'
+# commands on the engine.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 CHURNERS = 3
 """Threads creating and removing containers: enough that a listing of the run nearly always holds one going away."""

@@ -13,10 +13,13 @@ from lab.judge.checks.generator_kept_up import NAME as GENERATOR_KEPT_UP
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from tests.cli import lab_cli
+from tests.figures import Figure
 
 from .helpers import events_of, leftovers, seed, summary_of, variant
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it measures the generator's start lateness at high
+# rates.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 RATE = 500.0
 """A high rate every machine the lab supports carries with every check passing (2 cores, one of them busy: the
@@ -57,7 +60,7 @@ SURGE = 200.0
 
 
 def test_a_surge_on_the_timeline_is_sent_at_its_offset_at_its_rate_and_on_time(
-        tmp_path: Path, engine: Engine, lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, engine: Engine, lab_images: LabImages, figure: Figure) -> None:
     """The seed with its users jumping from 20 to 200 req/s at minute 5 and ramping back to 20 from minute 35 over
     30 minutes (speed 5: 6 s): from the next request planned after the jump, 2 s plan 400 requests (+-2), the 2 s
     before it 40; the ramp's first and last seconds show its rate falling; every request starts on time (the
@@ -89,8 +92,7 @@ def test_a_surge_on_the_timeline_is_sent_at_its_offset_at_its_rate_and_on_time(
     summary = summary_of(out)
     assert {c["name"]: c["passed"] for c in summary["checks"]}[GENERATOR_KEPT_UP], summary["lateness"]
     assert leftovers(engine, summary["run_id"]) == []
-    with capsys.disabled():
-        print(f"\n[load step] 2 s before the jump: {count(jump - 2, jump)} requests; 2 s after: "
-              f"{count(surged, surged + 2)} (first {(surged - jump) * 1000:.1f} ms after the step); the ramp down's "
-              f"first and last second: {first}, {last}; start lateness p99 {summary['lateness']['p99_s'] * 1000:.1f} "
-              f"ms; verdict {summary['verdict']}")
+    figure(f"[load step] 2 s before the jump: {count(jump - 2, jump)} requests; 2 s after: "
+           f"{count(surged, surged + 2)} (first {(surged - jump) * 1000:.1f} ms after the step); the ramp down's "
+           f"first and last second: {first}, {last}; start lateness p99 {summary['lateness']['p99_s'] * 1000:.1f} "
+           f"ms; verdict {summary['verdict']}")

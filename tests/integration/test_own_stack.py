@@ -28,7 +28,9 @@ from tests.cli import lab_cli
 
 from .helpers import leftovers
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it installs the lab with pipx (a CPU-heavy set-up)
+# and times the installed lab's run.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 SECRETS = {"NOTES_ADMIN_USER": "notes_admin", "NOTES_ADMIN_PASSWORD": "notes-admin-secret",
            "NOTES_APP_PASSWORD": "notes-app-secret"}

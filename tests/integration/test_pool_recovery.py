@@ -24,6 +24,7 @@ from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
+from tests.figures import Figure
 
 from .helpers import wait_until
 
@@ -78,7 +79,7 @@ def users_on_a_stack(engine: Engine, lab_images: LabImages, tmp_path: Path) -> \
 
 
 def test_users_are_back_within_the_bound_after_every_lift(
-        users_on_a_stack: tuple[StackTarget, Requests, MonotonicClock], capsys: pytest.CaptureFixture[str]) -> None:
+        users_on_a_stack: tuple[StackTarget, Requests, MonotonicClock], figure: Figure) -> None:
     """Each lift: every replica failing first (the limit took hold), then recovered by the scenario's recovery rule
     within its bound (12 s), eight times in a row."""
     target, requests, clock = users_on_a_stack
@@ -104,8 +105,7 @@ def test_users_are_back_within_the_bound_after_every_lift(
     finally:
         fault.remove()
     assert all(seconds <= rule.within_s for seconds in recoveries), recoveries
-    with capsys.disabled():
-        held = ", ".join(f"{hold:g}" for hold in HOLDS_S)
-        back = ", ".join(f"{seconds:.1f}" for seconds in recoveries)
-        print(f"\n[pool recovery] {len(recoveries)} lifts of github-2022's limit (held {held} s): users back "
-              f"{back} s after each")
+    held = ", ".join(f"{hold:g}" for hold in HOLDS_S)
+    back = ", ".join(f"{seconds:.1f}" for seconds in recoveries)
+    figure(f"[pool recovery] {len(recoveries)} lifts of github-2022's limit (held {held} s): users back "
+           f"{back} s after each")

@@ -15,7 +15,9 @@ from tests.cli import lab_cli, start_lab
 
 from .helpers import checks_of, events_of, leftovers, running_lab, summary_of, variant, wait_for_event
 
-pytestmark = pytest.mark.docker
+# Alone on the engine (make test runs the others two at a time): it runs `lab clean`, which ends every lab run on
+# the engine.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

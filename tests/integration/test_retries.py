@@ -14,6 +14,7 @@ import yaml
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from tests.cli import lab_cli
+from tests.figures import Figure
 
 from .helpers import events_of, leftovers, summary_of
 
@@ -60,7 +61,7 @@ def played(tmp_path: Path, engine: Engine, name: str, policy: dict[str, Any]) ->
 
 
 def test_a_retry_storm_multiplies_the_load_while_backoff_and_a_budget_keep_it_near_the_base(
-        tmp_path: Path, engine: Engine, lab_images: LabImages, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, engine: Engine, lab_images: LabImages, figure: Figure) -> None:
     """During the 10-s fault: the storm's offered load is over twice the base load (each operation 5 attempts, all
     failing in milliseconds); backoff and full jitter without a budget still over twice (3 attempts, all within the
     fault); with a budget of 0.1 retry per first attempt, under 1.3. Before the fault every policy is at 1.0, and
@@ -68,15 +69,14 @@ def test_a_retry_storm_multiplies_the_load_while_backoff_and_a_budget_keep_it_ne
     storm = played(tmp_path, engine, "storm", STORM)
     backoff = played(tmp_path, engine, "backoff", BACKOFF)
     budgeted = played(tmp_path, engine, "budgeted", BUDGETED)
-    with capsys.disabled():
-        for name, figures in (("storm", storm), ("backoff+jitter", backoff), ("backoff+jitter+budget", budgeted)):
-            during, before = figures["during_faults"], figures["before_fault"]
-            print(f"\n[retries: {name}] amplification during the fault {during['amplification']} "
-                  f"({during['attempts']} attempts for {during['operations']} operations), overall "
-                  f"{figures['amplification']}, before {before['amplification']}; operations that finally succeeded "
-                  f"{figures['success_share']:.1%} (first attempt {figures['first_try_share']:.1%}; begun during "
-                  f"the fault {figures['during_faults_success_share']:.1%}); not retried {figures['not_retried']}; "
-                  f"first attempts' start lateness p99 {figures['lateness_p99_s'] * 1000:.1f} ms")
+    for name, figures in (("storm", storm), ("backoff+jitter", backoff), ("backoff+jitter+budget", budgeted)):
+        during, before = figures["during_faults"], figures["before_fault"]
+        figure(f"[retries: {name}] amplification during the fault {during['amplification']} "
+               f"({during['attempts']} attempts for {during['operations']} operations), overall "
+               f"{figures['amplification']}, before {before['amplification']}; operations that finally succeeded "
+               f"{figures['success_share']:.1%} (first attempt {figures['first_try_share']:.1%}; begun during "
+               f"the fault {figures['during_faults_success_share']:.1%}); not retried {figures['not_retried']}; "
+               f"first attempts' start lateness p99 {figures['lateness_p99_s'] * 1000:.1f} ms")
     assert storm["during_faults"]["amplification"] > 2
     assert backoff["during_faults"]["amplification"] > 2
     assert budgeted["during_faults"]["amplification"] < 1.3
