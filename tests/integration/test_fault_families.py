@@ -49,8 +49,9 @@ from .family_cases import (
 )
 from .helpers import NotYet
 
-# Alone on the engine (make test runs the others two at a time): it measures each family's latency and apply times.
-pytestmark = [pytest.mark.docker, pytest.mark.serial]
+# The tests that judge a family by how slow its users found it are marked serial, to have the engine alone;
+# make test runs the others two at a time.
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,7 @@ def shared_stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
         yield running
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_family_applied_seen_by_users_verified_and_reverted(
     shared_stack: Stack, lab_images: LabImages, case: Case, figure: Figure
@@ -129,6 +131,7 @@ def failed_connects(stack: Stack, lab_images: LabImages, client: str) -> int:
     return int(output.decode().strip())
 
 
+@pytest.mark.serial
 def test_packet_drop_share_drops_the_share_of_connects_it_says(shared_stack: Stack, lab_images: LabImages,
                                                                 figure: Figure) -> None:
     """probability 0.5: about half of app-2's new connections to the database lose their SYN (30 to 70 of 100: four
@@ -155,6 +158,7 @@ def test_packet_drop_share_drops_the_share_of_connects_it_says(shared_stack: Sta
            f"{slowest:.2f} s")
 
 
+@pytest.mark.serial
 def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images: LabImages,
                                                  figure: Figure) -> None:
     """Capped at 8 kbit/s, app-2's replies queue: a burst of requests to it takes many times longer than before,
@@ -187,6 +191,7 @@ def test_bandwidth_cap_slows_the_targets_replies(shared_stack: Stack, lab_images
            f"capped at 8 kbit/s (app-1 meanwhile: {other * 1000:.0f} ms)")
 
 
+@pytest.mark.serial
 def test_latency_adds_its_delay_once_per_query_on_connections_already_open(
         shared_stack: Stack, lab_images: LabImages, figure: Figure) -> None:
     """200 ms on app-2's packets to the database: each /readyz (one query, on a connection its pool opened long

@@ -15,9 +15,7 @@ from tests.cli import lab_cli, start_lab
 
 from .helpers import checks_of, events_of, leftovers, running_lab, summary_of, variant, wait_for_event
 
-# Alone on the engine (make test runs the others two at a time): it runs `lab clean`, which ends every lab run on
-# the engine.
-pytestmark = [pytest.mark.docker, pytest.mark.serial]
+pytestmark = pytest.mark.docker
 
 
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -41,6 +39,8 @@ def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
     assert leftovers(engine, run_id) == []
 
 
+# Alone on the engine (make test runs the others two at a time): `lab clean` ends every lab run on it.
+@pytest.mark.serial
 def test_lab_never_touches_containers_it_did_not_create(engine: Engine, lab_images: LabImages) -> None:
     """`lab clean` removes lab runs only: a container without the lab's labels keeps running."""
     bystander = engine.client.containers.run(lab_images.tools, ["sleep", "120"], detach=True,
