@@ -1,6 +1,6 @@
 """The incident library on real Docker: every scenario, and every corrective measure's variant, replayed at the
 largest speed it allows (what a team raising the speed to shorten its CI would pick), each passing every check
-that says what its postmortem reports. Each run prints the figures the README sets beside the postmortem's: the
+that says what its postmortem reports. Each run says the figures the README sets beside the postmortem's: the
 error rate during the fault (the whole window, and the part its impact is judged on) and the seconds during which
 users were affected."""
 
