@@ -17,6 +17,8 @@ from bench.deadman import deadman
 from bench.delay import latency_precision
 from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
+from bench.observability import describe as describe_observability
+from bench.observability import observability_cost
 from bench.skew import scheduler_skew
 from bench.stability import stability
 from bench.stack import cold_build, image_sizes, up_down, whole_run
@@ -26,7 +28,7 @@ from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = {"skew", "stack", "injection", "families", "latency", "load", "run", "deadman", "stability"}
+SECTIONS = {"skew", "stack", "injection", "families", "latency", "load", "run", "deadman", "stability", "observability"}
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
@@ -70,6 +72,9 @@ def main() -> None:
     if "stack" in sections:
         console.print("stack up/down ...")
         results["stack"] = up_down(engine, lab_images, trials=max(2, args.trials // 3))
+    if "observability" in sections:
+        console.print("observability part: start time with and without, memory, CPU idle and at 20 req/s ...")
+        results["observability"] = observability_cost(engine, lab_images)
     if sections & {"injection", "families", "latency", "load"}:
         with engine.stack(images=lab_images, owner=owner_token()) as stack:
             if "load" in sections:
@@ -194,6 +199,8 @@ def show(console: Console, results: dict[str, Any]) -> None:
                       f"{run['overhead_s']} s; lateness {run['lateness']}; steady p50/p99 {run['steady_p50_s']} / "
                       f"{run['steady_p99_s']} s; fault effect {run['fault_effect_s']} s; fix -> recovered "
                       f"{run['fix_to_recovered_s']} s; CPU % of a core {run['cpu_percent_of_one_core']}")
+    for line in describe_observability(results["observability"]) if "observability" in results else []:
+        console.print(line)
     if "cold_build_s" in results:
         console.print(f"cold bootstrap + build: {results['cold_build_s']} s")
 

@@ -55,7 +55,7 @@ def up_down(engine: Engine, lab_images: LabImages, trials: int) -> dict[str, Any
 
 def image_sizes(engine: Engine, lab_images: LabImages) -> dict[str, float]:
     return {name: round(engine.client.images.get(getattr(lab_images, name)).attrs["Size"] / 2**20, 1)
-            for name in ("base", "db", "app", "lb", "tools")}
+            for name in ("base", "db", "app", "lb", "tools", "observe")}
 
 
 class StackCpu:

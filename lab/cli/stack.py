@@ -17,7 +17,7 @@ from lab.drill.control import read_active as read_active_drill
 from lab.errors import EXIT_ENVIRONMENT, InvalidInput, LabError
 from lab.play.console import terminal
 from lab.settings import Settings
-from lab.stack import cleanup, lifecycle
+from lab.stack import cleanup, lifecycle, observability
 from lab.stack import doctor as machine
 from lab.stack import images as images_module
 from lab.stack.engine import Engine
@@ -33,10 +33,11 @@ def images() -> None:
 @images.command("build")
 @one_line_errors
 def images_build() -> None:
-    """Build the lab's images on its base image: db, app, lb, tools and reaper (only those whose inputs changed)."""
+    """Build the lab's images on its base image: db, app, lb, tools, reaper and observe (only those whose inputs
+    changed)."""
     built = engine().images(progress)
     for name in ("base", *images_module.IMAGE_NAMES):
-        click.echo(f"{name:6} {getattr(built, name)}")
+        click.echo(f"{name:7} {getattr(built, name)}")
 
 
 @images.command("prune")
@@ -54,16 +55,22 @@ def images_prune() -> None:
 @main.command()
 @click.option("--lb-port", type=click.IntRange(1, 65535), help="Host port for the load balancer (default: a free one).")
 @click.option("--db-port", type=click.IntRange(1, 65535), help="Host port for PostgreSQL (default: a free one).")
+@click.option("--observe", is_flag=True, help="With Prometheus (scraping the apps, HAProxy and PostgreSQL) and "
+                                              "Alertmanager.")
 @one_line_errors
-def up(lb_port: int | None, db_port: int | None) -> None:
+def up(lb_port: int | None, db_port: int | None, observe: bool) -> None:
     """Start a stack and wait until every service is healthy."""
-    stack = lifecycle.bring_up(engine().with_compose(), progress, lb_port=lb_port, db_port=db_port)
+    stack = lifecycle.bring_up(engine().with_compose(), progress, lb_port=lb_port, db_port=db_port, observe=observe)
     endpoints = stack.endpoints()
     click.echo(f"run      {stack.run_id}")
     click.echo(f"lb       {endpoints.lb_url}")
     click.echo(f"db       postgresql://lab@127.0.0.1:{endpoints.db_host_port}/orders")
     for name, url in endpoints.app_urls.items():
         click.echo(f"{name:8} {url}")
+    observed = observability.urls(stack.containers())
+    if observed is not None:
+        click.echo(f"prometheus   {observed.prometheus}")
+        click.echo(f"alertmanager {observed.alertmanager}")
 
 @main.command()
 @one_line_errors

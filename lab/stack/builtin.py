@@ -11,7 +11,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_f
 from lab.document import Topology
 from lab.errors import StackError
 from lab.settings import BUILTIN_COMPOSE_FILE
-from lab.stack import readiness
+from lab.stack import observability, readiness
 from lab.stack.databases import Databases
 from lab.stack.health import NotReadyYet
 from lab.stack.images import IMAGE_PREFIX
@@ -57,11 +57,15 @@ def builtin_image(image: str) -> bool:
 
 
 def ready(stack: Running, service: str, container: Any) -> bool:
-    """The lab's own probe of a built-in service: it passes as soon as the service serves. Only a container of the
-    built-in images is probed (a handle on a running stack is not told which stack it is)."""
-    if not builtin_image(str(container.attrs["Config"]["Image"])):
+    """The lab's own probe of a built-in service (its observability part's included): it passes as soon as the
+    service serves. Only a container of the built-in images is probed (a handle on a running stack is not told which
+    stack it is)."""
+    image = str(container.attrs["Config"]["Image"])
+    if not builtin_image(image) and not observability.observe_image(image):
         return False
     try:
+        if service in observability.SERVICES:
+            return observability.ready(service, container)
         if service == DB:
             return readiness.postgres_accepting(stack.databases.conninfo(service, container))
         if service in APPS:

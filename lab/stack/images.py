@@ -26,7 +26,7 @@ DOCKERFILES = PACKAGE_DIR / "dockerfiles"
 SHARED_MODULES = {"reaper": ("__init__.py", "errors.py", "stack/__init__.py", "stack/labels.py", "stack/removal.py")}
 """Modules of the lab an image carries, copied into its build context under lab/: the reaper removes a run with the
 lab's own label names and removal, not a copy of them kept by hand."""
-IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper")
+IMAGE_NAMES = ("db", "app", "lb", "tools", "reaper", "observe")
 IMAGE_PREFIX = "outage-lab/"
 """Every image the lab builds is tagged outage-lab/NAME:DIGEST."""
 
@@ -41,9 +41,17 @@ class LabImages:
     lb: str
     tools: str
     reaper: str
+    observe: str
+    """Prometheus, Alertmanager and the PostgreSQL exporter: the stack's optional observability part."""
 
     def compose_env(self) -> dict[str, str]:
-        return {"LAB_DB_IMAGE": self.db, "LAB_APP_IMAGE": self.app, "LAB_LB_IMAGE": self.lb}
+        return {"LAB_DB_IMAGE": self.db, "LAB_APP_IMAGE": self.app, "LAB_LB_IMAGE": self.lb,
+                "LAB_OBSERVE_IMAGE": self.observe}
+
+
+UNBUILT = LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused", reaper="unused",
+                    observe="unused")
+"""What a stack's Compose files are read with before it has images (a handle that only looks, or removes)."""
 
 
 def context_digest(context: Path, base_image_id: str) -> str:

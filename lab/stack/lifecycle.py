@@ -10,13 +10,15 @@ from lab.stack.ports import ensure_port_free
 from lab.stack.project import Stack
 
 
-def bring_up(engine: Engine, progress: Progress, lb_port: int | None = None, db_port: int | None = None) -> Stack:
-    """Start a stack and leave it running (for `lab up`); on any failure nothing is left behind."""
+def bring_up(engine: Engine, progress: Progress, lb_port: int | None = None, db_port: int | None = None,
+             observe: bool = False) -> Stack:
+    """Start a stack (`observe`: with its observability part) and leave it running (for `lab up`); on any failure
+    nothing is left behind."""
     for port in (lb_port, db_port):
         if port is not None:
             ensure_port_free(port)
     lab_images = engine.images(progress)
-    stack = engine.stack(images=lab_images, lb_port=lb_port, db_port=db_port)
+    stack = engine.stack(images=lab_images, lb_port=lb_port, db_port=db_port, observe=observe)
     progress(f"starting stack {stack.run_id}")
     try:
         stack.up()

@@ -26,8 +26,9 @@ from lab.stack.compose import compose_command, run_compose
 from lab.stack.databases import Databases
 from lab.stack.docker_api import find_containers
 from lab.stack.health import HealthWait, NotReadyYet
-from lab.stack.images import LabImages
+from lab.stack.images import UNBUILT, LabImages
 from lab.stack.knobs import StackKnobs
+from lab.stack.observability import compose_files as observability_files
 from lab.stack.override import host_ports, write_override
 from lab.stack.owners import DETACHED
 from lab.stack.ports import ensure_port_free, free_port, host_port
@@ -72,6 +73,7 @@ class Stack:
     databases: Databases = field(init=False, repr=False)
     release_files: dict[str, Path] = field(default_factory=dict, repr=False)
     """Service -> the override of the release deployed to it (lab.stack.deploy), in every later Compose command."""
+    observe: bool = False  # with the observability part: Prometheus, Alertmanager (lab.stack.observability)
 
     def __post_init__(self) -> None:
         self.databases = Databases(self.spec, (builtin.DB_ADMIN, self.db_password), self.container)
@@ -202,8 +204,7 @@ class Stack:
     def compose_environment(self) -> dict[str, str]:
         """What the Compose files are interpolated with: for the built-in stack its images, knobs and password
         (passed in the environment, never printed); for a team's, the base image its builds may start from."""
-        images = self.images or LabImages(base="unused", db="unused", app="unused", lb="unused", tools="unused",
-                                          reaper="unused")
+        images = self.images or UNBUILT
         common = {"LAB_RUN_ID": self.run_id, "LAB_BASE_IMAGE": images.base}
         if not self.spec.builtin:
             return common
@@ -217,7 +218,7 @@ class Stack:
     def _read_topology(self) -> None:
         if self.compose_topology is None:
             self.compose_topology = read_topology(Path(self.spec.compose_file), self.compose_environment(),
-                                                  self._compose_argv())
+                                                  self._compose_argv(), observability_files(self.spec, self.observe))
 
     def _start(self, pick_lb: bool, pick_db: bool) -> None:
         if pick_lb:
@@ -239,13 +240,13 @@ class Stack:
         return self.compose_argv
 
     def compose(self, *args: str) -> None:
-        """A Compose command on the run's project, with the lab's override and each deployed release's."""
-        files = ["--file", self.spec.compose_file]
+        """A Compose command on the run's project, with the lab's own files (the observability part's, the override)
+        and each deployed release's override."""
+        paths = [self.spec.compose_file, *observability_files(self.spec, self.observe)]
         if self.compose_topology is not None:
             ports = host_ports(self.spec, self.lb_port, self.db_port)
-            files += ["--file", str(write_override(self.spec, self.compose_topology, self.run_id, self.owner, ports))]
-        for path in self.release_files.values():
-            files += ["--file", str(path)]
+            paths.append(write_override(self.spec, self.compose_topology, self.run_id, self.owner, ports))
+        files = [argument for path in (*paths, *self.release_files.values()) for argument in ("--file", str(path))]
         argv = [*self._compose_argv(), "--project-name", self.project,
                 "--project-directory", str(Path(self.spec.compose_file).parent), *files, *args]
         run_compose(argv, self.compose_environment(), args[0], f"stack {self.run_id}")

@@ -44,11 +44,13 @@ class ComposeTopology:
 
 
 def read_topology(compose_file: Path, env: Mapping[str, str] | None = None,
-                  compose_argv: list[str] | None = None) -> ComposeTopology:
-    """The topology of `compose_file`; InvalidInput (one line) if it is missing or Compose refuses it."""
+                  compose_argv: list[str] | None = None, added: tuple[Path, ...] = ()) -> ComposeTopology:
+    """The topology of `compose_file`, merged with the lab's own files `added` to it (the observability part);
+    InvalidInput (one line) if it is missing or Compose refuses it."""
     if not compose_file.is_file():
         raise InvalidInput(f"stack.compose_file: {compose_file} does not exist")
-    argv = [*(compose_argv or compose_command()), "--file", str(compose_file), "config", "--format", "json"]
+    files = [argument for path in (compose_file, *added) for argument in ("--file", str(path))]
+    argv = [*(compose_argv or compose_command()), *files, "config", "--format", "json"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
                               env={**os.environ, **(env or {})})

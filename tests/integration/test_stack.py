@@ -163,11 +163,13 @@ def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Pat
 
 
 def test_images_build_names_every_image_it_built(lab_images: LabImages) -> None:
-    """`lab images build` says the tag of the base and of each of the five images it builds, the reaper's included."""
+    """`lab images build` says the tag of the base and of each of the six images it builds, the reaper's and the
+    observability part's included."""
     built = lab_cli("images", "build", timeout=900)
     assert built.returncode == 0, built.stderr
     lines = [line.split() for line in built.stdout.splitlines()]
-    assert lines == [[name, getattr(lab_images, name)] for name in ("base", "db", "app", "lb", "tools", "reaper")]
+    assert lines == [[name, getattr(lab_images, name)] for name in ("base", "db", "app", "lb", "tools", "reaper",
+                                                                         "observe")]
 
 
 def test_images_prune_removes_older_lab_builds_only(tmp_path: Path, engine: Engine,

@@ -1,9 +1,14 @@
 """The lab's web app: a tiny orders service on PostgreSQL through a psycopg 3 connection pool, served by uvicorn.
 
 Endpoints: GET /healthz (shallow), GET /readyz (checks the database), POST /orders (returns the id only
-after commit), GET /orders/<id>. Every response names the replica in the X-Served-By header. Every
-database error is logged to stdout as one JSON line carrying the exact exception class and text: the lab's
-recorder reads these lines from the container log.
+after commit), GET /orders/<id>, GET /metrics (Prometheus). Every response names the replica in the X-Served-By
+header. Every database error is logged to stdout as one JSON line carrying the exact exception class and text: the
+lab's recorder reads these lines from the container log.
+
+/metrics is what an on-call engineer's dashboards and alert rules read: requests and their latency by route and
+status, the connection pool's state and timeouts, database errors by exception class. It is written by
+prometheus_client (Debian's python3-prometheus-client) and never touches the database: a replica whose database
+path hangs still answers it at once, as a real service's metrics endpoint does.
 
 Why ASGI on uvicorn (uvloop, httptools): a request waiting for the database is a coroutine, not a thread, so a
 replica whose database path hangs holds a thousand waiting requests at no cost, each failing after the same pool
@@ -26,6 +31,9 @@ from typing import Any
 import psycopg
 import uvicorn
 from psycopg import sql
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay, wait_fixed
 
@@ -54,6 +62,18 @@ STARTUP_WAIT_S = float(os.environ.get("DB_STARTUP_WAIT_S", "180"))
 ORDERS_TABLE = sql.Identifier(os.environ.get("ORDERS_TABLE", "orders"))
 MIGRATE_AT_START = os.environ.get("DB_MIGRATE_AT_START", "1") == "1"
 ORDER_PATH = re.compile(r"^/orders/(\d+)$")
+METRICS_PATH = "/metrics"
+
+REQUESTS = Counter("orders_http_requests_total", "HTTP requests answered, by route, method and status.",
+                   ["route", "method", "status"])
+# Bounds where the lab's judgement and the app's own timeouts fall apart: 1 s (a slower answer counts as failed),
+# 2 s (the connect timeout), 3 s (the pool's wait), 5 s (the statement timeout).
+LATENCY = Histogram("orders_http_request_duration_seconds", "Time from a request's arrival to its answer, by route.",
+                    ["route", "method", "status"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0))
+DB_ERRORS = Counter("orders_db_errors_total", "Database errors, by the exception's class (as in the log's "
+                    "error_class) and what the app was doing (connect, readyz, create_order, read_order).",
+                    ["error_class", "during"])
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -72,6 +92,7 @@ def exception_name(exc: BaseException) -> str:
 
 
 def log_db_error(exc: BaseException, during: str) -> None:
+    DB_ERRORS.labels(error_class=exception_name(exc), during=during).inc()
     log_json("db_error", during=during, error_class=exception_name(exc), message=str(exc).strip())
 
 
@@ -93,6 +114,37 @@ class PoolWarningHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         log_json("pool_warning", message=record.getMessage())
+
+
+class PoolCollector(Collector):
+    """The pool's own figures (psycopg_pool's get_stats(): counters kept in memory), read at each scrape, so a
+    scrape never waits for the pool's lock or a connection."""
+
+    def __init__(self, app: OrdersApp) -> None:
+        self.app = app
+
+    def collect(self) -> list[Metric]:
+        pool = self.app.pool
+        if pool is None:  # before the database first answered: no pool to describe yet
+            return []
+        stats = pool.get_stats()
+        metrics: list[Metric] = []
+        for name, key, text in (
+                ("orders_db_pool_size", "pool_size", "Connections the pool holds, in use or idle."),
+                ("orders_db_pool_available", "pool_available", "Idle connections ready for a request."),
+                ("orders_db_pool_waiting", "requests_waiting", "Requests waiting for a connection now.")):
+            metrics.append(GaugeMetricFamily(name, text, value=stats.get(key, 0)))
+        metrics.append(GaugeMetricFamily("orders_db_pool_max", "The pool's largest size.", value=pool.max_size))
+        # With no max_waiting set, a connection request fails only when it waited the pool's timeout: the pool's
+        # request errors are its timeouts (each one is also a psycopg_pool.PoolTimeout in orders_db_errors_total).
+        for name, key, text in (
+                ("orders_db_pool_timeouts", "requests_errors", "Requests that waited the pool's timeout for a "
+                                                               "connection in vain."),
+                ("orders_db_pool_requests", "requests_num", "Requests for a connection."),
+                ("orders_db_pool_connections_errors", "connections_errors", "Failed attempts to connect."),
+                ("orders_db_pool_connections_lost", "connections_lost", "Connections found broken and discarded.")):
+            metrics.append(CounterMetricFamily(name, text, value=stats.get(key, 0)))
+        return metrics
 
 
 def conninfo() -> str:
@@ -147,6 +199,7 @@ class OrdersApp:
 
     def __init__(self) -> None:
         self.pool: AsyncConnectionPool | None = None
+        REGISTRY.register(PoolCollector(self))
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -180,21 +233,41 @@ class OrdersApp:
 
     async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
-        if method == "GET" and path == "/healthz":
-            status, body = HTTPStatus.OK, {"status": "ok"}
-        elif method == "GET" and path == "/readyz":
-            status, body = await self.readiness()
-        elif method == "GET" and (match := ORDER_PATH.match(path)):
-            status, body = await self.read_order(int(match.group(1)))
-        elif method == "POST" and path == "/orders":
-            status, body = await self.create_order(await read_body(receive))
-        else:
-            status, body = HTTPStatus.NOT_FOUND, {"error": "not found"}
+        if method == "GET" and path == METRICS_PATH:
+            await self.metrics(send)
+            return
+        started = time.monotonic()
+        status, body, route = await self.route(method, path, receive)
         payload = json.dumps({"replica": REPLICA, **body}).encode()
         await send({"type": "http.response.start", "status": int(status),
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload)),
                                 (b"x-served-by", REPLICA.encode())]})
         await send({"type": "http.response.body", "body": payload})
+        # The route's pattern, never the path itself, and no method a client invents: one series per order id or
+        # per stray path would grow without end.
+        labels = {"route": route, "method": method if method in ("GET", "POST") else "other",
+                  "status": str(int(status))}
+        REQUESTS.labels(**labels).inc()
+        LATENCY.labels(**labels).observe(time.monotonic() - started)
+
+    async def metrics(self, send: Send) -> None:
+        """The exposition (not counted among the requests: a scrape every second would count itself)."""
+        payload = generate_latest(REGISTRY)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode()),
+                                (b"content-length", b"%d" % len(payload)), (b"x-served-by", REPLICA.encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def route(self, method: str, path: str, receive: Receive) -> tuple[HTTPStatus, dict[str, Any], str]:
+        if method == "GET" and path == "/healthz":
+            return HTTPStatus.OK, {"status": "ok"}, path
+        if method == "GET" and path == "/readyz":
+            return *await self.readiness(), path
+        if method == "GET" and (match := ORDER_PATH.match(path)):
+            return *await self.read_order(int(match.group(1))), "/orders/{id}"
+        if method == "POST" and path == "/orders":
+            return *await self.create_order(await read_body(receive)), path
+        return HTTPStatus.NOT_FOUND, {"error": "not found"}, "other"
 
     def database_unavailable(self, exc: BaseException, during: str) -> tuple[HTTPStatus, dict[str, Any]]:
         log_db_error(exc, during=during)
