@@ -32,14 +32,14 @@ run: images bytecode
 	$(LAB) run $(SCENARIO) $(ARGS)
 
 # Three passes: the unit tests on both cores; the Docker tests that are each a run on a stack of its own, two at a
-# time (as two engineers' runs on one laptop: the lab keeps them apart); then the tests that need the engine alone
-# (marked serial: they restart it, clean every run, or time the lab). The images are built first, once, so that two
-# test processes never build them side by side.
+# time (as two engineers' runs on one laptop: the lab keeps them apart); then the tests that need the machine alone
+# (marked serial: they restart the engine, clean every run, or hold the lab to its timing). The images are built
+# first, once, so that two test processes never build them side by side.
 test: venv docker bytecode images
 	./scripts/ensure-test-tools.sh
-	$(VENV)/bin/pytest -m "not docker" -n 2
+	$(VENV)/bin/pytest -m "not docker and not serial" -n 2
 	$(VENV)/bin/pytest -m "docker and not serial" -n 2 --dist worksteal
-	$(VENV)/bin/pytest -m "docker and serial"
+	$(VENV)/bin/pytest -m serial
 
 test-unit: venv
 	$(VENV)/bin/pytest -m "not docker"

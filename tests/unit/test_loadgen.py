@@ -88,6 +88,9 @@ def run_until(generator: OpenLoop, reached: threading.Event, what: str) -> None:
     assert happened, f"{what}: not within {DEADLINE_S:g} s"
 
 
+# Alone on the machine (make test runs the other unit tests two at a time): it holds the generator to its
+# schedule within ON_TIME_S, which another process's CPU can take.
+@pytest.mark.serial
 def test_every_request_is_sent_and_recorded_while_a_third_hang(server: str) -> None:
     """At 200 req/s with every third request hanging 0.6 s, a second's worth are sent on the schedule and all are
     recorded: planned starts 5 ms apart, actual start never before the planned one nor later than ON_TIME_S after
@@ -116,6 +119,9 @@ def test_every_request_is_sent_and_recorded_while_a_third_hang(server: str) -> N
     assert all(s.status == 200 and s.headers.get("X-Served-By") == "fast" for s in sent if s not in slow)
 
 
+# Alone on the machine (make test runs the other unit tests two at a time): it holds the generator to its
+# schedule within ON_TIME_S, which another process's CPU can take.
+@pytest.mark.serial
 def test_a_rate_change_while_running_plans_the_new_rate_from_the_next_request_on(server: str) -> None:
     """At 40 req/s, changed to 400 at once after the 20th request is planned: the gaps between planned starts are
     1/40 s up to the change and 1/400 s after it (none shorter, no burst at the change), every request is sent on
@@ -186,6 +192,9 @@ def test_connection_refused_is_recorded_not_raised() -> None:
     assert ended == [(None, "ConnectionRefusedError")] * len(sent)
 
 
+# Alone on the machine (make test runs the other unit tests two at a time): it holds the generator to its
+# schedule within ON_TIME_S, which another process's CPU can take.
+@pytest.mark.serial
 def test_requests_due_during_a_burst_of_answers_are_sent_between_them(server: str) -> None:
     """Every other request is held until the same moment, then all are answered at once, and each answer takes the
     generator 3 ms to record: the requests that come due meanwhile start between those answers, not after the last
