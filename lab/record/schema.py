@@ -170,32 +170,54 @@ class TrafficChanged(EventBody):
 
 
 class DeployStarted(EventBody):
-    """A `deploy` step begins: `services` rolled to `release`, one at a time."""
+    """A `deploy` step begins: `services` rolled to `release`, one at a time, behind a health gate if given (its
+    `within_s` and `roll_back`)."""
 
     kind: ClassVar[str] = "deploy.started"
-    release: str
+    release: Text
     services: list[str]
+    health_gate: dict[str, Any] | None = None
 
 
 class DeployReplaced(EventBody):
-    """One service of a deploy recreated on its new release: serving, or not within the deploy's wait (why)."""
+    """One service of a deploy recreated on its new release (or, `rollback`, back on the one it ran before, by the
+    health gate): serving, or not within the deploy's wait (why)."""
 
     kind: ClassVar[str] = "deploy.replaced"
-    service: str
-    release: str
+    service: Text
+    release: Text
     previous: str
     container: str
     serving: Flag
     detail: str = ""
+    rollback: Flag = False
+
+
+class DeployHalted(EventBody):
+    """A deploy's health gate stopped it: `service` did not serve within `within_s` of its replacement, and
+    `not_deployed` keep the release they run; `rolling_back_to` the release the gate puts `service` back on (None:
+    it stays on the new one)."""
+
+    kind: ClassVar[str] = "deploy.halted"
+    release: str
+    service: Text
+    within_s: float
+    detail: str
+    not_deployed: Annotated[list[str], TEXTS]
+    rolling_back_to: str | None = None
 
 
 class DeployDone(EventBody):
-    """A `deploy` step ends: which of its services serve on the new release, and which do not."""
+    """A `deploy` step ends, each of its services in one list: serving on the new release, replaced but not serving
+    on it, put back on its previous release by the health gate, or never replaced (after a halt, or once Compose
+    refused one)."""
 
     kind: ClassVar[str] = "deploy.done"
     release: str
     serving: list[str]
     not_serving: list[str]
+    rolled_back: list[str] = dataclasses.field(default_factory=list)
+    not_deployed: list[str] = dataclasses.field(default_factory=list)
 
 
 # --- faults ----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from lab.judge.summary import JUDGING
 from lab.judge.verdict import judge_run, summary_of
 from lab.play.console import summary_table
 from lab.report.build import report_run
-from lab.report.chart import LANE_NAME_MAX, timeline_svg
+from lab.report.chart import LANE_NAME_MAX, DeploySpan, Halt, Replacement, deploy_spans, timeline_svg
 from lab.report.narrative import measure_proofs
 from lab.report.replay import replay
 from lab.report.runs import compare, latest_run, list_runs
@@ -59,6 +59,60 @@ def test_a_replica_with_a_very_long_name_still_gets_its_chart(runs_dir: Path) ->
     svg = timeline_svg(renamed, judge_run(runs_dir / PASS).summary)
     assert long_name not in svg and long_name[:LANE_NAME_MAX - 1] + "…" in svg
     assert "app-1" in svg and "app-3" in svg
+
+
+def deploy_events(t: float, *, done: bool = True) -> list[dict[str, Any]]:
+    """A push of renamed-env to app-1, app-2 and app-3 from `t`, halted by its health gate at app-1, which the gate
+    rolls back; without `done`, the recording ends before its deploy.done."""
+    wall = "2026-11-26T22:02:30.000+00:00"
+    events: list[dict[str, Any]] = [
+        {"t": t, "wall": wall, "kind": "deploy.started", "release": "renamed-env",
+         "services": ["app-1", "app-2", "app-3"], "health_gate": {"within_s": 5.0, "roll_back": True}},
+        {"t": t + 6.5, "wall": wall, "kind": "deploy.replaced", "service": "app-1", "release": "renamed-env",
+         "previous": "current", "container": "0123456789ab", "serving": False, "detail": "not healthy after 5 s"},
+        {"t": t + 6.5, "wall": wall, "kind": "deploy.halted", "release": "renamed-env", "service": "app-1",
+         "within_s": 5.0, "detail": "not healthy after 5 s", "not_deployed": ["app-2", "app-3"],
+         "rolling_back_to": "current"},
+        {"t": t + 8.0, "wall": wall, "kind": "deploy.replaced", "service": "app-1", "release": "current",
+         "previous": "renamed-env", "container": "ba9876543210", "serving": True, "detail": "", "rollback": True},
+    ]
+    if done:
+        events.append({"t": t + 8.0, "wall": wall, "kind": "deploy.done", "release": "renamed-env", "serving": [],
+                       "not_serving": [], "rolled_back": ["app-1"], "not_deployed": ["app-2", "app-3"]})
+    return events
+
+
+def test_deploys_are_spans_from_their_start_to_their_end_with_what_happened_between() -> None:
+    """Each deploy.started opens a span that its deploy.done closes, with its replacements (the gate's rollback
+    one of them) and its halt; one the recording ends before (or the next deploy begins before) ends there,
+    marked unfinished."""
+    assert deploy_spans(deploy_events(20.0)) == [DeploySpan(
+        "renamed-env", 20.0, 28.0, True,
+        (Replacement(26.5, "app-1", serving=False, rollback=False), Replacement(28.0, "app-1", True, True)),
+        Halt(26.5, "app-1", ("app-2", "app-3")))]
+    cut = [*deploy_events(20.0, done=False), {"t": 31.0, "wall": "", "kind": "request"}]
+    assert [(span.end, span.done) for span in deploy_spans(cut)] == [(31.0, False)]
+    rollback = {"t": 40.0, "wall": "", "kind": "deploy.started", "release": "current", "services": ["app-1"]}
+    spans = deploy_spans([*deploy_events(20.0, done=False), rollback])
+    assert [(span.release, span.end, span.done) for span in spans] == [("renamed-env", 40.0, False),
+                                                                        ("current", 40.0, False)]
+
+
+def test_the_chart_marks_each_deploy_with_its_release_its_replacements_and_its_halt(runs_dir: Path) -> None:
+    """A reader sees when the change happened beside the error rate: the deploy's band is labelled with its
+    release (in the legend and at its start), each replacement and the gate's halt are marked and named."""
+    recording = runs_dir / PASS
+    events = read_recording(recording).events
+    summary = judge_run(recording).summary
+    plain = timeline_svg(events, summary)
+    assert "deploy renamed-env" not in plain and "halted at" not in plain
+    svg = timeline_svg(sorted(events + deploy_events(20.0), key=lambda event: event["t"]), summary)
+    assert svg.count("deploy renamed-env") == 2, "the legend's entry and the band's label"
+    assert "halted at app-1 (not deployed: app-2, app-3)" in svg
+    assert "app-1 rolled back" in svg and "app-1 not serving" not in svg  # the halt's label names it
+    unfinished = timeline_svg(sorted(events + deploy_events(20.0, done=False), key=lambda event: event["t"]),
+                              summary)
+    assert "deploy renamed-env (unfinished)" in unfinished
 
 
 def test_report_shows_milestones_checks_and_first_db_errors(runs_dir: Path) -> None:
