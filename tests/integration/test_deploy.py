@@ -23,6 +23,7 @@ from lab.stack.images import LabImages
 from lab.stack.project import Stack
 from lab.stack.releases import CURRENT
 from tests.cli import lab_cli
+from tests.figures import Figure
 
 from .family_cases import failed, fault_for, observe, wait_all_ready, wait_ready
 from .helpers import CI_TIME, events_of, leftovers, summary_of
@@ -117,12 +118,12 @@ def gated_push(tmp_path: Path, roll_back: bool) -> Path:
 @pytest.mark.parametrize("roll_back", [False, True], ids=["halt", "halt-and-roll-back"])
 def test_a_health_gate_halts_a_crash_looping_push_at_the_canary(
         tmp_path: Path, engine: Engine, lab_images: LabImages, roll_back: bool,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        figure: Figure) -> None:
     """A push of renamed-env to app-1, app-2 and app-3 behind a 5 s health gate: app-1 is replaced and crash-loops,
     the rollout halts there (deploy.halted: app-1, not deployed: app-2, app-3), and the engine never touches app-2
     or app-3, which serve the users throughout; with `roll_back` the gate puts app-1 back on current (a
     deploy.replaced of its own, serving), without it app-1 stays on the push until the responders' deploy.
-    deploy.done puts each service in one list. Prints the users' figures from the push to the end."""
+    deploy.done puts each service in one list. Says the users' figures from the push to the end."""
     out = tmp_path / "run"
     result = lab_cli("run", str(gated_push(tmp_path, roll_back)), "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -157,10 +158,9 @@ def test_a_health_gate_halts_a_crash_looping_push_at_the_canary(
     assert after_push.failed_attempts < 0.1 and after_push.succeeded > 0.98, after_push
     assert leftovers(engine, summary_of(out)["run_id"]) == []
     rollout = figures([e for e in requests if e["t"] < done["t"]])
-    with capsys.disabled():
-        print(f"\n[gated push, {'halt and roll back' if roll_back else 'halt'}] halted "
-              f"{halted['t'] - started['t']:.1f} s after the push began; during the rollout ({rollout}); from the "
-              f"push to the end ({after_push})")
+    figure(f"[gated push, {'halt and roll back' if roll_back else 'halt'}] halted "
+           f"{halted['t'] - started['t']:.1f} s after the push began; during the rollout ({rollout}); from the "
+           f"push to the end ({after_push})")
 
 
 @dataclass(frozen=True)
