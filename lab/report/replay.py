@@ -18,7 +18,7 @@ from lab.report.chart import per_second
 STATUS_WINDOW_S = 5
 SHOWN_KINDS = ("step", "alert.fired", "alert.resolved", "fault.applied", "fault.reverted", "fault.verified",
                "docker.container", "docker.health", "app.db_error", "recorder.warning", "writes.verified",
-               "run.ended")
+               "run.ended", "traffic.changed", "deploy.started", "deploy.replaced", "deploy.halted", "deploy.done")
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,39 @@ def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
         return f"writes verified: {event.get('found')} of {event.get('acknowledged')} acknowledged orders present"
     if kind == "run.ended":
         return f"run ended ({_literal(event.get('reason'))})"
+    if kind == "traffic.changed":
+        ramp = f" over {_literal(event.get('ramp_s'))} s" if event.get("ramp_s") else ""
+        return f"[blue]traffic[/] {_literal(event.get('rate'))} requests per second{ramp}"
+    if kind in ("deploy.started", "deploy.replaced", "deploy.halted", "deploy.done"):
+        return _deploy(event)
     return _literal(f"{kind} {event.get('fault', '')} {event.get('detail', event.get('outcome', ''))}".strip())
+
+
+def _deploy(event: Event) -> str:
+    """A deploy's events as a responder follows a rollout: started, each replica replaced, halted, done."""
+    kind, release = event.get("kind"), _literal(event.get("release"))
+    if kind == "deploy.started":
+        gate = " behind a health gate" if event.get("health_gate") else ""
+        return f"[blue]deploy[/] of release {release} to {_names(event.get('services'))}{gate}"
+    if kind == "deploy.replaced":
+        how = "serving" if event.get("serving") else f"not serving: {_literal(event.get('detail'))}"
+        rollback = " (the gate's rollback)" if event.get("rollback") else ""
+        return (f"[blue]deploy[/] {_literal(event.get('service'))} on release {release}{rollback}, was "
+                f"{_literal(event.get('previous'))}: {how}")
+    if kind == "deploy.halted":
+        return (f"[bold red]deploy halted[/] at {_literal(event.get('service'))}: {_literal(event.get('detail'))}; "
+                f"not deployed: {_names(event.get('not_deployed')) or 'none'}")
+    ends = [f"{label}: {_names(event.get(key))}" for key, label in (
+        ("serving", "serving"), ("not_serving", "not serving"), ("rolled_back", "rolled back"),
+        ("not_deployed", "not deployed")) if event.get(key)]
+    return f"[blue]deploy done[/], release {release}: {'; '.join(ends) or 'nothing deployed'}"
+
+
+def _names(value: object) -> str:
+    """A list of service names from the recording, as markup (whatever a broken recording holds instead)."""
+    if isinstance(value, list):
+        return _literal(", ".join(str(item) for item in value))
+    return _literal(value) if value is not None else ""
 
 
 def _literal(value: object) -> str:

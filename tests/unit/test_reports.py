@@ -159,6 +159,25 @@ def test_replay_prints_events_in_order_at_high_speed() -> None:
     assert reached == pytest.approx(max(e["t"] for e in events), abs=1.0)
 
 
+def test_replay_follows_a_rollout_and_the_users_rate() -> None:
+    """A gated push halted at its canary and rolled back, and a surge: each shows in the replay, in order."""
+    events = read_recording(RECORDINGS / PASS).events
+    surge = {"t": 19.0, "wall": "", "kind": "traffic.changed", "rate": 60.0, "ramp_s": 0.0}
+    played = sorted([*events, surge, *deploy_events(20.0)], key=lambda event: event["t"])
+    output = io.StringIO()
+    replay(played, 1000, Console(file=output, width=300), FakeClock())
+    text = output.getvalue()
+    said = ["traffic 60.0 requests per second",
+            "deploy of release renamed-env to app-1, app-2, app-3 behind a health gate",
+            "deploy app-1 on release renamed-env, was current: not serving",
+            "deploy halted at app-1: not healthy after 5 s; not deployed: app-2, app-3",
+            "deploy app-1 on release current (the gate's rollback), was renamed-env: serving",
+            "deploy done, release renamed-env: rolled back: app-1; not deployed: app-2, app-3"]
+    missing = [line for line in said if line not in text]
+    assert not missing, text
+    assert [text.index(line) for line in said] == sorted(text.index(line) for line in said)
+
+
 def test_replay_stops_when_asked() -> None:
     """Setting the stop event (what Ctrl-C does) ends the replay where it is."""
     events = read_recording(RECORDINGS / PASS).events
