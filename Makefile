@@ -46,7 +46,7 @@ test-unit: venv
 
 lint: venv
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
-	$(VENV)/bin/ruff check lab tests
+	$(VENV)/bin/ruff check lab bench tests
 	$(VENV)/bin/mypy
 
 bench: images bytecode

@@ -21,8 +21,7 @@ from bench.load import idle_cost, side_by_side
 from bench.readme import update as update_readme
 from bench.skew import scheduler_skew
 from bench.stability import stability
-from bench.stack import cold_build, image_sizes, up_down, whole_run
-from bench.stats import summarize
+from bench.stack import cold_build, image_sizes, up_down, whole_runs
 from lab.record.rate_measure import RateMeasure, save_measure, this_host
 from lab.scenario.pacing import largest_allowed
 from lab.scenario.reader import load
@@ -68,11 +67,7 @@ def main() -> None:
     console = Console()
     speed = args.speed or largest_allowed(load(BUILTIN_SCENARIOS / f"{SEED}.yaml", check_stack=False))
     engine = Engine.connect(Settings.from_env())
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "memory_gib": memory_gib(),
-                                           "platform": platform.platform(),
-                                           "python": platform.python_version(),
-                                           "docker": engine.client.version().get("Version")},
-                               "when": datetime.now(UTC).isoformat(timespec="seconds")}
+    results: dict[str, Any] = {"machine": machine(engine), "when": datetime.now(UTC).isoformat(timespec="seconds")}
     if args.cold:
         console.print("cold bootstrap + build ...")
         results["cold_build_s"] = round(cold_build(engine), 1)
@@ -102,14 +97,8 @@ def main() -> None:
                 console.print("load: the lab's generator and wrk side by side ...")
                 results["load"] = side_by_side(stack, lab_images.tools, tuple(args.rates), args.load_seconds)
     if "run" in sections:
-        results["lab_runs"] = []
         rates = [None] * args.run_trials + list(args.rates if args.run_rates is None else args.run_rates)
-        for number, rate in enumerate(rates, start=1):
-            console.print(f"whole lab run {number}/{len(rates)} at speed {speed:g}, rate {rate or 'default'} ...")
-            results["lab_runs"].append(whole_run(speed, rate, engine.client))
-        results["lab_run"] = results["lab_runs"][0]
-        results["run_overhead"] = {"speed": speed, "overhead_s": summarize(
-            [run["overhead_s"] for run in results["lab_runs"] if run["rate"] is None])}
+        results |= whole_runs(speed, rates, engine.client, console.print)
         keep_rate_measure(results["lab_runs"], console)
     if "deadman" in sections and args.kills > 0:
         console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
@@ -133,8 +122,11 @@ def main() -> None:
                   f"git add -f {path.relative_to(README.parent)}")
 
 
-def memory_gib() -> float:
-    return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+def machine(engine: Engine) -> dict[str, Any]:
+    """What the README's table says each figure was measured on."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpus": os.cpu_count(), "memory_gib": round(memory / 2**30, 1), "platform": platform.platform(),
+            "python": platform.python_version(), "docker": engine.client.version().get("Version")}
 
 
 def show_stability(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,18 @@ def whole_run(speed: float, rate: float | None = None, client: docker.DockerClie
         "steady_p99_s": _steady_p99(events, summary),
         "chart_s": chart, "cpu_percent_of_one_core": cpu, "stderr_tail": done.stderr[-300:] if done.returncode else "",
     }
+
+
+def whole_runs(speed: float, rates: list[float | None], client: docker.DockerClient,
+               progress: Callable[[str], object]) -> dict[str, Any]:
+    """A whole run at each of `rates` (None: the scenario's own rate); the overhead is the median of those at the
+    scenario's own rate, whose traffic is the lightest, so that what is left is the lab's own cost."""
+    runs = []
+    for number, rate in enumerate(rates, start=1):
+        progress(f"whole lab run {number}/{len(rates)} at speed {speed:g}, rate {rate or 'default'} ...")
+        runs.append(whole_run(speed, rate, client))
+    return {"lab_runs": runs, "lab_run": runs[0], "run_overhead": {
+        "speed": speed, "overhead_s": summarize([run["overhead_s"] for run in runs if run["rate"] is None])}}
 
 
 def _chart_s(events: list[Event], summary: dict[str, Any]) -> float:
