@@ -1,4 +1,5 @@
-"""`python -m bench [--trials N] [--cold] [--speed S]`: prints the figures and writes bench/results/<utc>.json."""
+"""`python -m bench [--trials N] [--cold] [--speed S] [--only X,Y]`: prints the figures, writes
+bench/results/<utc>.json and the README's Performance table from it (bench/readme.py)."""
 
 from __future__ import annotations
 
@@ -19,27 +20,38 @@ from bench.injection import family_latency, injection_latency
 from bench.load import idle_cost, side_by_side
 from bench.observability import describe as describe_observability
 from bench.observability import observability_cost
+from bench.readme import update as update_readme
 from bench.skew import scheduler_skew
 from bench.stability import stability
-from bench.stack import cold_build, image_sizes, up_down, whole_run
+from bench.stack import cold_build, image_sizes, up_down, whole_runs
 from lab.record.rate_measure import RateMeasure, save_measure, this_host
-from lab.settings import Settings
+from lab.scenario.pacing import largest_allowed
+from lab.scenario.reader import load
+from lab.settings import BUILTIN_SCENARIOS, Settings
 from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = {"skew", "stack", "injection", "families", "latency", "load", "run", "deadman", "stability", "observability"}
+README = Path(__file__).resolve().parent.parent / "README.md"
+# "images" measures nothing of its own (image sizes are in every results file): `--only images` is the cheapest run,
+# and with --cold the one that times the build.
+SECTIONS = {"skew", "stack", "injection", "families", "latency", "load", "run", "deadman", "stability", "images",
+            "observability"}
+SEED = "db-network-misconfig"
 
 
 def ms(stats: dict[str, Any]) -> list[str]:
     return [f"{stats[key] * 1000:.1f}" if key in stats else "-" for key in ("min", "median", "p99", "max")]
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cold", action="store_true", help="also time bootstrap + build from nothing")
-    parser.add_argument("--speed", type=float, default=7.0, help="speed of the whole `lab run` measured")
+    parser.add_argument("--speed", type=float, default=None,
+                        help=f"speed of the whole `lab run`s measured (default: the largest {SEED} allows)")
+    parser.add_argument("--run-trials", type=int, default=5,
+                        help="whole `lab run`s at the scenario's own rate, whose overhead's median is reported")
     parser.add_argument("--kills", type=int, default=10, help="kill -9 of `lab run` per stage (0: skip)")
     parser.add_argument("--rates", type=float, nargs="+", default=[500.0, 1000.0],
                         help="rates of the side-by-side load comparison and of the whole `lab run`s")
@@ -52,15 +64,17 @@ def main() -> None:
                         help="runs of each at half its largest speed, and at its largest with one core busy")
     parser.add_argument("--scenarios", nargs="+", help="the stability section plays these scenarios only")
     parser.add_argument("--only", help="comma-separated sections: " + ", ".join(sorted(SECTIONS)) + " (default: all)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     sections = set(args.only.split(",")) if args.only else SECTIONS
     os.environ.setdefault("LAB_OFFLINE", "1")
     console = Console()
+    speed = args.speed or largest_allowed(load(BUILTIN_SCENARIOS / f"{SEED}.yaml", check_stack=False))
     engine = Engine.connect(Settings.from_env())
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                           "python": platform.python_version(),
-                                           "docker": engine.client.version().get("Version")},
-                               "when": datetime.now(UTC).isoformat(timespec="seconds")}
+    results: dict[str, Any] = {"machine": machine(engine), "when": datetime.now(UTC).isoformat(timespec="seconds")}
     if args.cold:
         console.print("cold bootstrap + build ...")
         results["cold_build_s"] = round(cold_build(engine), 1)
@@ -93,11 +107,8 @@ def main() -> None:
                 console.print("load: the lab's generator and wrk side by side ...")
                 results["load"] = side_by_side(stack, lab_images.tools, tuple(args.rates), args.load_seconds)
     if "run" in sections:
-        results["lab_runs"] = []
-        for rate in [None, *(args.rates if args.run_rates is None else args.run_rates)]:
-            console.print(f"whole lab run at speed {args.speed:g}, rate {rate or 'default'} ...")
-            results["lab_runs"].append(whole_run(args.speed, rate, engine.client))
-        results["lab_run"] = results["lab_runs"][0]
+        rates = [None] * args.run_trials + list(args.rates if args.run_rates is None else args.run_rates)
+        results |= whole_runs(speed, rates, engine.client, console.print)
         keep_rate_measure(results["lab_runs"], console)
     if "deadman" in sections and args.kills > 0:
         console.print(f"kill -9 of lab run, {args.kills} times at each stage ...")
@@ -114,6 +125,18 @@ def main() -> None:
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"written to {path}")
+    update_readme(README, RESULTS)
+    # The directory is ignored so that exploratory runs stay local; the files the README cites are committed, so a
+    # fresh clone's partial run keeps the other rows and says where they came from.
+    console.print(f"README's Performance table rewritten; to commit the run it cites: "
+                  f"git add -f {path.relative_to(README.parent)}")
+
+
+def machine(engine: Engine) -> dict[str, Any]:
+    """What the README's table says each figure was measured on."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpus": os.cpu_count(), "memory_gib": round(memory / 2**30, 1), "platform": platform.platform(),
+            "python": platform.python_version(), "docker": engine.client.version().get("Version")}
 
 
 def show_stability(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ import docker
 
 from bench.stats import summarize
 from lab.judge.requests import percentile
-from lab.record.events import read_events
+from lab.record.events import Event, read_events
+from lab.report.chart import timeline_svg
 from lab.settings import BOOTSTRAPPED_BASE_IMAGE
 from lab.stack import images, labels
 from lab.stack.engine import Engine
@@ -38,19 +40,31 @@ def cold_build(engine: Engine) -> float:
     return time.perf_counter() - started
 
 
+RESTARTED = "app-2"
+"""The replica restarted in each trial: the one the seed scenario's fault is on."""
+
+
 def up_down(engine: Engine, lab_images: LabImages, trials: int) -> dict[str, Any]:
-    ups, downs = [], []
+    """Up to ready, one app replica restarted until it serves again (what `lab restart` does after its own start),
+    then down; `trials` times."""
+    ups: list[float] = []
+    downs: list[float] = []
+    restarts: list[float] = []
     for _ in range(trials):
         stack = engine.stack(images=lab_images)
         started = time.perf_counter()
         try:
             stack.up()
             ups.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            stack.restart(RESTARTED)
+            stack.wait_serving(RESTARTED)
+            restarts.append(time.perf_counter() - started)
         finally:
             started = time.perf_counter()
             stack.down()
             downs.append(time.perf_counter() - started)
-    return {"up_to_healthy": summarize(ups), "down": summarize(downs)}
+    return {"up_to_healthy": summarize(ups), "down": summarize(downs), "restart_to_serving": summarize(restarts)}
 
 
 def image_sizes(engine: Engine, lab_images: LabImages) -> dict[str, float]:
@@ -118,6 +132,7 @@ def whole_run(speed: float, rate: float | None = None, client: docker.DockerClie
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         events = read_events(out / "events.jsonl")
         summary = json.loads((out / "summary.json").read_text())
+    chart = _chart_s(events, summary)
     planned = next(e["planned_duration_s"] for e in events if e["kind"] == "run.started")
     cpu: dict[str, float] = {}
     if isinstance(sampled, StackCpu):
@@ -137,8 +152,30 @@ def whole_run(speed: float, rate: float | None = None, client: docker.DockerClie
         "checks": {c["name"]: c["passed"] for c in summary["checks"]},
         "steady_p50_s": summary["steady"]["overall"]["p50_s"] if summary.get("steady") else None,
         "steady_p99_s": _steady_p99(events, summary),
-        "cpu_percent_of_one_core": cpu, "stderr_tail": done.stderr[-300:] if done.returncode else "",
+        "chart_s": chart, "cpu_percent_of_one_core": cpu, "stderr_tail": done.stderr[-300:] if done.returncode else "",
     }
+
+
+def whole_runs(speed: float, rates: list[float | None], client: docker.DockerClient,
+               progress: Callable[[str], object]) -> dict[str, Any]:
+    """A whole run at each of `rates` (None: the scenario's own rate); the overhead is the median of those at the
+    scenario's own rate, whose traffic is the lightest, so that what is left is the lab's own cost."""
+    runs = []
+    for number, rate in enumerate(rates, start=1):
+        progress(f"whole lab run {number}/{len(rates)} at speed {speed:g}, rate {rate or 'default'} ...")
+        runs.append(whole_run(speed, rate, client))
+    return {"lab_runs": runs, "lab_run": runs[0], "run_overhead": {
+        "speed": speed, "overhead_s": summarize([run["overhead_s"] for run in runs if run["rate"] is None])}}
+
+
+def _chart_s(events: list[Event], summary: dict[str, Any]) -> float:
+    """The report's chart drawn again from the run's recording, in this process: the run's own report draws it
+    among other work, so only a separate drawing times it alone. The first drawing pays matplotlib's import, which
+    a run pays once whatever the chart costs, so that one is drawn untimed."""
+    timeline_svg(events, summary)
+    started = time.perf_counter()
+    timeline_svg(events, summary)
+    return round(time.perf_counter() - started, 3)
 
 
 def _steady_p99(events: list[dict[str, Any]], summary: dict[str, Any]) -> float | None:
