@@ -31,9 +31,9 @@ images: venv docker
 run: images bytecode
 	$(LAB) run $(SCENARIO) $(ARGS)
 
-# Three passes: the unit tests on both cores; the Docker tests that are each a run on a stack of its own, two at a
-# time (as two engineers' runs on one laptop: the lab keeps them apart); then the tests that need the machine alone
-# (marked serial: they restart the engine, clean every run, or hold the lab to its timing). The images are built
+# Three passes: the unit tests on both cores; the Docker tests that drive a stack of their own from the test, two at
+# a time (the lab keeps stacks apart); then the tests that need the machine alone (marked serial: whole `lab run`s,
+# whose checks hold the generator to its schedule, engine restarts, `lab clean`, timings). The images are built
 # first, once, so that two test processes never build them side by side.
 test: venv docker bytecode images
 	./scripts/ensure-test-tools.sh

@@ -115,6 +115,9 @@ def gated_push(tmp_path: Path, roll_back: bool) -> Path:
     return path
 
 
+# Alone on the machine (make test runs the others two at a time): it plays a whole `lab run`, whose checks hold
+# the generator to its schedule; a run beside it would take its CPU.
+@pytest.mark.serial
 @pytest.mark.parametrize("roll_back", [False, True], ids=["halt", "halt-and-roll-back"])
 def test_a_health_gate_halts_a_crash_looping_push_at_the_canary(
         tmp_path: Path, engine: Engine, lab_images: LabImages, roll_back: bool,

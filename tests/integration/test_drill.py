@@ -19,7 +19,9 @@ from tests.cli import lab_cli
 
 from .helpers import events_of, leftovers, running_lab, wait_for, wait_for_event, wait_until
 
-pytestmark = pytest.mark.docker
+# Alone on the machine (make test runs the others two at a time): it plays whole `lab run`s, whose checks hold
+# the generator to its schedule; a run beside it would take its CPU.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 @contextmanager

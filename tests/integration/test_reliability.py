@@ -15,7 +15,9 @@ from tests.cli import lab_cli, start_lab
 
 from .helpers import checks_of, events_of, leftovers, running_lab, summary_of, variant, wait_for_event
 
-pytestmark = pytest.mark.docker
+# Alone on the machine (make test runs the others two at a time): it plays whole `lab run`s, whose checks hold
+# the generator to its schedule; a run beside it would take its CPU.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -39,8 +41,6 @@ def test_signal_mid_fault_reverts_tears_down_and_marks_the_recording_partial(
     assert leftovers(engine, run_id) == []
 
 
-# Alone on the engine (make test runs the others two at a time): `lab clean` ends every lab run on it.
-@pytest.mark.serial
 def test_lab_never_touches_containers_it_did_not_create(engine: Engine, lab_images: LabImages) -> None:
     """`lab clean` removes lab runs only: a container without the lab's labels keeps running."""
     bystander = engine.client.containers.run(lab_images.tools, ["sleep", "120"], detach=True,

