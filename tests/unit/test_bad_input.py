@@ -12,7 +12,7 @@ import yaml
 from lab.errors import ScenarioError
 from lab.scenario.reader import parse
 from lab.scenario.traffic import MAX_RATE
-from lab.settings import PROJECT_ROOT
+from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
 from tests.cli import lab_cli
 
 SEED = PROJECT_ROOT / "scenarios" / "db-network-misconfig.yaml"
@@ -67,8 +67,9 @@ def test_validate_refuses_a_runbook_script_the_run_would_refuse(tmp_path: Path, 
 
 
 def test_unknown_scenario_name() -> None:
-    """An unknown name lists the scenarios that exist."""
-    assert_one_line(lab_cli("run", "no-such-incident"), 2, "db-network-misconfig, github-2018-partition")
+    """An unknown name lists the scenarios that exist, every one of the library, in order."""
+    known = ", ".join(sorted(path.stem for path in BUILTIN_SCENARIOS.glob("*.yaml")))
+    assert_one_line(lab_cli("run", "no-such-incident"), 2, f"(known: {known})")
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:
