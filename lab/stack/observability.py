@@ -24,6 +24,8 @@ COMPOSE_FILE = PACKAGE_DIR / "compose" / "observe.yaml"
 PROMETHEUS, ALERTMANAGER, DB_EXPORTER = "prometheus", "alertmanager", "db-exporter"
 SERVICES = (PROMETHEUS, ALERTMANAGER, DB_EXPORTER)
 PROMETHEUS_PORT, ALERTMANAGER_PORT = 9090, 9093
+PUBLISHED = {PROMETHEUS: PROMETHEUS_PORT, ALERTMANAGER: ALERTMANAGER_PORT}
+"""The services the part publishes on 127.0.0.1 (their UIs and HTTP APIs, /-/ready included), by their port."""
 SCRAPE_INTERVAL_S = 1.0
 """Prometheus's scrape and rule evaluation interval (lab/dockerfiles/observe/prometheus.yml): what a metric's
 movement, and an alert, may lag behind what users saw, besides the rule's own window and `for`."""
@@ -48,11 +50,18 @@ def compose_files(spec: StackSpec, observe: bool) -> tuple[Path, ...]:
 
 def urls(containers: dict[str, Any]) -> Urls | None:
     """The part's URLs, given the stack's containers by service (None: the stack has no observability part)."""
-    if PROMETHEUS not in containers or ALERTMANAGER not in containers:
+    if any(service not in containers for service in PUBLISHED):
         return None
-    prometheus = host_port(containers[PROMETHEUS], PROMETHEUS, f"{PROMETHEUS_PORT}/tcp")
-    alertmanager = host_port(containers[ALERTMANAGER], ALERTMANAGER, f"{ALERTMANAGER_PORT}/tcp")
-    return Urls(prometheus=f"http://127.0.0.1:{prometheus}", alertmanager=f"http://127.0.0.1:{alertmanager}")
+    return Urls(prometheus=_url(containers[PROMETHEUS], PROMETHEUS),
+                alertmanager=_url(containers[ALERTMANAGER], ALERTMANAGER))
+
+
+def _url(container: Any, service: str) -> str:
+    return f"http://127.0.0.1:{_host_port(container, service)}"
+
+
+def _host_port(container: Any, service: str) -> int:
+    return host_port(container, service, f"{PUBLISHED[service]}/tcp")
 
 
 def observe_image(image: str) -> bool:
@@ -64,9 +73,7 @@ def ready(service: str, container: Any) -> bool:
     """The lab's own probe of an observability service: Prometheus and Alertmanager once their /-/ready says so
     (Prometheus: its storage open, scraping), the exporter once it runs (it publishes no port: only Prometheus, on
     the stack's network, reads it, and says whether it answers as `up`)."""
-    if service == PROMETHEUS:
-        return readiness.http_ok(host_port(container, service, f"{PROMETHEUS_PORT}/tcp"), "/-/ready")
-    if service == ALERTMANAGER:
-        return readiness.http_ok(host_port(container, service, f"{ALERTMANAGER_PORT}/tcp"), "/-/ready")
+    if service in PUBLISHED:
+        return readiness.http_ok(_host_port(container, service), "/-/ready")
     return service == DB_EXPORTER and bool(container.status == "running")
 
