@@ -20,8 +20,10 @@ from lab.record.schema import EngineGone, EngineLost, EngineReturned, EngineWait
 from lab.signals import RunInterrupted
 from lab.stack.docker_api import ENGINE_ERRORS, wait_for_engine
 
-ENGINE_SHUTDOWN_S = 15.0
-"""dockerd's default --shutdown-timeout: it stops every container within it, then ends its event stream and exits."""
+ENGINE_SHUTDOWN_S = 35.0
+"""How long dockerd's shutdown may last: it stops every container within the longest of its --shutdown-timeout (15 s
+by default) and each container's grace period plus 5 s (the built-in stack's db-disk has 30 s to save the
+database's disk), then ends its event stream and exits."""
 
 
 class EngineLoss:

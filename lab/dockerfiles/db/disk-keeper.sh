@@ -24,20 +24,31 @@ restore() {
 }
 
 save() {
+    signalled=$(date +%s)
     # The engine stops the database at the same time: a copy of a running cluster would not be consistent. A
     # server stopped cleanly removes its lock file; one killed leaves it, and is copied after 5 s (the database's
     # grace period) as it is: it recovers from its WAL, as after a power cut.
     waited=0
     while [ -e "$PGDATA/postmaster.pid" ] && [ "$waited" -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
-    # Replace the saved copy only once the new one is whole: a stop cut short keeps the previous one.
-    rm -rf "$LAB_SAVED_CLUSTER.new"
-    if cp -R -p "$PGDATA/." "$LAB_SAVED_CLUSTER.new"; then
-        rm -rf "$LAB_SAVED_CLUSTER" && mv "$LAB_SAVED_CLUSTER.new" "$LAB_SAVED_CLUSTER"
-        echo "db-disk: the cluster is saved for the engine's next start"
-    else
+    # A copy counts only if nothing on the disk changed while it was made: an engine that stops while the database
+    # restarts may start the server again under the copy (its restart goes on during the shutdown). Such a copy is
+    # made again until one is whole, within LAB_SAVE_WITHIN_S of the signal (compose/stack.yaml keeps it under the
+    # grace period); a stop cut short keeps the previous one.
+    tries=0
+    while [ "$(date +%s)" -lt $((signalled + LAB_SAVE_WITHIN_S)) ]; do
+        tries=$((tries + 1))
         rm -rf "$LAB_SAVED_CLUSTER.new"
-        echo "db-disk: the cluster could not be saved; the next start has the previous copy" >&2
-    fi
+        : > "$LAB_SAVED_CLUSTER.copy-started"
+        if cp -R -p "$PGDATA/." "$LAB_SAVED_CLUSTER.new" 2>/dev/null \
+                && [ -z "$(find "$PGDATA" -newer "$LAB_SAVED_CLUSTER.copy-started" -print -quit)" ]; then
+            rm -rf "$LAB_SAVED_CLUSTER" && mv "$LAB_SAVED_CLUSTER.new" "$LAB_SAVED_CLUSTER"
+            echo "db-disk: the cluster is saved for the engine's next start (copy $tries)"
+            exit 0
+        fi
+        sleep 0.5
+    done
+    rm -rf "$LAB_SAVED_CLUSTER.new"
+    echo "db-disk: the cluster kept changing while it was copied; the next start has the previous copy" >&2
     exit 0
 }
 
