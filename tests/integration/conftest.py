@@ -1,4 +1,5 @@
-"""Real Docker for the integration tests: one engine connection and the lab's images per session."""
+"""Real Docker for the integration tests: one engine connection, the lab's images and the library's plays per
+session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from lab.settings import Settings
 from lab.stack.engine import Engine
 from lab.stack.images import LabImages
 from lab.stack.project import Stack
+
+from .library_plays import LibraryPlays
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +36,9 @@ def lab_images(engine: Engine) -> LabImages:
 def stack(engine: Engine, lab_images: LabImages) -> Iterator[Stack]:
     with engine.stack(images=lab_images) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory: pytest.TempPathFactory, lab_images: LabImages) -> LibraryPlays:
+    """The incident library's plays of this session (library_plays): each run once, judged by every test asking."""
+    return LibraryPlays(tmp_path_factory.mktemp("library") / "runs")
