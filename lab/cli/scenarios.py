@@ -20,6 +20,7 @@ from lab.scenario.names import NAME
 from lab.scenario.pacing import largest_allowed
 from lab.scenario.postmortem import write_skeleton
 from lab.scenario.reader import load, resolve_all
+from lab.scenario.rule_files import rule_problems
 from lab.scenario.schema import json_schema
 from lab.settings import Settings
 from lab.stack.releases import BUILTIN_RELEASES, CURRENT
@@ -41,7 +42,7 @@ def validate(scenario_ref: str, script_dirs: tuple[Path, ...]) -> None:
         except InvalidInput as exc:
             failures.append(exc)
             continue
-        unrunnable = script_problems(loaded, settings.script_dirs)
+        unrunnable = script_problems(loaded, settings.script_dirs) + rule_problems(loaded)
         if unrunnable:
             failures.append(ScenarioError(str(path), unrunnable))
             continue

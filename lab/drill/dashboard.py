@@ -13,6 +13,7 @@ from rich.text import Text
 from lab.clock import Clock
 from lab.drill.live import LiveState
 from lab.record.events import Event
+from lab.record.schema import alert_saw
 
 PLAIN_EVERY_S = 15.0
 HELP = ("lab ack | lab note TEXT | lab hint | lab logs SERVICE | lab exec [--netns] SERVICE -- CMD | "
@@ -31,7 +32,7 @@ class Dashboard:
     def __call__(self, event: Event) -> None:
         self.live(event)
         if event["kind"] == "alert.fired" and self._live is None:
-            self.console.print(f"ALERT {event['alert']}: error rate {event['error_rate']:.0%}", markup=False)
+            self.console.print(f"ALERT {event['alert']}: {alert_saw(event)}", markup=False)
 
     def show_hint(self, text: str) -> None:
         self._hint = text

@@ -12,6 +12,7 @@ from typing import Any
 from lab.drill.debrief import Debrief, debrief
 from lab.drill.live import LiveFigures, LiveState
 from lab.record.events import Event
+from lab.record.schema import alert_saw
 from lab.scenario.document import Scenario
 
 RESTART_FOLDS_S = 30.0
@@ -38,7 +39,7 @@ def describe(event: Event) -> Line | None:
         return Line(t, text, who)
 
     if kind == "alert.fired":
-        return line(f"ALERT {event.get('alert')} fired (error rate {float(event.get('error_rate', 0)):.0%})")
+        return line(f"ALERT {event.get('alert')} fired ({alert_saw(event)})")
     if kind == "alert.resolved":
         return line(f"alert {event.get('alert')} resolved")
     if kind == "drill.ack":

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from lab.judge.alerts import AlertSpan, alert_spans
 from lab.judge.amplification import Amplification, amplification_of
 from lab.judge.lateness import Lateness, lateness_of
 from lab.judge.requests import RecoveryCriteria, Request, find_recovery, percentile, requests_from, rounded
@@ -27,7 +28,7 @@ from lab.judge.windows import (
     window_impact,
 )
 from lab.record.events import Event
-from lab.record.schema import GENERATOR_SOURCE
+from lab.record.schema import GENERATOR_SOURCE, alert_saw
 
 STEADY_WARMUP_S = 2.0
 """The first seconds of traffic are left out of the steady state (connections and pools warming up)."""
@@ -107,6 +108,10 @@ class Analysis:
     """Why the load generator stopped sending before the run's end, if it did (lab.record.recorder)."""
     slow_s: float = RecoveryCriteria.max_latency_s
     """An answer slower than this (the recovery rule's max latency) is counted in its window's `slow`."""
+    alerts: list[AlertSpan] = field(default_factory=list)
+    """Every alert's firings, the lab's own and Prometheus's (lab.judge.alerts)."""
+    fault_t: float | None = None
+    """When the first fault was applied (the `fault injected` milestone): what detection is timed from."""
 
     def milestone(self, name: str) -> Milestone | None:
         return next((m for m in self.milestones if m.name == name), None)
@@ -195,6 +200,8 @@ def analyse(events: list[Event], recovery: RecoveryCriteria | None = None,
         generator_failure=next((str(e.get("message")) for e in events
                                 if e.get("kind") == "recorder.warning" and e.get("source") == GENERATOR_SOURCE), None),
         slow_s=recovery.max_latency_s,
+        alerts=alert_spans(events),
+        fault_t=fault_t,
     )
 
 
@@ -221,7 +228,7 @@ def _milestones(recording: _Recording, recovery: RecoveryCriteria, recovery_t: f
     alert = next((e for e in recording.events if e.get("kind") == "alert.fired" and fault_t is not None
                   and e["t"] >= fault_t), None)
     if alert:
-        add("alert fired", alert, detail=f"{alert.get('alert')}: error rate {alert.get('error_rate')}")
+        add("alert fired", alert, detail=f"{alert.get('alert')}: {alert_saw(alert)}")
     for step in recording.steps:
         if step is not fault_step:
             add(_step_name(step), step, step.get("clock", ""), step.get("text", ""))

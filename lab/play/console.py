@@ -22,6 +22,7 @@ from lab.clock import Clock
 from lab.judge.amplification import describe as describe_retries
 from lab.judge.lateness import Lateness, describe
 from lab.record.events import Event
+from lab.record.schema import alert_saw
 
 NARROWEST = 60
 """The narrowest width the lab's tables read at (`lab scenarios`: its name column beside the figures)."""
@@ -96,8 +97,9 @@ class ConsoleProgress:
             else:
                 self._alerts.discard(event["alert"])
             word = "[red]ALERT[/]" if kind == "alert.fired" else "[green]resolved[/]"
+            window = f" over {event['window_s']:g} s" if event.get("window_s") is not None else ""
             self.console.print(f"[bold]{event['t']:7.1f}s[/]       {word}   {escape(event['alert'])} "
-                               f"(error rate {event['error_rate']:.0%} over {event['window_s']:g} s)", markup=True)
+                               f"({escape(alert_saw(event))}{window})", markup=True)
         elif kind in ENGINE_NEWS:
             news = escape(ENGINE_NEWS[kind].format(**event))
             self.console.print(f"[bold]{event['t']:7.1f}s[/]       [red]ENGINE[/]  {news}",

@@ -19,6 +19,7 @@ from pathlib import Path
 from lab.errors import InvalidInput
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.document import Scenario
+from lab.scenario.rule_files import rule_problems
 from lab.settings import ALLOW_SCRIPTS_OPTION
 
 
@@ -28,7 +29,7 @@ def preflight(scenario: Scenario, allowed: tuple[Path, ...] = ()) -> None:
 
 
 def check_scripts(scenario: Scenario, allowed: tuple[Path, ...] = ()) -> None:
-    found = script_problems(scenario, allowed)
+    found = script_problems(scenario, allowed) + rule_problems(scenario, variants=False)
     if found:
         raise InvalidInput("; ".join(found))
 

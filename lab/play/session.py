@@ -17,7 +17,7 @@ from typing import Protocol
 
 from rich.console import Console
 
-from lab.errors import EngineLost, LabError
+from lab.errors import EngineLost, LabError, StackError
 from lab.faults.base import FaultSpec
 from lab.faults.target import StackTarget
 from lab.play.fault_set import FaultSet
@@ -28,8 +28,10 @@ from lab.play.timeline import RunStopped
 from lab.record.recorder import Recorder
 from lab.record.run_dir import check_run_dir, prepare_run_dir, write_scenario
 from lab.scenario.document import Scenario
+from lab.scenario.rule_files import rule_files
 from lab.settings import Settings
 from lab.signals import GuardedOutcome, SignalGuard, run_guarded
+from lab.stack import alert_rules, observability
 from lab.stack.docker_api import ENGINE_ERRORS, engine_failed
 from lab.stack.engine import Engine
 from lab.stack.owners import owner_token
@@ -108,11 +110,17 @@ def play_scenario(scenario: Scenario, settings: Settings, run_dir: Path, console
 
     def body() -> None:
         lab_images = engine.images(lambda message: _say(console, message))
-        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec)
+        stack = engine.stack(images=lab_images, owner=owner_token(), knobs=scenario.knobs, spec=scenario.stack_spec,
+                             observe=scenario.observe is not None)
+        rules = _rule_sources(scenario)
+        if rules:  # before anything of the run's starts: a rule Prometheus rejects is invalid input
+            alert_rules.check(engine.client, lab_images.observe, stack.run_id, rules)
         _say(console, f"{driver.mode} {stack.run_id}: starting the stack")
         warmed.start()  # while the stack starts: not while requests are timed
         stack.start()  # removes what it started if it fails
         try:
+            if rules:
+                _load_rules(stack, rules)
             warmed.join()
             _record(scenario, stack, lab_images.tools, run_dir, driver, console, seed)
         finally:  # the recording is closed: the stack goes while the driver concludes (its reaper stays until then)
@@ -129,6 +137,21 @@ def play_scenario(scenario: Scenario, settings: Settings, run_dir: Path, console
             for removed in removing:
                 outcome.add(removed.exception())
     return outcome
+
+
+def _rule_sources(scenario: Scenario) -> list[alert_rules.RuleSource]:
+    """The scenario's Prometheus rule files (preflight has read them without a problem)."""
+    if scenario.observe is None:
+        return []
+    files, _ = rule_files(scenario.observe, scenario.base_dir)
+    return [alert_rules.RuleSource(file.path, tuple(file.alerts)) for file in files]
+
+
+def _load_rules(stack: Stack, rules: list[alert_rules.RuleSource]) -> None:
+    urls = observability.urls(stack.containers())
+    if urls is None:
+        raise StackError("the stack has no Prometheus to load the scenario's rules into")
+    alert_rules.load(stack.container(observability.PROMETHEUS), stack.run_id, urls, rules)
 
 
 def _record(scenario: Scenario, stack: Stack, tools_image: str, run_dir: Path, driver: Driver, console: Console,

@@ -16,6 +16,7 @@ from lab.clock import MonotonicClock
 from lab.record.alerts import AlertEvaluator
 from lab.record.engine_loss import EngineLoss
 from lab.record.events import EventLog
+from lab.record.prometheus_alerts import PrometheusAlerts
 from lab.record.schema import (
     GENERATOR_SOURCE,
     RecorderWarning,
@@ -29,6 +30,7 @@ from lab.record.users import SyntheticUsers
 from lab.record.watchers import AppLogWatcher, DockerEventWatcher, Watcher
 from lab.record.writes import verify_acknowledged_writes
 from lab.scenario.document import Scenario
+from lab.stack import observability
 from lab.stack.project import Stack
 
 
@@ -56,10 +58,14 @@ class Recorder:
             self.watchers += [AppLogWatcher(functools.partial(stack.container, name), name, self.log, pattern)
                               for name in app_logs.services]
         self.log.subscribe(AlertEvaluator(scenario.alerts, self.log))
+        urls = observability.urls(stack.containers()) if scenario.observe is not None else None
+        self.prometheus_alerts = PrometheusAlerts(urls.prometheus, self.log) if urls is not None else None
 
     def start(self) -> None:
         for watcher in self.watchers:
             watcher.start()
+        if self.prometheus_alerts is not None:
+            self.prometheus_alerts.start()
         self.users.start()
 
     def _event_stream_ended(self, how: str) -> None:
@@ -86,6 +92,8 @@ class Recorder:
             self.log.emit(RecorderWarning(source=GENERATOR_SOURCE, message=str(exc)))
         for watcher in self.watchers:
             watcher.stop()
+        if self.prometheus_alerts is not None:
+            self.prometheus_alerts.stop()
         self._verify_writes()
         self.log.emit(RunEnded(partial=partial, reason=reason, requests_sent=self.users.sent,
                                requests_recorded=self.users.recorded, revert_problems=revert_problems))

@@ -10,6 +10,7 @@ shown as it comes (a fault's target, a step's clock), so it is not checked."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, dataclass_transform
 
 from lab.record.shapes import ARRAY, ATTEMPT, COUNT, FLAG, RATE, SECONDS, SIGNED_SECONDS, TEXT, TEXTS, TIME, WHOLE
@@ -281,19 +282,35 @@ class FaultLost(EventBody):
 # --- what users, apps, alerts and the engine said --------------------------------------------------------------
 
 class AlertFired(EventBody):
+    """An alert began firing: one of the lab's own rules over the users' requests (`source` "lab": the error rate it
+    saw, its threshold and window), or a Prometheus alerting rule of the scenario's (`source` "prometheus": the value
+    of its expression when it went active, as Prometheus's alerts API gives it)."""
+
     kind: ClassVar[str] = "alert.fired"
     alert: Text
-    error_rate: Annotated[float, RATE]
-    threshold: float
-    window_s: float
+    error_rate: Annotated[float | None, RATE.or_null()] = None
+    threshold: float | None = None
+    window_s: float | None = None
+    source: Text = "lab"
+    value: float | None = None
 
 
 class AlertResolved(EventBody):
     kind: ClassVar[str] = "alert.resolved"
     alert: Text
-    error_rate: float
-    threshold: float
-    window_s: float
+    error_rate: float | None = None
+    threshold: float | None = None
+    window_s: float | None = None
+    source: Text = "lab"
+
+
+def alert_saw(event: Mapping[str, Any]) -> str:
+    """What a fired alert saw, in a few words, for the views: the lab's error rate, or Prometheus's value."""
+    if event.get("source", "lab") == "prometheus":
+        value = event.get("value")
+        return "Prometheus" + (f", value {value:.3g}" if isinstance(value, (int, float)) else "")
+    rate = event.get("error_rate")
+    return f"error rate {rate:.0%}" if isinstance(rate, (int, float)) else "error rate unknown"
 
 
 class AppDbError(EventBody):

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from lab.clock import Clock
 from lab.record.events import Event
+from lab.record.schema import alert_saw
 from lab.report.chart import per_second
 
 STATUS_WINDOW_S = 5
@@ -55,7 +56,7 @@ def _describe(event: Event, seen_errors: set[tuple[str, str]]) -> str | None:
         return (f"[bold]{_literal(clock):5}[/] [cyan]{_literal(event['action'])}[/] {_literal(event.get('text', ''))}"
                 f" [dim]({'ok' if event.get('ok') else 'FAILED'}: {_literal(event.get('detail', ''))})[/]")
     if kind == "alert.fired":
-        return f"[bold red]ALERT[/] {_literal(event['alert'])}: error rate {event['error_rate']:.0%}"
+        return f"[bold red]ALERT[/] {_literal(event['alert'])}: {alert_saw(event)}"
     if kind == "alert.resolved":
         return f"[green]alert resolved[/] {_literal(event['alert'])}"
     if kind == "app.db_error":

@@ -23,6 +23,7 @@ from lab.play.steps.runbook import RunbookStep
 from lab.scenario.alerts import AlertRule
 from lab.scenario.drill import DrillSpec
 from lab.scenario.names import ScenarioName
+from lab.scenario.observe import ObserveSpec
 from lab.scenario.timing import TimeSpec
 from lab.scenario.traffic import TrafficSpec
 from lab.scenario.variant import Variant
@@ -61,6 +62,8 @@ class Scenario(DocumentModel):
     faults: tuple[FaultSpec, ...] = ()
     timeline: tuple[Step, ...] = Field(min_length=1)
     alerts: tuple[AlertRule, ...] = ()
+    observe: ObserveSpec | None = Field(None, description="The stack's Prometheus and Alertmanager for the run, "
+                                                          "with the team's own alerting rules (built-in stack).")
     checks: ChecksSection = Field(default_factory=Checks)
     drill: DrillSpec = DrillSpec()
     _document: dict[str, Any] = PrivateAttr(default_factory=dict)

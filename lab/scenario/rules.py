@@ -44,6 +44,11 @@ def cross_check(scenario: Scenario) -> list[str]:
             found += _named_faults_check(variant.checks, f"variants[{i}].checks", ids)
     found += _workload_check(scenario)
     if scenario.stack is not None:
+        found += [f"{where}observe: Prometheus and its rules come with the built-in stack's observability part only "
+                  f"(this scenario runs on {Path(scenario.stack.compose_file).name})"
+                  for where, observe in [("", scenario.observe), *((f"variants[{i}].", v.observe)
+                                                                   for i, v in enumerate(scenario.variants))]
+                  if observe is not None]
         found += [f"variants[{i}].knobs: knobs change the built-in stack only (this scenario runs on "
                   f"{Path(scenario.stack.compose_file).name})" for i, variant in enumerate(scenario.variants)
                   if variant.knobs.model_fields_set]

@@ -45,7 +45,7 @@ def with_variant(scenario: Scenario, name: str) -> Scenario:
     traffic = scenario.traffic if chosen.retry is None else \
         scenario.traffic.model_copy(update={"retry": chosen.retry})
     varied = scenario.model_copy(update={"knobs": chosen.knobs.applied_to(scenario.knobs), "checks": checks,
-                                         "traffic": traffic})
+                                         "traffic": traffic, "observe": chosen.observe or scenario.observe})
     varied._variant = chosen
     return varied
 

@@ -10,6 +10,7 @@ from pydantic import Field
 from lab.document import DocumentModel
 from lab.judge.checks import Checks, ChecksBase
 from lab.scenario.names import VariantName
+from lab.scenario.observe import ObserveSpec
 from lab.scenario.retry import RetrySpec
 from lab.stack.knobs import KnobChanges
 
@@ -27,5 +28,7 @@ class Variant(DocumentModel):
     knobs: KnobChanges = Field(default_factory=KnobChanges, description="What the measure changes in the stack.")
     checks: ChecksSection | None = Field(None, description="Check sections that replace the scenario's for this "
                                                            "variant (what the measure must achieve).")
+    observe: ObserveSpec | None = Field(None, description="Prometheus and its alerting rules for this variant, in "
+                                                          "place of the scenario's `observe:`.")
     retry: RetrySpec | None = Field(None, description="The users' retry policy the measure gives their clients "
                                                       "(backoff, jitter, a budget), in place of the scenario's.")

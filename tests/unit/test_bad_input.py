@@ -55,6 +55,7 @@ def test_validate_refuses_a_runbook_script_the_run_would_refuse(tmp_path: Path, 
     """`lab validate` checks the runbook's scripts as `lab run` does before it starts (missing, a directory, blank,
     not executable): one line naming the scenario file and the step, exit 2; made executable, it validates."""
     (tmp_path / "runbooks").mkdir()
+    shutil.copytree(SEED.parent / "rules", tmp_path / "rules")  # the rule file of its Prometheus variant
     fix = tmp_path / "runbooks" / "fix.sh"
     fix.write_text("#!/bin/sh\n")
     document = yaml.safe_load(SEED.read_text())
@@ -217,6 +218,7 @@ def test_validate_a_directory_names_each_bad_file_and_exits_2(tmp_path: Path) ->
     """In a directory, good files say ok and each bad one gets its own error line; any bad file means exit 2."""
     write(tmp_path, SEED.read_text(), "good.yaml")
     shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")  # its runbook script, validated with it
+    shutil.copytree(SEED.parent / "rules", tmp_path / "rules")
     write(tmp_path, "title: [unclosed\n", "broken.yaml")
     write(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
     result = lab_cli("validate", str(tmp_path))

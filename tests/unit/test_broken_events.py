@@ -166,7 +166,8 @@ BROKEN_FIELDS: dict[str, tuple[tuple[str, dict[str, object]], str, object, str]]
     "milestone an array": (("step", {"index": 1}), "milestone", ["investigating"],
                            '"milestone" of a "step" event must be a string or null, got ["investigating"]'),
     "alert error rate a word": (("alert.fired", {}), "error_rate", "high",
-                                '"error_rate" of an "alert.fired" event must be a number from 0 to 1, got "high"'),
+                                '"error_rate" of an "alert.fired" event must be a number from 0 to 1 or null, '
+                                'got "high"'),
     "app error during an array": (("app.db_error", {}), "during", ["checkout"],
                                   '"during" of an "app.db_error" event must be a string or null, got ["checkout"]'),
     "app error no message": (("app.db_error", {}), "message", GONE,

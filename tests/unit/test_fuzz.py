@@ -248,6 +248,7 @@ def test_a_recordings_summary_of_any_content_gives_its_figures(recording: tuple[
 def test_lab_validate_of_a_fuzzed_scenario_is_ok_or_one_line(scratch: Path, seed: int) -> None:
     """`lab validate` of a mutated seed says ok, or one line and exit 2, never a traceback."""
     shutil.copytree(SEED.parent / "runbooks", scratch / "runbooks", dirs_exist_ok=True)  # the seed's script
+    shutil.copytree(SEED.parent / "rules", scratch / "rules", dirs_exist_ok=True)  # its variant's rule file
     path = written(scratch / "scenario.yaml", note_of(mutated_seed(Writer(random.Random(seed)))))
     result = lab_cli("validate", str(path))
     assert "Traceback" not in result.stderr

@@ -199,7 +199,8 @@ def test_a_variant_changes_the_stack_and_replaces_only_the_checks_it_names() -> 
     assert varied.checks.section(RECOVERY) == scenario.checks.section(RECOVERY)
     assert varied.variant is not None and varied.variant.measure in scenario.corrective_measures
     assert faster(varied, 3).variant == varied.variant
-    with pytest.raises(InvalidInput, match="has no variant 'nope' \\(variants: deep-health-check\\)"):
+    with pytest.raises(InvalidInput,
+                       match="has no variant 'nope' \\(variants: deep-health-check, prometheus-alert\\)"):
         with_variant(scenario, "nope")
 
 

@@ -273,6 +273,7 @@ def test_a_scenario_without_a_name_is_named_after_its_file_as_a_name_may_be(tmp_
     document = seed_document()
     del document["name"]
     shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")
+    shutil.copytree(SEED.parent / "rules", tmp_path / "rules")
     path = tmp_path / "Payments DB_v2.yaml"
     path.write_text(yaml.safe_dump(document))
     assert load(path).name == "payments-db-v2"

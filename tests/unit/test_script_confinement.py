@@ -29,6 +29,7 @@ def scenario_with_script(directory: Path, script: str, args: list[str] | None = 
     """The seed scenario in `directory`, its runbooks beside it, its host step running `script` with `args`."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(SEED.parent / "runbooks", directory / "runbooks", dirs_exist_ok=True)
+    shutil.copytree(SEED.parent / "rules", directory / "rules", dirs_exist_ok=True)
     document = yaml.safe_load(SEED.read_text())
     document["timeline"][RUNBOOK_STEP]["script"] = script
     if args is not None:
