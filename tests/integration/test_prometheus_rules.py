@@ -18,6 +18,7 @@ from tests.cli import lab_cli
 from tests.figures import Figure
 
 from .helpers import checks_of, events_of, leftovers, seed, summary_of, variant
+from .library_plays import LibraryPlays
 
 pytestmark = pytest.mark.docker
 
@@ -43,13 +44,15 @@ def step_t(events: list[dict[str, Any]], action: str, milestone: str | None = No
                 and (milestone is None or e.get("milestone") == milestone))
 
 
+@pytest.mark.serial  # the library's run (library_plays), played with the machine alone
 def test_the_seeds_prometheus_rule_fires_within_the_bound_and_resolves_after_the_fix(
-        tmp_path: Path, engine: Engine, lab_images: LabImages, figure: Figure) -> None:
+        library: LibraryPlays, engine: Engine, figure: Figure) -> None:
     """At the seed's largest speed, `HighErrorRate` (rules/orders-error-rate.yml: over 5% of the apps' answers
     through HAProxy are 5xx over 5 s) fires within the detection check's 10 s of the fault, the check says so by
     name, and it resolves after the runbook's fix; `DatabaseErrorsOnReplica` fires during the fault; every other
     check passes as without Prometheus."""
-    code, run_dir, output = run(tmp_path, seed_with_rules(tmp_path), "--variant", "prometheus-alert")
+    played = library.play("db-network-misconfig", "prometheus-alert")
+    code, run_dir, output = played.returncode, played.run_dir, played.stderr[-2000:]
     summary = summary_of(run_dir)
     detection = next(c for c in summary["checks"] if c["name"] == DETECTION)
     assert code == 0 and all(checks_of(summary).values()), output
@@ -81,6 +84,7 @@ RULE_THAT_CANNOT_FIRE = """groups:
 """
 
 
+@pytest.mark.serial  # a whole `lab run`, whose checks hold the generator to its schedule
 def test_a_rule_on_a_metric_the_incident_does_not_move_fails_detection(tmp_path: Path, engine: Engine,
                                                                       lab_images: LabImages) -> None:
     """A rule that cannot fire for this incident (a replica down, when app-2 is up and only cut off from its

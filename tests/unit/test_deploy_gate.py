@@ -188,7 +188,8 @@ def test_a_bad_health_gate_is_one_problem_naming_its_field(gate: object, expecte
 
 def test_lab_validate_refuses_a_bad_health_gate_in_one_line_naming_the_file(tmp_path: Path) -> None:
     """`lab validate`: one line, the file and the field, exit 2; a good gate validates."""
-    shutil.copytree(SEED.parent / "runbooks", tmp_path / "runbooks")  # the seed's script, beside the file naming it
+    for beside in ("runbooks", "rules"):  # the seed's scripts and rule files, beside the file naming them
+        shutil.copytree(SEED.parent / beside, tmp_path / beside)
     path = tmp_path / "gated.yaml"
     path.write_text(yaml.safe_dump(seed_with_gate({"within_s": -1})))
     result = lab_cli("validate", str(path))
