@@ -223,12 +223,16 @@ class DeployDone(EventBody):
 # --- faults ----------------------------------------------------------------------------------------------------
 
 class FaultApplied(EventBody):
+    """A fault put in place, `t` when it began: by its apply step, or (`by`, e.g. "deploy step 0") by a deploy that
+    rolled its service onto its release, from the moment that service's replacement began."""
+
     kind: ClassVar[str] = "fault.applied"
     fault: str
     target: str
     fault_kind: str
     effect_s: float
     detail: str
+    by: MaybeText = None
 
 
 class FaultVerified(EventBody):
