@@ -1,5 +1,5 @@
 """Rules across a scenario's sections, which no single field can check: steps in time order and on the incident's
-clock, faults applied once (by an apply step, or a deploy onto a release fault's
+clock (a variant's own timeline too), faults applied once (by an apply step, or a deploy onto a release fault's
 release) and reverted later (by the lab or a runbook step), no two faults of a kind at once on
 one target, checks and drills naming faults that exist, a write check on a declared database, knobs only on the
 built-in stack. Every problem is found, each with its field path."""
@@ -32,6 +32,9 @@ def cross_check(scenario: Scenario) -> list[str]:
     for i, variant in enumerate(scenario.variants):
         if variant.checks is not None:
             found += _named_faults_check(variant.checks, f"variants[{i}].checks", ids)
+        if variant.timeline is not None:  # the same rules, on the scenario as the variant plays it
+            varied = scenario.model_copy(update={"timeline": variant.timeline})
+            found += [f"variants[{i}].{problem}" for problem in _timeline_check(varied, ids)]
     found += _workload_check(scenario)
     if scenario.stack is not None:
         found += [f"variants[{i}].knobs: knobs change the built-in stack only (this scenario runs on "
