@@ -276,7 +276,8 @@ def trainee_deploy(stage: Stage, service: str, release: str) -> dict[str, Any]:
         return {"ok": False, "error": f"unknown release {release!r} (releases: {', '.join(releases)})"}
     try:
         said = stage.as_responder("trainee's deploy", frozenset({service}),
-                                  lambda: roll_out(stage, (service,), release, wait_s=TRAINEE_DEPLOY_WAIT_S))
+                                  lambda: roll_out(stage, (service,), release, wait_s=TRAINEE_DEPLOY_WAIT_S,
+                                                   by="trainee's deploy"))
     except StepFailed as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True, "message": said}

@@ -5,12 +5,16 @@ rollback is the responders' own: a `deploy` step of their runbook back to `curre
 calling Compose) ends it, and the fault watch credits the step that did. The lab's revert, at the end of a run,
 rolls back to the release the service ran before, unless someone already did.
 
+A `deploy` step that rolls the fault's service onto the fault's release puts it in place too (a canary, a rollout
+behind a health gate): the lab sees the change the same way, however it was made (deployed_faults).
+
 No helper: the change is the stack's own definition, made from the lab's process. Its dead-man switch is the
 stack's: a run's stack, the release with it, is removed when the lab is gone (its reaper)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -43,6 +47,12 @@ class ReleaseSpec(FaultSpec):
         if value == CURRENT:
             raise ValueError(f"must be a release other than {CURRENT!r} (the stack's own: deploying it is a rollback)")
         return value
+
+
+def deployed_faults(specs: Iterable[FaultSpec], service: str, release: str) -> list[str]:
+    """The ids of the declared release faults a deploy of `release` to `service` puts in place."""
+    return [spec.id for spec in specs
+            if isinstance(spec, ReleaseSpec) and spec.target == service and spec.release == release]
 
 
 class ReleaseFault:

@@ -21,6 +21,7 @@ from lab.judge.windows import (
     SettledImpact,
     WindowImpact,
     error_tallies,
+    fault_starts,
     fault_windows,
     impacted_seconds,
     merged,
@@ -129,12 +130,13 @@ class _Recording:
     steps: list[Event]
     end_t: float
     fault_step: Event | None
+    """What began the first fault: its apply step, or a deploy's fault.applied (lab.judge.windows.fault_starts)."""
 
     @classmethod
     def of(cls, events: list[Event]) -> _Recording:
         steps = sorted((e for e in events if e.get("kind") == "step"), key=lambda e: e["t"])
         return cls(events, requests_from(events), steps, max((e["t"] for e in events), default=0.0),
-                   next((s for s in steps if s["action"] == "apply" and s.get("ok")), None))
+                   next(iter(fault_starts(events, steps)), None))
 
     @property
     def fault_t(self) -> float | None:
@@ -220,7 +222,9 @@ def _milestones(recording: _Recording, recovery: RecoveryCriteria, recovery_t: f
     requests, fault_step, fault_t = recording.requests, recording.fault_step, recording.fault_t
     add("traffic started", requests[0].t if requests else 0.0)
     if fault_step:
-        add("fault injected", fault_step, fault_step.get("clock", ""), fault_step.get("text", ""))
+        # A deploy's fault.applied has no text of its own: what it did says it.
+        text = str(fault_step.get("text", fault_step.get("detail", "")))
+        add("fault injected", fault_step, fault_step.get("clock", ""), text)
     impact_start = next((r for r in requests if fault_t is not None and r.t >= fault_t and not r.ok), None)
     if impact_start:
         first_error = impact_start.error or impact_start.status

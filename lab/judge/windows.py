@@ -33,7 +33,8 @@ class WindowImpact:
 
 @dataclass(frozen=True)
 class FaultWindow:
-    """When one fault was in effect: from its apply step to its revert (or, without one, the recording's end)."""
+    """When one fault was in effect: from its apply step (or the deploy that put it in place) to its revert (or,
+    without one, what removed it, or the recording's end)."""
 
     fault: str
     kind: str
@@ -41,8 +42,9 @@ class FaultWindow:
     start: float
     end: float
     ended_by: str
-    """"revert step N" (the timeline reverted it), "runbook step N" / "restart step N" (a responder's step removed
-    it), "outside", "still in effect at cleanup", or "end of the recording"."""
+    """"revert step N" (the timeline reverted it), "runbook step N" / "restart step N" / "deploy step N" (a
+    responder's step removed it, or the deploy that put it in place rolled it back), "outside", "still in effect at
+    cleanup", or "end of the recording"."""
     impact: WindowImpact
     settle_s: float = 0.0
     """How long after its apply the fault had reached every request (lab.scenario.settling)."""
@@ -99,14 +101,22 @@ def judged_span(requests: list[Request], start: float, end: float, criteria: Rec
     return start, end - (percentile(bad, 50) or 0.0)
 
 
+def fault_starts(events: list[Event], steps: list[Event]) -> list[Event]:
+    """What began each fault, in time order: its apply step (that succeeded), or the `fault.applied` of a deploy
+    that rolled its service onto its release (`by`), timed from that service's replacement."""
+    applied = [s for s in steps if s["action"] == "apply" and s.get("ok") and s.get("fault")]
+    applied += [e for e in events if e.get("kind") == "fault.applied" and e.get("by")]
+    return sorted(applied, key=lambda e: e["t"])
+
+
 def fault_windows(events: list[Event], steps: list[Event], requests: list[Request], end_t: float,
                   criteria: RecoveryCriteria, settle_s: Mapping[str, float] | None = None) -> list[FaultWindow]:
-    """Each applied fault's window: from its apply step to the first of its revert step, the moment the lab saw it
-    gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of the run (still
-    in effect), or the end of the recording. `settle_s`: each fault's settle time (default 0)."""
+    """Each applied fault's window: from what began it (fault_starts) to the first of its revert step, the moment
+    the lab saw it gone (`fault.lost`: after a responder's step, or removed from outside), its cleanup at the end of
+    the run (still in effect), or the end of the recording. `settle_s`: each fault's settle time (default 0)."""
     windows = []
-    for apply in (s for s in steps if s["action"] == "apply" and s.get("ok") and s.get("fault")):
-        fault_id, start = apply["fault"], apply["t"]
+    for began in fault_starts(events, steps):
+        fault_id, start = began["fault"], began["t"]
 
         def about(kind: str, fault: str = fault_id, since: float = start) -> list[Event]:
             return [e for e in events if e.get("kind") == kind and e.get("fault") == fault and e["t"] >= since]

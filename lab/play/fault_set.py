@@ -1,6 +1,7 @@
 """The faults of a play: built from the scenario's specs with one time-to-live policy, prepared ahead of their moment,
-applied and verified, watched while they are meant to be in effect, moved when a service they name comes back at
-another address, and reverted: by a step of the timeline, or at the end as cleanup.
+applied and verified (by an apply step, or by a deploy onto a release fault's release), watched while they are meant
+to be in effect, moved when a service they name comes back at another address, and reverted: by a step of the
+timeline, or at the end as cleanup.
 
 The lab reverts only the faults the timeline reverts; a runbook step (or a trainee) fixes, or does not fix, the rest
 by itself, and the fault watch observes which. Whatever is still in place at the end is reverted as cleanup, and
@@ -17,6 +18,7 @@ from lab.errors import FaultError
 from lab.faults import build_fault
 from lab.faults.base import FaultHandle, FaultSpec
 from lab.faults.fault import ARM_MARGIN_S
+from lab.faults.release import deployed_faults
 from lab.faults.target import StackTarget
 from lab.play.fault_watch import FaultWatch
 from lab.record.events import EventLog
@@ -40,6 +42,7 @@ class FaultSet:
         self.faults: dict[str, FaultHandle] = {spec.id: build_fault(spec, target, fault_ttl_s(spec, latest_end_s(spec)))
                                          for spec in specs}
         self.log = log
+        self.clock = clock
         self.watch = FaultWatch(self.faults, log, clock, follow=self.follow)
         log.subscribe(self.watch)
         self.applied: set[str] = set()
@@ -53,13 +56,34 @@ class FaultSet:
 
     def apply(self, fault_id: str) -> str:
         """Put the fault in place, verify it is, and watch it from then on. FaultError if it is not in effect."""
-        fault = self.faults[fault_id]
         with self._lock:
             self.applied.add(fault_id)  # before apply: a half-applied fault is reverted too
         started = time.monotonic()
-        said = fault.apply()
+        said = self.faults[fault_id].apply()
+        return self._began(fault_id, said, round(time.monotonic() - started, 4))
+
+    def deployed(self, service: str, release: str, since: float, by: str) -> list[str]:
+        """A deploy (`by`) rolled `service` onto `release`, its replacement begun at `since`: each declared release
+        fault of that service and release not already in place is, from then on (lab.faults.release). Returns
+        what it put in place."""
+        said = []
+        specs = [fault.spec for fault in self.faults.values()]
+        for fault_id in deployed_faults(specs, service, release):
+            if fault_id in self.watch.watching():
+                continue
+            with self._lock:
+                self.applied.add(fault_id)  # reverted at cleanup, should nothing roll it back
+            effect_s = round(self.clock.now() - since, 4)
+            self._began(fault_id, f"{service} rolled to release {release} by {by}", effect_s, by=by, t=since)
+            said.append(f"fault {fault_id} in place")
+        return said
+
+    def _began(self, fault_id: str, said: str, effect_s: float, by: str | None = None, t: float | None = None) -> str:
+        """The fault was just put in place (at `t`, default now): recorded, verified, and watched from then on.
+        FaultError if it is not in effect."""
+        fault = self.faults[fault_id]
         self.log.emit(FaultApplied(fault=fault_id, target=fault.spec.target, fault_kind=fault.spec.kind,
-                                   effect_s=round(time.monotonic() - started, 4), detail=said))
+                                   effect_s=effect_s, detail=said, by=by), t=t)
         state = fault.verify()
         self.log.emit(FaultVerified(fault=fault_id, applied=state.applied, detail=state.detail))
         if not state.applied:

@@ -52,7 +52,8 @@ class TimelineDriver:
     def latest_end_s(self, scenario: Scenario, spec: FaultSpec) -> float:
         """From the fault's apply to the latest end of the run: every step after it taking as long as it may, the
         tail after the last (the runner's end)."""
-        start, _ = scenario.planned_fault_windows()[spec.id]
+        # A fault the timeline does not plan (a deploy a trainee makes) may begin at its start.
+        start, _ = scenario.planned_fault_windows().get(spec.id, (0.0, 0.0))
         return scenario.duration_s - scenario.offset_s(start) + scenario.overrun_s(start)
 
     def views(self, play: Play) -> list[View]:

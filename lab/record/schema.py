@@ -224,12 +224,14 @@ class DeployDone(EventBody):
 # --- faults ----------------------------------------------------------------------------------------------------
 
 class FaultApplied(EventBody):
+    """A fault put in place (`t`: when it began), by its apply step or by a deploy (`by`: "deploy step 0")."""
     kind: ClassVar[str] = "fault.applied"
     fault: str
     target: str
     fault_kind: str
     effect_s: float
     detail: str
+    by: MaybeText = None
 
 
 class FaultVerified(EventBody):
@@ -389,8 +391,7 @@ class WritesDbStarted(EventBody):
 
 
 class WritesVerified(EventBody):
-    """Every acknowledged write looked up in the database: how many were found, which are missing, or why it could
-    not tell."""
+    """Every acknowledged write looked up in the database: how many were found, which are missing, or why not."""
 
     kind: ClassVar[str] = "writes.verified"
     acknowledged: Count

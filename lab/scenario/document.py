@@ -8,22 +8,24 @@ terms: the model knows none by name, their registries give it their models."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr
 
 from lab.document import DocumentModel, Topology
 from lab.faults.base import FaultSpec
+from lab.faults.release import deployed_faults
 from lab.judge.checks import Checks, ChecksBase
-from lab.play.steps import step_kinds
 from lab.play.steps.apply import ApplyStep
 from lab.play.steps.base import StepBase
+from lab.play.steps.deploy import DeployStep
 from lab.play.steps.revert import RevertStep
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.alerts import AlertRule
 from lab.scenario.drill import DrillSpec
 from lab.scenario.names import ScenarioName
 from lab.scenario.observe import ObserveSpec
+from lab.scenario.steps import Step
 from lab.scenario.timing import TimeSpec
 from lab.scenario.traffic import TrafficSpec
 from lab.scenario.variant import Variant
@@ -33,10 +35,8 @@ from lab.stack.knobs import StackKnobs
 from lab.stack.spec import StackSpec
 
 if TYPE_CHECKING:
-    Step = StepBase
     ChecksSection = ChecksBase
-else:  # the tagged union of the step kinds, and the model built from the check kinds; typed by their bases
-    Step = Annotated[Union[step_kinds()], Field(discriminator="action")]  # noqa: UP007 - a tagged union
+else:  # the model built from the check kinds; typed by its base
     ChecksSection = Checks
 
 
@@ -134,15 +134,26 @@ class Scenario(DocumentModel):
     def fault(self, fault_id: str) -> FaultSpec:
         return next(f for f in self.faults if f.id == fault_id)
 
+    def puts_in_place(self, step: StepBase) -> list[str]:
+        """The faults a step puts in place: an apply step's, or the release faults a deploy step rolls onto their
+        service (lab.faults.release.deployed_faults; the lab verifies it did, lab.play.fault_set)."""
+        if isinstance(step, ApplyStep):
+            return [step.fault_id]
+        if isinstance(step, DeployStep):
+            return [fault for service in step.services for fault in deployed_faults(self.faults, service, step.release)]
+        return []
+
     def planned_fault_windows(self) -> dict[str, tuple[float, float]]:
         """Fault id -> (apply, planned end) in incident minutes: its revert step; without one, the runbook step
-        meant to remove it (the first mitigation after it), else the last step."""
+        meant to remove it (the first mitigation after it), else the last step. A deploy behind a health gate that
+        rolls back ends the fault it puts in place itself, in lab seconds that --speed does not shorten."""
         windows = {}
         last = max((step.at_minutes for step in self.timeline), default=0.0)
-        for apply in (s for s in self.timeline if isinstance(s, ApplyStep)):
-            later = [s for s in self.timeline if s.at_minutes >= apply.at_minutes and s.index > apply.index]
-            revert = next((s for s in later if isinstance(s, RevertStep) and s.fault_id == apply.fault_id), None)
-            fix = next((s for s in later if isinstance(s, RunbookStep) and s.milestone == "mitigation"), None)
-            end = revert or fix
-            windows[apply.fault_id] = (apply.at_minutes, end.at_minutes if end else last)
+        for start in self.timeline:
+            for fault_id in self.puts_in_place(start):
+                later = [s for s in self.timeline if s.at_minutes >= start.at_minutes and s.index > start.index]
+                revert = next((s for s in later if isinstance(s, RevertStep) and s.fault_id == fault_id), None)
+                fix = next((s for s in later if isinstance(s, RunbookStep) and s.milestone == "mitigation"), None)
+                end = start if isinstance(start, DeployStep) and start.rolls_back else revert or fix
+                windows[fault_id] = (start.at_minutes, end.at_minutes if end else last)
         return windows

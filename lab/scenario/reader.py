@@ -134,14 +134,22 @@ def _stack_of(document: dict[str, Any], base: Path, source: str) -> tuple[Compos
 
 
 def finish(scenario: Scenario, default_name: str) -> Scenario:
-    """Fill what is derived: the name from the file, each step's index and clock."""
+    """Fill what is derived: the name from the file, each step's index and clock (a variant's timeline's too)."""
+    variants = tuple(variant if variant.timeline is None else
+                     variant.model_copy(update={"timeline": _finished(variant.timeline, scenario.time.incident_start)})
+                     for variant in scenario.variants)
+    return scenario.model_copy(update={"name": scenario.name or name_from(default_name), "variants": variants,
+                                       "timeline": _finished(scenario.timeline, scenario.time.incident_start)})
+
+
+def _finished(timeline: tuple[StepBase, ...], incident_start: str) -> tuple[StepBase, ...]:
     steps = []
-    for index, step in enumerate(scenario.timeline):
+    for index, step in enumerate(timeline):
         if not step.clock:
-            step = step.model_copy(update={"clock": clock_after(scenario.time.incident_start, step.at_minutes)})
+            step = step.model_copy(update={"clock": clock_after(incident_start, step.at_minutes)})
         step._index = index
         steps.append(step)
-    return scenario.model_copy(update={"name": scenario.name or name_from(default_name), "timeline": tuple(steps)})
+    return tuple(steps)
 
 
 class RunbookFile(DocumentModel):

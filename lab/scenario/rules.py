@@ -1,5 +1,6 @@
 """Rules across a scenario's sections, which no single field can check: steps in time order and on the incident's
-clock, faults applied once and reverted later (by the lab or a runbook step), no two faults of a kind at once on
+clock (a variant's own timeline too), faults applied once (by an apply step, or a deploy onto a release fault's
+release) and reverted later (by the lab or a runbook step), no two faults of a kind at once on
 one target, checks and drills naming faults that exist, a write check on a declared database, knobs only on the
 built-in stack. Every problem is found, each with its field path."""
 
@@ -26,22 +27,14 @@ def cross_check(scenario: Scenario) -> list[str]:
     found: list[str] = []
     ids = [fault.id for fault in scenario.faults]
     found += _duplicates([fault.id for fault in scenario.faults], "faults[{}].id", "fault id")
-    for previous, step in itertools.pairwise(scenario.timeline):
-        if step.at_minutes < previous.at_minutes:
-            found.append(f"timeline[{step.index}].at: {step.at_minutes:g} comes before the previous step's "
-                         f"{previous.at_minutes:g}: steps must be in time order")
-    if scenario.duration_s > MAX_LAB_S:
-        found.append(f"time: the replay would last {scenario.duration_s:.0f} s at speed 1, more than a day "
-                     f"({MAX_LAB_S} s): lower seconds_per_incident_minute (or a pace's)")
-    for step in scenario.timeline:
-        expected = clock_after(scenario.time.incident_start, step.at_minutes)
-        if step.clock != expected:
-            found.append(f"timeline[{step.index}].clock: {step.clock} does not match incident_start + at ({expected})")
-    found += _fault_windows_check(scenario, ids)
+    found += _timeline_check(scenario, ids)
     found += _named_faults_check(scenario.checks, "checks", ids)
     for i, variant in enumerate(scenario.variants):
         if variant.checks is not None:
             found += _named_faults_check(variant.checks, f"variants[{i}].checks", ids)
+        if variant.timeline is not None:  # the same rules, on the scenario as the variant plays it
+            varied = scenario.model_copy(update={"timeline": variant.timeline})
+            found += [f"variants[{i}].{problem}" for problem in _timeline_check(varied, ids)]
     found += _workload_check(scenario)
     if scenario.stack is not None:
         found += [f"{where}observe: Prometheus and its rules come with the built-in stack's observability part only "
@@ -57,6 +50,24 @@ def cross_check(scenario: Scenario) -> list[str]:
         if fault_id not in ids:
             found.append(f"drill.faults[{i}]: unknown fault {fault_id!r} (declared: {', '.join(ids) or 'none'})")
     return found
+
+
+def _timeline_check(scenario: Scenario, ids: list[str]) -> list[str]:
+    """Steps in time order and on the incident's clock, a replay shorter than a day, faults applied once and
+    removed later."""
+    found: list[str] = []
+    for previous, step in itertools.pairwise(scenario.timeline):
+        if step.at_minutes < previous.at_minutes:
+            found.append(f"timeline[{step.index}].at: {step.at_minutes:g} comes before the previous step's "
+                         f"{previous.at_minutes:g}: steps must be in time order")
+    if scenario.duration_s > MAX_LAB_S:
+        found.append(f"time: the replay would last {scenario.duration_s:.0f} s at speed 1, more than a day "
+                     f"({MAX_LAB_S} s): lower seconds_per_incident_minute (or a pace's)")
+    for step in scenario.timeline:
+        expected = clock_after(scenario.time.incident_start, step.at_minutes)
+        if step.clock != expected:
+            found.append(f"timeline[{step.index}].clock: {step.clock} does not match incident_start + at ({expected})")
+    return found + _fault_windows_check(scenario, ids)
 
 
 def _duplicates(names: list[str], where: str, what: str) -> list[str]:
@@ -94,6 +105,8 @@ def _fault_windows_check(scenario: Scenario, ids: list[str]) -> list[str]:
     found: list[str] = []
     windows: dict[str, tuple[float, float]] = {}
     for step in scenario.timeline:
+        if isinstance(step, DeployStep):
+            found += _deployed_windows(scenario, step, windows)
         if step.fault is None:
             continue
         where = f"timeline[{step.index}].fault"
@@ -114,6 +127,17 @@ def _fault_windows_check(scenario: Scenario, ids: list[str]) -> list[str]:
             found.append(f"faults[{ids.index(fault_id)}]: fault {fault_id!r} is applied but never reverted: "
                          "add a revert step, or a runbook or deploy step that removes it")
     return found + _overlaps(scenario, ids, windows)
+
+
+def _deployed_windows(scenario: Scenario, step: DeployStep, windows: dict[str, tuple[float, float]]) -> list[str]:
+    """The windows of the release faults a deploy step puts in place, added to `windows`."""
+    found = []
+    for fault_id in scenario.puts_in_place(step):
+        if fault_id in windows and windows[fault_id][1] == math.inf:
+            found.append(f"timeline[{step.index}].release: puts fault {fault_id!r} in place while it already is")
+        # A gate that rolls back ends the fault within the step, should the service fail it.
+        windows[fault_id] = (step.at_minutes, step.at_minutes if step.rolls_back else math.inf)
+    return found
 
 
 def _overlaps(scenario: Scenario, ids: list[str], windows: dict[str, tuple[float, float]]) -> list[str]:

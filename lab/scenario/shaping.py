@@ -23,6 +23,8 @@ def played(scenario: Scenario, *, runbook: Path | None = None, variant: str | No
     """The scenario as `lab run` plays it, each shaping checked (InvalidInput, one line) before anything starts.
     `speed="max"`: the largest speed it allows, shaped as it is (a CI pipeline's shortest run that is judged)."""
     if runbook is not None:
+        if variant is not None and any(v.name == variant and v.timeline is not None for v in scenario.variants):
+            raise InvalidInput(f"variant {variant} plays its own timeline: --runbook has no runbook steps to replace")
         if not user_paths.is_file(runbook):
             raise InvalidInput(f"runbook file {runbook} does not exist")
         scenario = with_runbook(scenario, load_runbook(runbook, scenario.topology), str(runbook))
@@ -34,7 +36,8 @@ def played(scenario: Scenario, *, runbook: Path | None = None, variant: str | No
 
 
 def with_variant(scenario: Scenario, name: str) -> Scenario:
-    """The same incident on the stack the variant's measure changes, judged by the variant's checks."""
+    """The same incident on the stack the variant's measure changes (played on its own timeline if it has one),
+    judged by the variant's checks (a section given as false is not judged)."""
     chosen = next((v for v in scenario.variants if v.name == name), None)
     if chosen is None:
         known = ", ".join(v.name for v in scenario.variants) or "none"
@@ -44,8 +47,11 @@ def with_variant(scenario: Scenario, name: str) -> Scenario:
         checks = checks.model_copy(update={key: getattr(chosen.checks, key) for key in chosen.checks.model_fields_set})
     traffic = scenario.traffic if chosen.retry is None else \
         scenario.traffic.model_copy(update={"retry": chosen.retry})
+    # Its own timeline was checked with the scenario (lab.scenario.rules), and finished with it (reader.finish).
+    timeline = scenario.timeline if chosen.timeline is None else chosen.timeline
     varied = scenario.model_copy(update={"knobs": chosen.knobs.applied_to(scenario.knobs), "checks": checks,
-                                         "traffic": traffic, "observe": chosen.observe or scenario.observe})
+                                         "traffic": traffic, "observe": chosen.observe or scenario.observe,
+                                         "timeline": timeline})
     varied._variant = chosen
     return varied
 

@@ -56,7 +56,14 @@ class FakeStack:
 
 @dataclass
 class FakeFaults:
+    """No fault declared: nothing to follow, nothing a deploy puts in place (tests/unit/test_deployed_faults.py)."""
+
+    clock: FakeClock = field(default_factory=FakeClock)
+
     def follow(self, service: str) -> list[str]:
+        return []
+
+    def deployed(self, service: str, release: str, since: float, by: str) -> list[str]:
         return []
 
 

@@ -47,7 +47,8 @@ def test_a_public_incident_cites_its_postmortem_by_url(path: Path) -> None:
 
 def test_every_variant_proves_a_corrective_measure_of_its_scenario() -> None:
     """A variant's measure is one of the scenario's corrective measures, and it changes the stack, the users'
-    clients' retries or the monitoring (Prometheus's rules)."""
+    clients' retries, the monitoring (Prometheus's rules) or the incident's own timeline (a change rolled out as the
+    measure would have it)."""
     for path in LIBRARY:
         scenario = load(path)
         for variant in scenario.variants:
@@ -55,7 +56,8 @@ def test_every_variant_proves_a_corrective_measure_of_its_scenario() -> None:
             changes_stack = variant.knobs.applied_to(scenario.knobs) != scenario.knobs
             changes_retries = variant.retry is not None and variant.retry != scenario.traffic.retry
             changes_monitoring = variant.observe is not None and variant.observe != scenario.observe
-            assert changes_stack or changes_retries or changes_monitoring, (path.name, variant.name)
+            changes_timeline = variant.timeline is not None and variant.timeline != scenario.timeline
+            assert changes_stack or changes_retries or changes_monitoring or changes_timeline, (path.name, variant.name)
 
 
 def test_lab_scenarios_lists_the_whole_library() -> None:

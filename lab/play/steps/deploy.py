@@ -64,6 +64,11 @@ class DeployStep(StepBase):
     def service(self) -> str | None:
         return self.services[0]
 
+    @property
+    def rolls_back(self) -> bool:
+        """Its health gate puts a service that fails it back on the release it ran before."""
+        return self.health_gate is not None and self.health_gate.roll_back
+
     def overrun_s(self) -> float:
         """Each service's replacement and its wait for it to serve, and a gate's rollback."""
         wait_s = self.health_gate.within_s if self.health_gate else DEPLOY_WAIT_S
@@ -71,8 +76,9 @@ class DeployStep(StepBase):
         return len(self.services) * (RESTART_STOP_S + wait_s) + rollback_s
 
     def perform(self, stage: Stage) -> str:
-        return stage.as_responder(f"deploy step {self.index}", frozenset(self.services),
-                                  lambda: roll_out(stage, self.services, self.release, gate=self.health_gate))
+        what = f"deploy step {self.index}"
+        return stage.as_responder(what, frozenset(self.services),
+                                  lambda: roll_out(stage, self.services, self.release, gate=self.health_gate, by=what))
 
 
 @dataclass
@@ -91,16 +97,19 @@ class _Outcome:
 
 
 def roll_out(stage: Stage, services: tuple[str, ...], release: str, wait_s: float = DEPLOY_WAIT_S,
-             gate: HealthGate | None = None) -> str:
+             gate: HealthGate | None = None, by: str = "deploy") -> str:
     """`services` rolled to `release` one at a time, each waited for up to `wait_s` (a gate's own wait if given),
     recorded as deploy.started, one deploy.replaced each, deploy.halted if the gate stopped it, and deploy.done;
-    returns what happened. StepFailed if Compose refuses one, the gate's rollback included."""
+    a declared release fault of a service and the release it gets is in place from its replacement, put there `by`
+    this deploy (lab.play.fault_set). Returns what happened. StepFailed if Compose refuses one, the gate's rollback
+    included."""
     stage.log.emit(DeployStarted(release=release, services=list(services),
                                  health_gate=gate.model_dump() if gate else None))
     outcome = _Outcome()
     wait_s = gate.within_s if gate else wait_s
     for position, service in enumerate(services):
         previous = release_of(stage.stack, service)
+        since = stage.faults.clock.now()
         try:
             deployed = deploy(stage.stack, service, release, wait_s)
         except StackError as exc:
@@ -111,6 +120,7 @@ def roll_out(stage: Stage, services: tuple[str, ...], release: str, wait_s: floa
                                       container=deployed.container_id[:12], serving=bool(deployed.serving),
                                       detail=deployed.detail))
         outcome.said += stage.faults.follow(service)
+        outcome.said += stage.faults.deployed(service, release, since, by)
         if deployed.serving:
             outcome.serving.append(service)
         elif gate is None:
