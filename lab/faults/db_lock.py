@@ -35,7 +35,8 @@ apply() {
   # stdin of psql: the statements, then a pipe kept open by sleep, so the transaction stays open with the session
   { printf '%s\n' "set lock_timeout = '10s';" "begin;" "lock table :\"schema\".:\"table\" in $MODE mode;" \
       "select 'outage-lab-locked';"; exec sleep 2147483647; } </dev/null 2>/dev/null \
-    | PGAPPNAME="$SESSION" session_sql >/tmp/outage-lab-lock 2>&1 &
+    | PGAPPNAME="$SESSION" psql_session -v schema="$SCHEMA" -v table="$TABLE" -v app="$SESSION" \
+      >/tmp/outage-lab-lock 2>&1 &
   echo $! >/tmp/outage-lab-lock-pid
   local waited=0
   until grep -q outage-lab-locked /tmp/outage-lab-lock 2>/dev/null; do

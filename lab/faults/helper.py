@@ -40,6 +40,9 @@ from lab.stack.attach import REPLY_TIMEOUT_S, Channel, Reply, StreamEnded, attac
 from lab.stack.reaper import DEFAULT_SOCKET, engine_socket
 
 PREFIX = "outage-lab-helper"
+NO_HEALTHCHECK = {"test": ["NONE"]}
+"""A helper runs its target's image, whose health check (the database's pg_isready) is not the helper's: it would
+only ever turn the helper "unhealthy" on the timeline, and cost a process every few seconds."""
 
 DRIVER = r"""
 set -u
@@ -197,7 +200,7 @@ def start_helper(client: docker.DockerClient, plan: HelperPlan, target: FaultTar
     try:
         created = client.api.create_container(
             plan.image, [DRIVER], entrypoint=["bash", "-c"], name=name, detach=False, stdin_open=True, environment=env,
-            labels=dict(helper_labels), host_config=where.host_config, user=plan.user or "",
+            labels=dict(helper_labels), host_config=where.host_config, user=plan.user or "", healthcheck=NO_HEALTHCHECK,
         )
     except APIError as exc:
         raise FaultError(f"cannot create helper {name}: {exc.explanation or exc}") from exc
@@ -222,7 +225,8 @@ def run_once(client: docker.DockerClient, plan: HelperPlan, target: FaultTarget,
     env = helper_env(plan, mark, {"ONESHOT": function})
     created = client.api.create_container(plan.image, [DRIVER], entrypoint=["bash", "-c"], environment=env,
                                           labels={**probe_labels, labels.PROBE: "true"},
-                                          host_config=where.host_config, user=plan.user or "")
+                                          host_config=where.host_config, user=plan.user or "",
+                                          healthcheck=NO_HEALTHCHECK)
     container_id = str(created["Id"])
     try:
         client.api.start(container_id)
