@@ -17,16 +17,18 @@ from tests.figures import Figure
 from .helpers import checks_of, leftovers, summary_of
 from .library_plays import LibraryPlays
 
-# Alone on the engine (make test runs the others two at a time): each run plays at the largest speed the lab
-# allows, where its own generator's punctuality is checked against its bound.
-pytestmark = [pytest.mark.docker, pytest.mark.serial]
+# Each run plays at the largest speed the lab allows, where its own generator's punctuality is checked against its
+# bound: make test plays two at a time only with the lab above the stacks' priority (the library marker). The plays
+# of a scenario go to one worker (xdist_group): a variant's run is compared with the run without it.
+pytestmark = [pytest.mark.docker, pytest.mark.library]
 
 
-PLAYS = plays((BUILTIN_SCENARIOS,))
+PLAYS = [pytest.param(scenario, variant, id=f"{scenario.name}-{variant or 'as-written'}",
+                      marks=pytest.mark.xdist_group(scenario.name))
+         for scenario, variant in plays((BUILTIN_SCENARIOS,))]
 
 
-@pytest.mark.parametrize(("scenario", "variant"), PLAYS,
-                         ids=[f"{scenario.name}-{variant or 'as-written'}" for scenario, variant in PLAYS])
+@pytest.mark.parametrize(("scenario", "variant"), PLAYS)
 def test_a_library_scenario_passes_every_check_at_its_largest_speed(
         scenario: Scenario, variant: str | None, library: LibraryPlays, engine: Engine, figure: Figure) -> None:
     """`lab run NAME [--variant V] --speed LARGEST` exits 0, every check passes, nothing of the run is left."""
@@ -45,4 +47,5 @@ def test_a_library_scenario_passes_every_check_at_its_largest_speed(
     figure(f"[{played.label}] speed {played.speed:g}: error rate during the fault "
            f"{fault['error_rate']:.1%} of {fault['requests']} requests ({judged['error_rate']:.1%} of the "
            f"{judged['requests']} judged{phased}), median failure {fault['failure_p50_s'] or 0:.2f} s; users "
-           f"affected {summary['impacted_s']:.0f} s of the fault window ({summary['impact_share']:.0%})")
+           f"affected {summary['impacted_s']:.0f} s of the fault window ({summary['impact_share']:.0%}); start "
+           f"lateness p99 {summary['lateness']['p99_s'] * 1000:.1f} ms")
