@@ -31,18 +31,14 @@ images: venv docker
 run: images bytecode
 	$(LAB) run $(SCENARIO) $(ARGS)
 
-# Four passes: the unit tests on both cores; the Docker tests that drive a stack of their own from the test, two at
-# a time (the lab keeps stacks apart); the incident library's runs two at a time, where the lab may run above the
-# stacks' priority (a load generator must not be starved by the system it measures: its start lateness is
-# checked), else one at a time; then the tests that need the machine alone (marked serial: whole `lab run`s,
-# engine restarts, `lab clean`, timings). The images are built first, once, so that two test processes never build
-# them side by side.
-ABOVE_STACKS := $(shell $(PYTHON) -c 'import os; os.nice(-10)' 2>/dev/null && echo 'nice -n -10')
+# Three passes: the unit tests on both cores; the Docker tests that drive a stack of their own from the test, two at
+# a time (the lab keeps stacks apart); then the tests that need the machine alone (marked serial: whole `lab run`s,
+# whose checks hold the generator to its schedule and judge the stack's behaviour, engine restarts, `lab clean`,
+# timings). The images are built first, once, so that two test processes never build them side by side.
 test: venv docker bytecode images
 	./scripts/ensure-test-tools.sh
-	$(VENV)/bin/pytest -m "not docker and not serial and not library" -n 2
-	$(VENV)/bin/pytest -m "docker and not serial and not library" -n 2 --dist worksteal
-	$(ABOVE_STACKS) $(VENV)/bin/pytest -m library $(if $(ABOVE_STACKS),-n 2 --dist loadgroup)
+	$(VENV)/bin/pytest -m "not docker and not serial" -n 2
+	$(VENV)/bin/pytest -m "docker and not serial" -n 2 --dist worksteal
 	$(VENV)/bin/pytest -m serial
 
 test-unit: venv

@@ -17,18 +17,17 @@ from tests.figures import Figure
 from .helpers import checks_of, leftovers, summary_of
 from .library_plays import LibraryPlays
 
-# Each run plays at the largest speed the lab allows, where its own generator's punctuality is checked against its
-# bound: make test plays two at a time only with the lab above the stacks' priority (the library marker). The plays
-# of a scenario go to one worker (xdist_group): a variant's run is compared with the run without it.
-pytestmark = [pytest.mark.docker, pytest.mark.library]
+# Alone on the machine (make test runs the others two at a time): each run plays at the largest speed the lab
+# allows, where its generator's punctuality is checked, and its stack's behaviour is judged: a run beside it would
+# take the CPU of both (two at a time, a retry storm's amplification fell below its bound).
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
-PLAYS = [pytest.param(scenario, variant, id=f"{scenario.name}-{variant or 'as-written'}",
-                      marks=pytest.mark.xdist_group(scenario.name))
-         for scenario, variant in plays((BUILTIN_SCENARIOS,))]
+PLAYS = plays((BUILTIN_SCENARIOS,))
 
 
-@pytest.mark.parametrize(("scenario", "variant"), PLAYS)
+@pytest.mark.parametrize(("scenario", "variant"), PLAYS,
+                         ids=[f"{scenario.name}-{variant or 'as-written'}" for scenario, variant in PLAYS])
 def test_a_library_scenario_passes_every_check_at_its_largest_speed(
         scenario: Scenario, variant: str | None, library: LibraryPlays, engine: Engine, figure: Figure) -> None:
     """`lab run NAME [--variant V] --speed LARGEST` exits 0, every check passes, nothing of the run is left."""

@@ -44,8 +44,7 @@ def step_t(events: list[dict[str, Any]], action: str, milestone: str | None = No
                 and (milestone is None or e.get("milestone") == milestone))
 
 
-@pytest.mark.library  # the library's run (library_plays), on the worker that plays the seed's
-@pytest.mark.xdist_group("db-network-misconfig")
+@pytest.mark.serial  # the library's run (library_plays), played with the machine alone
 def test_the_seeds_prometheus_rule_fires_within_the_bound_and_resolves_after_the_fix(
         library: LibraryPlays, engine: Engine, figure: Figure) -> None:
     """At the seed's largest speed, `HighErrorRate` (rules/orders-error-rate.yml: over 5% of the apps' answers

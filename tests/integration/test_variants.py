@@ -17,8 +17,8 @@ from .library_plays import LibraryPlays
 
 SEED = "db-network-misconfig"
 
-# The library's runs (library_plays), on the worker that plays the seed's.
-pytestmark = [pytest.mark.docker, pytest.mark.library, pytest.mark.xdist_group(SEED)]
+# The library's runs (library_plays): whole `lab run`s, played with the machine alone.
+pytestmark = [pytest.mark.docker, pytest.mark.serial]
 
 
 def test_the_deep_health_check_cuts_the_impact_and_compare_shows_it(library: LibraryPlays, engine: Engine) -> None:
