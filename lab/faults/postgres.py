@@ -11,12 +11,12 @@ ran out of time is made again; the statements are idempotent (they set a state, 
 from __future__ import annotations
 
 PSQL = r"""
-psql_session() { psql -X -A -t -q -v ON_ERROR_STOP=1 -v role="${ROLE-}" -v ip="${CLIENT_IP-}" "$@"; }
+psql_flags=(-X -A -t -q -v ON_ERROR_STOP=1 -v "role=${ROLE-}" -v "ip=${CLIENT_IP-}")
+psql_session() { psql "${psql_flags[@]}" "$@"; }
 sql() {
   local input rc try; input=$(cat)
   for try in 1 2 3; do
-    PGCONNECT_TIMEOUT=3 timeout 6 psql -X -A -t -q -v ON_ERROR_STOP=1 -v role="${ROLE-}" -v ip="${CLIENT_IP-}" \
-      "$@" <<<"$input" 2>"${TMPDIR:-/tmp}/outage-lab-psql-error"
+    PGCONNECT_TIMEOUT=3 timeout 6 psql "${psql_flags[@]}" "$@" <<<"$input" 2>"${TMPDIR:-/tmp}/outage-lab-psql-error"
     rc=$?
     case $rc in 2|124) ;; *) break ;; esac  # 2: no connection, or it broke; 124: out of time
   done
