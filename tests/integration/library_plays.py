@@ -38,6 +38,7 @@ class LibraryPlays:
 
     def __init__(self, runs: Path) -> None:
         self.runs = runs
+        self._library = {e.scenario.name: e.scenario for e in entries((BUILTIN_SCENARIOS,)) if e.scenario}
         self._played: dict[tuple[str, str | None], Played] = {}
 
     def play(self, name: str, variant: str | None = None) -> Played:
@@ -51,7 +52,7 @@ class LibraryPlays:
         return self._played[name, variant]
 
     def _run(self, name: str, variant: str | None) -> Played:
-        scenario = next(e.scenario for e in entries((BUILTIN_SCENARIOS,)) if e.scenario and e.scenario.name == name)
+        scenario = self._library[name]
         speed = largest_allowed(scenario if variant is None else with_variant(scenario, variant))
         before = set(self.runs.iterdir()) if self.runs.is_dir() else set()
         result = lab_cli("run", name, *(["--variant", variant] if variant else []), "--speed", f"{speed:g}",
