@@ -160,7 +160,10 @@ class Fault:
             try:
                 return helper.request(command, set(words), coded=command == "verify")
             except FaultError:
-                self._dismiss(plan.name)  # its stream ended (TTL expired, removed from outside): probe instead
+                # Its stream ended (TTL expired, removed from outside) or it did not answer in time: a helper
+                # that did not answer would not answer `exit` either (waiting for it held the revert 20 s more).
+                # It goes without a word; a probe answers instead.
+                self._discard(plan.name)
         reply = run_once(self.target.client, plan, self.target, command, mark=self.mark,
                          probe_labels=labels.run_labels(self.target.run_id, labels.ROLE_FAULT))
         if command == "revert":  # a probe reports "revert CODE DETAIL"
@@ -188,6 +191,11 @@ class Fault:
         """Every helper leaves; one still holding its fault reverts it as it goes."""
         for name in list(self._helpers):
             self._dismiss(name)
+
+    def _discard(self, plan_name: str) -> None:
+        helper = self._helpers.pop(plan_name, None)
+        if helper is not None:
+            helper.remove()
 
     def _dismiss(self, plan_name: str) -> None:
         helper = self._helpers.pop(plan_name, None)
