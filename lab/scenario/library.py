@@ -53,6 +53,11 @@ def entries(directories: tuple[Path, ...]) -> list[Entry]:
     return found
 
 
+def of_cause(found: list[Entry], cause: str | None) -> list[Entry]:
+    """The entries of a cause class (all if None): an invalid file has no class, so it is listed only with all."""
+    return found if cause is None else [entry for entry in found if entry.scenario and entry.scenario.cause == cause]
+
+
 def plays(directories: tuple[Path, ...]) -> list[tuple[Scenario, str | None]]:
     """Every valid scenario of the directories as written (None) and with each of its corrective measures'
     variants: what the library's test and the stability bench play."""

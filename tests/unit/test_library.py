@@ -120,10 +120,12 @@ def test_lab_new_writes_nothing_that_validation_would_refuse(tmp_path: Path) -> 
 
 
 def test_lab_new_writes_the_skeleton_and_validate_says_the_fault_is_missing(tmp_path: Path) -> None:
-    """The command a scenario author types; `lab validate` accepts the file and warns that it has no fault."""
+    """The command a scenario author types; `lab validate` accepts the file and warns that it has no fault. The cause
+    class is left for the author to choose (a postmortem's words do not say it reliably), and asked for."""
     made = lab_cli("new", "march", "--from-postmortem", str(POSTMORTEMS / "march-2023-fictitious.txt"), cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    assert "7 timeline entries from 14:00" in made.stdout
+    assert "7 timeline entries from 14:00" in made.stdout and "its cause class" in made.stdout
+    assert "cause" not in yaml.safe_load((tmp_path / "march.yaml").read_text()), "a class is not guessed"
     checked = lab_cli("validate", str(tmp_path / "march.yaml"))
     assert checked.returncode == 0
     assert "faults: none yet: add the incident's fault" in checked.stderr
