@@ -65,19 +65,25 @@ def plays(directories: tuple[Path, ...]) -> list[tuple[Scenario, str | None]]:
             for variant in (None, *(v.name for v in entry.scenario.variants))]
 
 
-def drillable(directories: tuple[Path, ...], difficulty: str | None) -> list[Entry]:
-    """The scenarios a random drill draws from: those with a fault, of the difficulty asked (any if None), by name."""
+def drillable(directories: tuple[Path, ...], difficulty: str | None, cause: str | None = None) -> list[Entry]:
+    """The scenarios a random drill draws from: those with a fault, of the difficulty and cause class asked (any if
+    None), by name."""
     pool = [entry for entry in entries(directories)
             if entry.scenario is not None and entry.scenario.faults
-            and (difficulty is None or entry.scenario.difficulty == difficulty)]
+            and (difficulty is None or entry.scenario.difficulty == difficulty)
+            and (cause is None or entry.scenario.cause == cause)]
     if not pool:
-        raise InvalidInput(f"no scenario with a fault{f' of difficulty {difficulty}' if difficulty else ''} in "
+        asked = " and ".join([*([f"difficulty {difficulty}"] if difficulty else []),
+                              *([f"cause {cause}"] if cause else [])])
+        raise InvalidInput(f"no scenario with a fault{f' of {asked}' if asked else ''} in "
                            f"{', '.join(str(d) for d in directories)}")
     return sorted(pool, key=lambda entry: entry.name)
 
 
-def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None) -> Scenario:
-    """A scenario with a fault, of the difficulty asked (any if None), drawn so that `seed` repeats the draw."""
-    picked = random.Random(seed).choice(drillable(directories, difficulty)).scenario
+def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None,
+                   cause: str | None = None) -> Scenario:
+    """A scenario with a fault, of the difficulty and cause class asked (any if None), drawn so that `seed` repeats
+    the draw."""
+    picked = random.Random(seed).choice(drillable(directories, difficulty, cause)).scenario
     assert picked is not None  # drillable() keeps valid scenarios only
     return picked

@@ -88,3 +88,11 @@ def test_lab_scenarios_with_a_class_nothing_is_filed_under_says_so(tmp_path: Pat
     listed = lab_cli("scenarios", "--cause", "exhaustion", env={"LAB_SCENARIOS_DIR": str(tmp_path)})
     assert listed.returncode == 0 and listed.stdout == ""
     assert listed.stderr == f"lab: no scenario of cause exhaustion in {tmp_path}, {BUILTIN_SCENARIOS}\n"
+
+
+def test_an_unknown_cause_option_is_a_usage_error() -> None:
+    """`--cause` is one of the seven, as click checks a choice: exit 2, the known classes named."""
+    for command in (["scenarios"], ["drill", "--random"], ["gameday"]):
+        refused = lab_cli(*command, "--cause", "cosmic")
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert "'cosmic' is not one of 'network', 'dns'" in refused.stderr
