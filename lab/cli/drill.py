@@ -9,6 +9,7 @@ import click
 
 from lab.cli.base import allow_scripts_option, main, one_line_errors, settings_allowing
 from lab.drill.control import send as send_to_drill
+from lab.drill.history import checked_trainee, recent_scenarios
 from lab.errors import InvalidInput, NothingRunning
 from lab.play.console import terminal
 from lab.scenario import library
@@ -24,6 +25,9 @@ from lab.settings import Settings
 @click.option("--difficulty", type=click.Choice(library.DIFFICULTIES), help="With --random: only this difficulty.")
 @click.option("--cause", type=click.Choice(tuple(CAUSES)), help="With --random: only this cause class (`lab scenarios "
                                                                 "--help` says what each means).")
+@click.option("--trainee", metavar="NAME", help="Who drills (letters, digits, . _ -): the drill is kept in their "
+                                                "history; with --random, none of their last five drills' incidents is "
+                                                "drawn while another is left.")
 @click.option("--seed", type=int, help="Seed of the draw and of the moment the fault lands (default: 0; with "
                                        "--random, a fresh draw each time).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Run directory.")
@@ -31,8 +35,8 @@ from lab.settings import Settings
 @click.option("--max-duration", type=click.FloatRange(min=0, min_open=True), help="Give the trainee at most S seconds.")
 @allow_scripts_option
 @one_line_errors
-def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, cause: str | None, seed: int | None,
-          out_dir: Path | None, inject_after: float | None, max_duration: float | None,
+def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, cause: str | None, trainee: str | None,
+          seed: int | None, out_dir: Path | None, inject_after: float | None, max_duration: float | None,
           script_dirs: tuple[Path, ...]) -> None:
     """On-call drill: the scenario's fault lands unannounced; find it and fix it from another terminal."""
     from lab.drill.run import run_drill
@@ -47,11 +51,14 @@ def drill(scenario_ref: str | None, at_random: bool, difficulty: str | None, cau
     for option, value in (("--difficulty", difficulty), ("--cause", cause)):
         if value is not None and not at_random:
             raise InvalidInput(f"{option} goes with --random")
+    if trainee is not None:
+        checked_trainee(trainee)
     if scenario_ref is not None:
         loaded = load(resolve(scenario_ref, settings.scenario_dirs))
     else:
-        loaded = library.pick_at_random(settings.scenario_dirs, difficulty, seed, cause)
-    options = DrillOptions(seed or 0, out_dir, inject_after, max_duration, hidden=at_random)
+        recent = recent_scenarios(settings.runs_dir, trainee) if trainee is not None else []
+        loaded = library.pick_at_random(settings.scenario_dirs, difficulty, seed, cause, recent)
+    options = DrillOptions(seed or 0, out_dir, inject_after, max_duration, hidden=at_random, trainee=trainee)
     result = run_drill(loaded, settings, options, terminal())
     sys.exit(0 if result.outcome == "fixed" else 1)
 

@@ -4,6 +4,7 @@ What `lab scenarios` lists, what a name resolves to, and what `lab drill --rando
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,10 +81,14 @@ def drillable(directories: tuple[Path, ...], difficulty: str | None, cause: str 
     return sorted(pool, key=lambda entry: entry.name)
 
 
-def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None,
-                   cause: str | None = None) -> Scenario:
+def pick_at_random(directories: tuple[Path, ...], difficulty: str | None, seed: int | None, cause: str | None = None,
+                   recent: Sequence[str] = ()) -> Scenario:
     """A scenario with a fault, of the difficulty and cause class asked (any if None), drawn so that `seed` repeats
-    the draw."""
-    picked = random.Random(seed).choice(drillable(directories, difficulty, cause)).scenario
+    the draw. `recent` names the scenarios drilled lately, newest first: they are drawn only when nothing else is
+    left, and then the one drilled longest ago, so that a trainee is never refused a drill."""
+    pool = drillable(directories, difficulty, cause)
+    fresh = [entry for entry in pool if entry.name not in recent]
+    picked = (random.Random(seed).choice(fresh) if fresh
+              else max(pool, key=lambda entry: recent.index(entry.name))).scenario
     assert picked is not None  # drillable() keeps valid scenarios only
     return picked
