@@ -15,7 +15,7 @@ from lab.scenario.causes import CAUSES, CAUSES_HELP, Cause
 from lab.scenario.library import entries, of_cause
 from lab.scenario.reader import parse
 from lab.scenario.schema import json_schema
-from lab.settings import BUILTIN_SCENARIOS
+from lab.settings import BUILTIN_SCENARIOS, PROJECT_ROOT
 from tests.cli import lab_cli
 
 SEED = BUILTIN_SCENARIOS / "db-network-misconfig.yaml"
@@ -42,6 +42,14 @@ def test_the_seven_classes_are_one_definition() -> None:
         assert name in field["description"] and meaning in field["description"]
         assert f"  {name} " in CAUSES_HELP and meaning.split()[-1] in CAUSES_HELP
     assert max(len(line) for line in CAUSES_HELP.splitlines()) <= 80
+
+
+def test_the_readme_tables_the_seven_classes_as_defined() -> None:
+    """The README's table of cause classes says what CAUSES says, row by row, in its order."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    rows = [f"| `{name}` | {meaning} |" for name, meaning in CAUSES.items()]
+    assert all(row in readme for row in rows), [row for row in rows if row not in readme]
+    assert [readme.index(row) for row in rows] == sorted(readme.index(row) for row in rows)
 
 
 def test_an_unknown_cause_is_one_problem_naming_its_field() -> None:
