@@ -10,6 +10,7 @@ import click
 from lab.cli.base import EXIT_CODES_HELP, allow_scripts_option, main, one_line_errors, progress, settings_allowing
 from lab.errors import InvalidInput
 from lab.scenario import library
+from lab.scenario.causes import CAUSES
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -18,6 +19,8 @@ from lab.scenario import library
 @click.option("--random", "random_draw", is_flag=True, help="Each trainee draws a scenario from the library "
                                                              "(the default without --scenario).")
 @click.option("--difficulty", type=click.Choice(library.DIFFICULTIES), help="Draw only scenarios of this difficulty.")
+@click.option("--cause", type=click.Choice(tuple(CAUSES)), help="Draw only scenarios of this cause class (`lab "
+                                                                "scenarios --help` says what each means).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws (scenarios, faults, moments).")
 @click.option("--engines", "engines_file", type=click.Path(path_type=Path, dir_okay=False), envvar="LAB_ENGINES_FILE",
               help="YAML file of Docker engines (contexts or DOCKER_HOST URLs) to spread the stacks over.")
@@ -30,9 +33,9 @@ from lab.scenario import library
 @click.option("--measure", is_flag=True, help="Measure what one stack costs again, rather than use the last measure.")
 @allow_scripts_option
 @one_line_errors
-def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficulty: str | None, seed: int,
-            engines_file: Path | None, host: str, port: int, inject_after: float | None, max_duration: float | None,
-            out_dir: Path | None, measure: bool, script_dirs: tuple[Path, ...]) -> None:
+def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficulty: str | None, cause: str | None,
+            seed: int, engines_file: Path | None, host: str, port: int, inject_after: float | None,
+            max_duration: float | None, out_dir: Path | None, measure: bool, script_dirs: tuple[Path, ...]) -> None:
     """Game day: several trainees drill at once, each on their own stack and browser tab, a facilitator watching.
 
     Prints the facilitator's URL and one per trainee (each with its secret token), and serves until the facilitator
@@ -40,9 +43,9 @@ def gameday(trainees: int, scenario_ref: str | None, random_draw: bool, difficul
     from lab.gameday.run import GameDayOptions, run_gameday
     from lab.gameday.scoreboard import render_markdown as render_scoreboard
 
-    if scenario_ref is not None and (random_draw or difficulty):
-        raise InvalidInput("--scenario does not go with --random or --difficulty")
-    options = GameDayOptions(trainees=trainees, scenario=scenario_ref, difficulty=difficulty, seed=seed,
+    if scenario_ref is not None and (random_draw or difficulty or cause):
+        raise InvalidInput("--scenario does not go with --random, --difficulty or --cause")
+    options = GameDayOptions(trainees=trainees, scenario=scenario_ref, difficulty=difficulty, cause=cause, seed=seed,
                              engines_file=engines_file, host=host, port=port,
                              password=os.environ.get("LAB_GAMEDAY_PASSWORD") or None, inject_after_s=inject_after,
                              max_duration_s=max_duration, out_dir=out_dir, remeasure=measure)

@@ -10,12 +10,13 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from lab.cli.base import allow_scripts_option, listing_table, main, one_line_errors, settings_allowing
+from lab.cli.base import allow_scripts_option, listing_table, main, one_line_errors, progress, settings_allowing
 from lab.errors import InvalidInput, LabError, ScenarioError
 from lab.faults import families as fault_families
 from lab.play.console import terminal
 from lab.play.preflight import script_problems
 from lab.scenario import library, starter
+from lab.scenario.causes import CAUSES, CAUSES_HELP, shown
 from lab.scenario.names import NAME
 from lab.scenario.pacing import largest_allowed
 from lab.scenario.postmortem import write_skeleton
@@ -56,19 +57,25 @@ def validate(scenario_ref: str, script_dirs: tuple[Path, ...]) -> None:
     if failures:
         raise failures[-1]
 
-@main.command()
+@main.command(epilog=CAUSES_HELP)
+@click.option("--cause", type=click.Choice(tuple(CAUSES)), help="Only the scenarios of this cause class.")
 @one_line_errors
-def scenarios() -> None:
+def scenarios(cause: str | None) -> None:
     """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
-    terminal().print(scenarios_table(library.entries(Settings.from_env().scenario_dirs)))
+    directories = Settings.from_env().scenario_dirs
+    listed = library.of_cause(library.entries(directories), cause)
+    if not listed:
+        progress(f"no scenario of cause {cause} in {', '.join(str(d) for d in directories)}")
+        return
+    terminal().print(scenarios_table(listed))
 
 def scenarios_table(entries: list[library.Entry]) -> Table:
     """One row per scenario, readable at 80 columns (a pipe's, CI's): the words (name, title, faults, source) share
     the one column that wraps, so the figures beside them keep their width; a name longer than that column folds
-    onto the next line rather than lose its end."""
+    onto the next line rather than lose its end. The cause class is under the difficulty, on the title's line."""
     table = listing_table()
     table.add_column("scenario", overflow="fold", max_width=72)  # wide terminals too: lines to read, not a stretch
-    table.add_column("difficulty", no_wrap=True)
+    table.add_column("difficulty\ncause", no_wrap=True)  # stacked: a column of its own would fold a long name at 80
     table.add_column("incident", no_wrap=True)
     table.add_column("lab (speed 1)", width=9)
     for entry in entries:
@@ -80,8 +87,8 @@ def scenarios_table(entries: list[library.Entry]) -> Table:
         minutes = entry.incident_minutes
         table.add_row(Text.assemble((found.name, "bold"), f"\n{found.title}\n",
                                     (f"faults: {', '.join(entry.fault_kinds) or '-'}\n{found.source}", "dim")),
-                      found.difficulty, f"{int(minutes // 60)} h {int(minutes % 60):02d} min",
-                      f"{found.duration_s:.0f} s")
+                      f"{found.difficulty}\n{shown(found.cause)}",
+                      f"{int(minutes // 60)} h {int(minutes % 60):02d} min", f"{found.duration_s:.0f} s")
     return table
 
 @main.command()
@@ -91,14 +98,15 @@ def scenarios_table(entries: list[library.Entry]) -> Table:
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="Where to write it (default: NAME.yaml).")
 @one_line_errors
 def new(name: str, postmortem: Path, out_path: Path | None) -> None:
-    """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault is
-    left for you to fill in."""
+    """Start a scenario from a postmortem: its timeline as notes at their offsets, title and summary; the fault and
+    its cause class are left for you to fill in."""
     if not NAME.fullmatch(name):
         raise InvalidInput(f"NAME must be lowercase letters, digits and dashes, got {name!r}")
     written = write_skeleton(name, postmortem, out_path or Path(f"{name}.yaml"))
     found = load(written)
     click.echo(f"wrote {written}: {len(found.timeline)} timeline entries from {found.time.incident_start}; "
-               "now add the fault (`lab faults`), the runbook steps and the checks, then `lab validate` it")
+               "now add the fault (`lab faults`), its cause class (`lab scenarios --help`), the runbook steps and the "
+               "checks, then `lab validate` it")
 
 @main.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."),

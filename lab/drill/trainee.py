@@ -9,6 +9,7 @@ import json
 import random
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from lab.drill.control import ActiveDrill, ControlServer, check_socket_path, con
 from lab.drill.dashboard import Dashboard
 from lab.drill.debrief import Debrief, debrief, render_markdown
 from lab.drill.hints import Hints
+from lab.drill.history import DrillRecord, write_record
 from lab.errors import InvalidInput, LabError
 from lab.faults.base import FaultSpec
 from lab.judge.recording import read_recording
@@ -65,6 +67,8 @@ class DrillOptions:
     max_duration_s: float | None = None
     hidden: bool = False
     """Drawn at random: nothing names the scenario until the debrief."""
+    trainee: str | None = None
+    """Who drills (lab.drill.history): their drill is recorded in their history."""
 
 
 def drawn_fault(scenario: Scenario, seed: int) -> FaultSpec:
@@ -120,6 +124,7 @@ class TraineeDriver:
     def play(self, play: Play) -> Ending:
         self.console.print(f"lab: drill {play.stack.run_id}: the stack is up and users are arriving. You are on call.",
                            highlight=False)
+        self.record_trainee(play.run_dir, play.recorder.clock.wall())
         outcome = "interrupted"
         try:
             outcome = self._drill(play)
@@ -142,6 +147,13 @@ class TraineeDriver:
         (run_dir / "debrief.json").write_text(json.dumps(asdict(self.result), indent=2) + "\n")
         self.console.print(markdown, markup=False, highlight=False)
         self.console.print(f"lab: drill recording and debrief in {run_dir}", markup=False, highlight=False)
+
+    def record_trainee(self, run_dir: Path, started: datetime) -> None:
+        """Keep who drills this scenario in the run directory (lab.drill.history), once the stack is up: a drill that
+        never started is not one they drilled."""
+        if self.options.trainee is not None:
+            write_record(run_dir, DrillRecord(trainee=self.options.trainee, scenario=self.scenario.name,
+                                              started=started))
 
     # --- the drill ---------------------------------------------------------------------------------------------
     def _drill(self, play: Play) -> str:

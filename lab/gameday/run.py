@@ -47,6 +47,8 @@ class GameDayOptions:
     """Every trainee drills this scenario; None: each draws one from the library (seeded)."""
     difficulty: str | None = None
     """Draw only scenarios of this difficulty."""
+    cause: str | None = None
+    """Draw only scenarios of this cause class."""
     seed: int = 0
     engines_file: Path | None = None
     host: str = "127.0.0.1"
@@ -73,7 +75,7 @@ def choose_scenarios(options: GameDayOptions, settings: Settings) -> list[tuple[
         if not loaded.faults:
             raise InvalidInput(f"scenario {loaded.name} has no fault to drill on")
         return [(path, loaded)] * options.trainees
-    pool = library.drillable(settings.scenario_dirs, options.difficulty)
+    pool = library.drillable(settings.scenario_dirs, options.difficulty, options.cause)
     draw = random.Random(f"gameday:{options.seed}")
     return [(entry.path, entry.scenario) for entry in (draw.choice(pool) for _ in range(options.trainees))
             if entry.scenario is not None]

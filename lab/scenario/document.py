@@ -22,6 +22,7 @@ from lab.play.steps.deploy import DeployStep
 from lab.play.steps.revert import RevertStep
 from lab.play.steps.runbook import RunbookStep
 from lab.scenario.alerts import AlertRule
+from lab.scenario.causes import CAUSES_DESCRIPTION, Cause
 from lab.scenario.drill import DrillSpec
 from lab.scenario.names import ScenarioName
 from lab.scenario.observe import ObserveSpec
@@ -48,6 +49,7 @@ class Scenario(DocumentModel):
     source: str = Field("(not given)", min_length=1, description="Where the incident is told (URL or file).")
     postmortem: str | None = Field(None, description="The postmortem's text, shipped next to the scenario file.")
     difficulty: Literal["easy", "medium", "hard"] = Field("medium", description="For drills drawn at random.")
+    cause: Cause | None = Field(None, description=CAUSES_DESCRIPTION)
     summary: str = ""
     differences: str = Field("", description="Where the lab's reproduction differs from the real event.")
     root_cause: str = ""

@@ -223,6 +223,18 @@ def test_a_named_scenario_goes_to_everyone_and_a_draw_is_seeded(tmp_path: Path) 
     assert drawn == choose_scenarios(GameDayOptions(trainees=6, seed=7), settings)
 
 
+def test_a_draw_of_one_cause_class_gives_every_trainee_one_of_that_class(tmp_path: Path) -> None:
+    """--cause dns: each trainee's scenario is of that class, with --difficulty of both; none left is one line."""
+    settings = Settings.from_env({"LAB_SCENARIOS_DIR": str(tmp_path)})
+    drawn = choose_scenarios(GameDayOptions(trainees=6, seed=7, cause="dns"), settings)
+    assert len(drawn) == 6 and {loaded.cause for _, loaded in drawn} == {"dns"}
+    assert {loaded.name for _, loaded in drawn} == {"aws-2025-dynamodb-dns", "azure-2019-dns-nxdomain"}
+    hard = choose_scenarios(GameDayOptions(trainees=3, seed=7, cause="dns", difficulty="hard"), settings)
+    assert {loaded.name for _, loaded in hard} == {"aws-2025-dynamodb-dns"}
+    with pytest.raises(InvalidInput, match=r"^no scenario with a fault of difficulty easy and cause dns in "):
+        choose_scenarios(GameDayOptions(trainees=3, cause="dns", difficulty="easy"), settings)
+
+
 def test_serving_beyond_loopback_needs_a_password() -> None:
     """127.0.0.1 and ::1 need only the URL tokens; any other address also needs LAB_GAMEDAY_PASSWORD."""
     check_bind("127.0.0.1", None)
@@ -233,10 +245,12 @@ def test_serving_beyond_loopback_needs_a_password() -> None:
 
 
 def test_gameday_command_refuses_conflicting_options_in_one_line() -> None:
-    """--scenario with --random, or a public address without a password: exit 2 before anything starts."""
+    """--scenario with --random or --cause, or a public address without a password: exit 2 before anything starts."""
     runner = CliRunner()
     both = runner.invoke(main, ["gameday", "--scenario", "x", "--random"])
     assert both.exit_code == 2 and "does not go with --random" in both.output
+    classed = runner.invoke(main, ["gameday", "--scenario", "x", "--cause", "dns"])
+    assert classed.exit_code == 2 and "does not go with --random, --difficulty or --cause" in classed.output
     public = runner.invoke(main, ["gameday", "--host", "0.0.0.0"], env={"LAB_GAMEDAY_PASSWORD": ""})
     assert public.exit_code == 2 and "needs a password" in public.output
 

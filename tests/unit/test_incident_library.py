@@ -13,6 +13,7 @@ from lab.judge.checks.impact import KIND as IMPACT
 from lab.judge.checks.steady_state import KIND as STEADY_STATE
 from lab.play.preflight import check_scripts
 from lab.play.steps.apply import ApplyStep
+from lab.scenario.causes import CAUSES
 from lab.scenario.reader import load
 from lab.settings import BUILTIN_SCENARIOS
 from tests.cli import lab_cli
@@ -35,6 +36,17 @@ def test_every_scenario_of_the_library_is_a_complete_replay(path: Path) -> None:
     assert scenario.timeline[0].clock == scenario.time.incident_start
     assert scenario.checks.section(STEADY_STATE) is not None and scenario.checks.section(IMPACT) is not None
     check_scripts(scenario)
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=[path.stem for path in LIBRARY])
+def test_every_scenario_of_the_library_declares_its_cause(path: Path) -> None:
+    """A team's own scenario may leave its cause class out; the library's each declare one, right after their
+    difficulty, so that `lab scenarios --cause` and `lab drill --random --cause` find them."""
+    document = yaml.safe_load(path.read_text())
+    assert document.get("cause") in CAUSES, f"{path.name}: cause is not declared"
+    keys = list(document)
+    assert keys[keys.index("difficulty") + 1] == "cause", path.name
+    assert load(path).cause == document["cause"]
 
 
 @pytest.mark.parametrize("path", PUBLIC, ids=[path.stem for path in PUBLIC])

@@ -178,17 +178,19 @@ def test_the_summary_table_and_the_runs_table_print_emoji_codes_as_written() -> 
 
 
 def test_lab_scenarios_reads_at_80_columns() -> None:
-    """Each name whole on the line with its difficulty and durations, each title there to read (it wraps), and
-    nothing cut off with an ellipsis or beyond the 80 columns."""
+    """Each name whole on the line with its difficulty and durations, its cause under the difficulty, each title
+    there to read in its column (it wraps), and nothing cut off with an ellipsis or beyond the 80 columns."""
     library = entries((BUILTIN,))
     shown = printed(scenarios_table(library), width=80)
     lines = shown.splitlines()
     assert "…" not in shown and max(len(line.rstrip()) for line in lines) <= 80
-    words = " ".join(shown.split())
+    first_column = lines[0].index("difficulty")
+    words = " ".join(" ".join(line[:first_column].split()) for line in lines)
     for entry in library:
         assert entry.scenario is not None
-        line = next(line for line in lines if line.startswith(f"{entry.name} "))
-        assert entry.scenario.difficulty in line and f"{entry.scenario.duration_s:.0f} s" in line
+        index = next(index for index, line in enumerate(lines) if line.startswith(f"{entry.name} "))
+        assert entry.scenario.difficulty in lines[index] and f"{entry.scenario.duration_s:.0f} s" in lines[index]
+        assert lines[index + 1][first_column:].split()[0] == entry.scenario.cause
         assert entry.scenario.title in words
         assert ", ".join(entry.fault_kinds) in words
 
