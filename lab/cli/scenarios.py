@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from lab.cli.base import allow_scripts_option, listing_table, main, one_line_errors, progress, settings_allowing
+from lab.cli.base import allow_scripts_option, listing_table, main, one_line_errors, settings_allowing
 from lab.errors import InvalidInput, LabError, ScenarioError
 from lab.faults import families as fault_families
 from lab.play.console import terminal
@@ -63,11 +63,7 @@ def validate(scenario_ref: str, script_dirs: tuple[Path, ...]) -> None:
 def scenarios(cause: str | None) -> None:
     """The incident library: the built-in scenarios, and LAB_SCENARIOS_DIR's before them."""
     directories = Settings.from_env().scenario_dirs
-    listed = library.of_cause(library.entries(directories), cause)
-    if not listed:
-        progress(f"no scenario of cause {cause} in {', '.join(str(d) for d in directories)}")
-        return
-    terminal().print(scenarios_table(listed))
+    terminal().print(scenarios_table(library.of_cause(library.entries(directories), cause)))
 
 def scenarios_table(entries: list[library.Entry]) -> Table:
     """One row per scenario, readable at 80 columns (a pipe's, CI's): the words (name, title, faults, source) share

@@ -90,14 +90,6 @@ def test_lab_scenarios_cause_lists_that_class_only(tmp_path: Path) -> None:
     assert rows == {"our-dns": "dns", "aws-2025-dynamodb-dns": "dns", "azure-2019-dns-nxdomain": "dns"}
 
 
-def test_lab_scenarios_with_a_class_nothing_is_filed_under_says_so(tmp_path: Path) -> None:
-    """An empty class is a line on stderr naming the class and where it looked, exit 0: a listing, not an error."""
-    write_scenario(tmp_path, "our-load", cause="load")
-    listed = lab_cli("scenarios", "--cause", "exhaustion", env={"LAB_SCENARIOS_DIR": str(tmp_path)})
-    assert listed.returncode == 0 and listed.stdout == ""
-    assert listed.stderr == f"lab: no scenario of cause exhaustion in {tmp_path}, {BUILTIN_SCENARIOS}\n"
-
-
 def test_an_unknown_cause_option_is_a_usage_error() -> None:
     """`--cause` is one of the seven, as click checks a choice: exit 2, the known classes named."""
     for command in (["scenarios"], ["drill", "--random"], ["gameday"]):

@@ -202,12 +202,12 @@ def test_a_random_draw_honours_the_cause_class_with_the_difficulty(tmp_path: Pat
 
 
 def test_an_empty_pool_for_the_cause_asked_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """`lab drill --random --cause exhaustion` with no such scenario in the library: one line, exit 2, before any
-    engine is asked; `--cause` without `--random` is refused as `--difficulty` is."""
-    empty = lab_cli("drill", "--random", "--cause", "exhaustion", "--difficulty", "easy",
+    """`lab drill --random --cause dns --difficulty easy` with no such scenario in the library: one line, exit 2,
+    before any engine is asked; `--cause` without `--random` is refused as `--difficulty` is."""
+    empty = lab_cli("drill", "--random", "--cause", "dns", "--difficulty", "easy",
                     env={**NO_DOCKER, "LAB_SCENARIOS_DIR": str(tmp_path), "LAB_RUNS_DIR": str(tmp_path / "runs")})
     assert empty.returncode == 2 and empty.stderr == (
-        f"lab: error: no scenario with a fault of difficulty easy and cause exhaustion in {tmp_path}, "
+        f"lab: error: no scenario with a fault of difficulty easy and cause dns in {tmp_path}, "
         f"{BUILTIN_SCENARIOS}\n")
     alone = lab_cli("drill", "db-network-misconfig", "--cause", "network", env=NO_DOCKER)
     assert alone.returncode == 2 and alone.stderr == "lab: error: --cause goes with --random\n"
