@@ -198,9 +198,9 @@ class Fault:
             helper.remove()
 
     def _dismiss(self, plan_name: str) -> None:
-        helper = self._helpers.pop(plan_name, None)
+        helper = self._helpers.get(plan_name)
         if helper is None:
             return
         with contextlib.suppress(FaultError):  # already gone
             helper.request("exit", {"exited"})
-        helper.remove()
+        self._discard(plan_name)

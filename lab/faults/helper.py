@@ -101,8 +101,8 @@ while :; do
   else
     [ $? -gt 128 ] || finish end-of-input  # the lab process is gone
     # Timed out (the deadline is checked at the top); a line cut by the timeout is kept for the next read. But
-    # bash 5.2's `read -t` can lose the newline of a line that arrives as it times out (1 in about 2,500 reads
-    # at 10 ms slices): the command then waited for the next one and both went unanswered. No command is a
+    # bash 5.2's `read -t` can lose the newline of a line that arrives as it times out (bench/RESULTS.md): the
+    # command then waited for the next one and both went unanswered. No command is a
     # prefix of another, so a cut line that is already a whole command is one; its newline, should it still
     # come, is an empty line, skipped.
     pending+=$line
